@@ -1,0 +1,1 @@
+"""One module per `medreasoner` sub-command (registered in :data:`medreasoner.cli.COMMANDS`)."""
