@@ -1,0 +1,129 @@
+"""Throughput of the verifiers (medreasoner.verify) and their worst case on 1 MB adversarial inputs.
+
+Prints one table: completions/s for MCQ extraction over a realistic mix of answer formats, for
+MedCalc-Bench official extraction over realistic JSON outputs (both against a one-regex baseline
+measured in the same run), and the slowest single grade per adversarial 1 MB input across all
+verifiers and modes.
+
+Run: .venv/bin/python bench/verify_throughput.py [--completions 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import re
+import time
+
+from medreasoner.benchmarks.item import GestationalAge, Item
+from medreasoner.verify import MODES, grade
+
+FIVE = {letter: f"option {letter}" for letter in "ABCDE"}
+MCQ_ITEM = Item("m", "q", FIVE, frozenset("C"), "mcq")
+MEDCALC_ITEM = Item("c", "t", {}, 25.2, "medcalc",
+                    {"calculator_id": 2, "ground_truth": "25.2", "lower_limit": "23.94", "upper_limit": "26.46"})
+ALL_ITEMS = [
+    MCQ_ITEM,
+    Item("s", "q", FIVE, frozenset("BD"), "multiselect"),
+    Item("112A1", "q", {k: k for k in "abcde"}, frozenset("be"), "igakuqa"),
+    MEDCALC_ITEM,
+    Item("i", "t", {}, 3.0, "medcalc", {"calculator_id": 4, "ground_truth": "3"}),
+    Item("d", "t", {}, dt.date(2014, 9, 3), "medcalc", {"calculator_id": 13}),
+    Item("g", "t", {}, GestationalAge(14, 1), "medcalc", {"calculator_id": 69}),
+    Item("x", "q", {}, "Influenza", "diagnosis"),
+    Item("b", "q", {}, "1", "boxed"),
+]
+MCQ_ENDINGS = [
+    "The answer is C.", "Answer: C", "**Answer:** (C)", "\\boxed{C}", "答え：Ｃ", "So the correct option is (C).",
+    "C. option C", "The answer is A or C", "A B C D E", "I am not sure.",
+]
+MEDCALC_ANSWERS = ["25.2", "str(round((140 - 87) * 48 / (72 * 1.4), 1))", "25.2 mL/min", "24.9%", "N/A", "str(sqrt(635))"]
+MEGABYTE = 1_000_000
+
+
+def _filler(rng: random.Random, words: int) -> str:
+    vocabulary = ["the", "patient", "presents", "with", "fever", "and", "creatinine", "is", "1.4", "mg/dL", "so", "option",
+                  "A", "seems", "unlikely", "because", "of", "the", "history", "胸痛", "があり", "。"]
+    return " ".join(rng.choice(vocabulary) for _ in range(words))
+
+
+def mcq_completions(rng: random.Random, count: int) -> list[str]:
+    """Completions of ~1-3 KB: a think block, an explanation, one of several answer formats."""
+    return [f"<think>{_filler(rng, rng.randint(100, 400))}</think>\n{_filler(rng, 60)}\n{rng.choice(MCQ_ENDINGS)}" for _ in range(count)]
+
+
+def medcalc_completions(rng: random.Random, count: int) -> list[str]:
+    """Official-format JSON outputs with a ~1 KB step-by-step field."""
+    return ['{"step_by_step_thinking": "' + _filler(rng, rng.randint(100, 300)) + '", "answer": "' + rng.choice(MEDCALC_ANSWERS) + '"}'
+            for _ in range(count)]
+
+
+def rate(function, texts: list[str]) -> float:
+    """Completions per second of ``function`` over ``texts``."""
+    start = time.perf_counter()
+    for text in texts:
+        function(text)
+    return len(texts) / (time.perf_counter() - start)
+
+
+def adversarial_inputs() -> dict[str, str]:
+    """1 MB inputs aimed at each extractor's worst case."""
+    def repeat(piece: str) -> str:
+        return (piece * (MEGABYTE // len(piece) + 1))[:MEGABYTE]
+
+    return {
+        "1 MB of \\boxed{": repeat("\\boxed{"),
+        "nested braces": "\\boxed{" + "{" * (MEGABYTE // 2) + "}" * (MEGABYTE // 2),
+        '"answer is " * N': repeat("answer is "),
+        "unclosed <think>": "<think>" + repeat("The answer is B. "),
+        "digits": repeat("1234567890"),
+        "digits and commas": repeat("1,"),
+        '"answer": keys': repeat('"answer": '),
+        "space run": "1" + " " * MEGABYTE + "x",
+        "答え： labels": repeat("答え："),
+        "str( expression": '{"answer": "str(' + "1+" * (MEGABYTE // 4) + '1)"}',
+    }
+
+
+def worst_grade_seconds(text: str) -> tuple[float, str]:
+    """Slowest single grade of ``text`` over every verifier and mode, and which one it was."""
+    worst, which = 0.0, ""
+    for item in ALL_ITEMS:
+        for mode in MODES:
+            start = time.perf_counter()
+            grade(text, item, mode)
+            elapsed = time.perf_counter() - start
+            if elapsed > worst:
+                worst, which = elapsed, f"{item.verifier}/{item.meta.get('calculator_id', '')}/{mode}"
+    return worst, which
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--completions", type=int, default=2000, help="completions per throughput row")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+
+    mcq_texts = mcq_completions(rng, args.completions)
+    medcalc_texts = medcalc_completions(rng, args.completions)
+    baseline_mcq = re.compile(r"answer is \(?([A-E])")
+    baseline_medcalc = re.compile(r'answer":\s*"([^"]*)"')
+    rows = [
+        ("MCQ normalized (realistic mix)", rate(lambda t: grade(t, MCQ_ITEM), mcq_texts), rate(baseline_mcq.findall, mcq_texts)),
+        ("MedCalc official (JSON outputs)", rate(lambda t: grade(t, MEDCALC_ITEM, "official"), medcalc_texts),
+         rate(baseline_medcalc.findall, medcalc_texts)),
+    ]
+    print(f"{'throughput':<36} {'completions/s':>14} {'1-regex baseline/s':>19} {'slowdown':>9}")
+    for name, ours, baseline in rows:
+        print(f"{name:<36} {ours:>14,.0f} {baseline:>19,.0f} {baseline / ours:>8.1f}x")
+    print()
+    print(f"{'adversarial input (1 MB)':<36} {'worst grade s':>14}  slowest verifier/calculator/mode")
+    for name, text in adversarial_inputs().items():
+        seconds, which = worst_grade_seconds(text)
+        print(f"{name:<36} {seconds:>14.3f}  {which}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Reading and writing the project's files safely.
+
+Every JSONL input goes through :func:`read_jsonl`, so a bad file always fails with one
+:class:`~medreasoner.errors.InputError` naming file and line; every output file goes through a temp
+file in the same directory and ``os.replace``, so an interrupted run never leaves a truncated file
+over an earlier one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from medreasoner.errors import InputError
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, record)`` for every non-blank line of a JSONL file.
+
+    Args:
+        path: the file; UTF-8 (a leading byte-order mark is accepted).
+
+    Raises:
+        InputError: missing file, a line that is not UTF-8, not JSON or not a JSON object, or a
+            file with no records at all.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    num_records = 0
+    with path.open("rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8-sig" if line_number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise InputError(path, f"not valid UTF-8 (byte {error.start} of the line)", line=line_number) from None
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise InputError(path, f"not valid JSON ({error.msg}, column {error.colno})", line=line_number) from None
+            if not isinstance(record, dict):
+                raise InputError(path, f"expected a JSON object, got {type(record).__name__}", line=line_number)
+            num_records += 1
+            yield line_number, record
+    if num_records == 0:
+        raise InputError(path, "empty file: no records")
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` via a synced temp file in the same directory and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write ``data`` as indented UTF-8 JSON (non-ASCII kept raw) with :func:`write_text_atomic`."""
+    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")

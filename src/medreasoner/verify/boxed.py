@@ -1,0 +1,38 @@
+r"""``boxed``: the last ``\boxed{...}`` compared with a short gold string (or synonyms).
+
+Used for free-text items whose prompt asks for a boxed answer, and by the generative verifier
+judge, whose verdict is ``\boxed{1}`` (consistent) or ``\boxed{0}``: read it with
+:func:`last_boxed`. No box -> no answer. ``official`` = ``normalized``.
+"""
+
+from __future__ import annotations
+
+from medreasoner.benchmarks.item import Item
+from medreasoner.verify import names
+from medreasoner.verify.result import Grade, all_or_nothing
+from medreasoner.verify.text import answer_region, last_boxed, unwrap_latex
+
+MODES = ("normalized", "official")
+
+__all__ = ["MODES", "check", "extract", "grade", "last_boxed"]
+
+
+def extract(text: str, item: Item, mode: str) -> str | None:
+    r"""Content of the last closed box in the answer region (LaTeX ``\text{}`` unwrapped), or None.
+
+    >>> extract(r"<think>\boxed{0}</think> verdict: \boxed{1}", None, "normalized")
+    '1'
+    """
+    boxed = last_boxed(answer_region(text))
+    return None if boxed is None else unwrap_latex(boxed)
+
+
+def check(answer: str | None, item: Item) -> bool:
+    """Normalised match of the boxed text with the gold string or ``meta["synonyms"]``."""
+    return names.matches(answer, item)
+
+
+def grade(text: str, item: Item, mode: str) -> Grade:
+    """:func:`extract` then :func:`check`; score 1.0 or 0.0."""
+    answer = extract(text, item, mode)
+    return all_or_nothing(answer, check(answer, item))

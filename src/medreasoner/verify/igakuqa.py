@@ -1,0 +1,156 @@
+"""``igakuqa``: Japanese National Medical Licensing Examination items (IgakuQA, Kasai et al. 2023).
+
+Gold: ``frozenset`` of lowercase letters for choice items, ``str`` for numeric-entry items
+(``"26"``, ``"04"``) and for 112B30 (``"a or d"``). The extracted answer is the *sorted tuple of
+answer parts*, exactly what the official scorer compares.
+
+``official`` (repo ``scripts/evaluate_main.py``, described in the shared README): the text is the
+stored ``prediction`` string; ``pred = sorted(prediction.split(','))``, correct iff it equals the
+sorted gold list. No stripping, no lower-casing: ``"b, e"`` is wrong (part ``" e"``). Special
+cases: 116A71 is always correct (MHLW accepted every answer); a gold ``"x or y"`` (112B30) is
+correct iff pred is exactly ``["x"]`` or ``["y"]``. Numeric entries are compared as strings.
+
+``normalized`` (free-form model output): answer region (think removed), NFKC, lower-case; the
+candidate is the last ``\\boxed{}``, else the rest of the last ``答え:`` / ``正解は`` /
+``Answer:`` statement line, else the last non-empty line, else the first line if it is a clean
+list (the baseline prompt ends with ``答え:``, so a bare answer may open the completion).
+``、`` becomes ``,`` and spaces around commas go. If every comma part is an option letter
+(numeric items: a number) that tuple is the answer, else the leading letter set ("b と e") is;
+otherwise no answer. Then the official check.
+
+Kinki (禁忌肢, prohibited choices): :func:`chosen_letters` / :func:`selects_kinki` decide whether an
+answer picked a letter listed in ``meta["kinki"]`` (pass criterion: at most 3 such questions).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+
+from medreasoner.benchmarks.item import Item
+from medreasoner.verify.letters import parse_letter_set
+from medreasoner.verify.result import Grade, all_or_nothing
+from medreasoner.verify.text import answer_region, bound, last_boxed, last_nonempty_line, unwrap_latex
+
+MODES = ("normalized", "official")
+
+# An answer line longer than this is garbage; it is cut (bounded work per completion).
+CANDIDATE_CHARS = 1000
+# MHLW ruled every answer correct for this question (official scorer special case).
+ALWAYS_CORRECT_IDS = frozenset({"116A71"})
+
+# Matched on lower-cased text; the lookahead set lets the engine skip ahead on long texts.
+_STATEMENT = re.compile(r"(?=[答正解回a])(?:(?:答え|答|正解|解答|回答)\s*(?:は|:|=)|\banswer\s*(?:is|:))")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_ALTERNATIVES = re.compile(r"\s*([a-z])\s+or\s+([a-z])\s*")
+
+
+def _letters(item: Item) -> frozenset[str]:
+    return frozenset(key.lower() for key in item.options if isinstance(key, str) and len(key) == 1)
+
+
+def _candidates(region: str) -> list[tuple[str, bool]]:
+    # (candidate, whether a leading letter set may be read from free text after it)
+    boxed = last_boxed(region)
+    if boxed is not None:
+        return [(unwrap_latex(boxed[:CANDIDATE_CHARS]), True)]
+    last = next(iter(deque(_STATEMENT.finditer(region), maxlen=1)), None)
+    if last is not None:
+        return [(region[last.end():last.end() + CANDIDATE_CHARS].split("\n", 1)[0], True)]
+    # The baseline prompt ends with "答え:", so a bare answer may open the completion; only a clean
+    # letter list is read there ("aは誤り" is a remark about a, not a choice of a).
+    first_line = region.lstrip()[:CANDIDATE_CHARS].split("\n", 1)[0]
+    return [(last_nonempty_line(region)[-CANDIDATE_CHARS:], True), (first_line, False)]
+
+
+def _parse(candidate: str, letters: frozenset[str], allow_free_text: bool) -> tuple[str, ...] | None:
+    candidate = candidate.replace("、", ",").strip()
+    # split/strip rather than a regex: "\s*,\s*" backtracks quadratically over long space runs.
+    candidate = ",".join(part.strip() for part in candidate.split(",")).strip(" .。")
+    if not letters:
+        number = _NUMBER.fullmatch(candidate) if not allow_free_text else _NUMBER.search(candidate)
+        return (number.group(),) if number else None
+    parts = candidate.split(",")
+    if all(part in letters for part in parts):
+        return tuple(sorted(parts))
+    chosen = parse_letter_set(candidate, letters) if allow_free_text else None
+    return tuple(sorted(chosen)) if chosen else None
+
+
+def _normalized(text: str, item: Item) -> tuple[str, ...] | None:
+    region = answer_region(text).lower().replace("*", "")
+    letters = _letters(item)
+    for candidate, allow_free_text in _candidates(region):
+        parsed = _parse(candidate, letters, allow_free_text)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def extract(text: str, item: Item, mode: str) -> tuple[str, ...] | None:
+    """Sorted answer parts (official: raw comma split; normalized: cleaned free-form), or None.
+
+    >>> item = Item("112A2", "問題", {k: k for k in "abcde"}, frozenset("be"), "igakuqa")
+    >>> extract("b, e", item, "official"), extract("考察...\\n答え：Ｅ，ｂ", item, "normalized")
+    ((' e', 'b'), ('b', 'e'))
+    """
+    if mode == "official":
+        return tuple(sorted(bound(text).split(",")))
+    return _normalized(text, item)
+
+
+def check(answer: tuple[str, ...] | None, item: Item) -> bool:
+    """The official comparison of sorted answer parts with the gold answer.
+
+    >>> item = Item("112B30", "問題", {k: k for k in "abcde"}, "a or d", "igakuqa")
+    >>> check(("d",), item), check(("a", "d"), item)
+    (True, False)
+    """
+    if item.id in ALWAYS_CORRECT_IDS:
+        return True
+    if answer is None:
+        return False
+    predicted = list(answer)
+    gold = item.gold
+    if isinstance(gold, frozenset):
+        return predicted == sorted(gold)
+    if isinstance(gold, str):
+        alternatives = _ALTERNATIVES.fullmatch(gold)
+        if alternatives is not None:
+            return predicted in ([alternatives.group(1)], [alternatives.group(2)])
+        return predicted == [gold]
+    return False
+
+
+def chosen_letters(answer: tuple[str, ...] | None) -> frozenset[str]:
+    """Option letters named by an answer: its parts that are exactly one ASCII letter.
+
+    Parts are not stripped, mirroring the official scorer: in the official prediction ``"b, d"``
+    the part ``" d"`` is not a choice (this reproduces the shared README's kinki counts).
+
+    >>> sorted(chosen_letters(("b", " e", "c", "画像がないため")))
+    ['b', 'c']
+    """
+    if answer is None:
+        return frozenset()
+    return frozenset(part for part in answer if len(part) == 1 and part.isascii() and part.isalpha())
+
+
+def selects_kinki(answer: tuple[str, ...] | None, item: Item) -> bool:
+    """True when the answer names a prohibited choice listed in ``meta["kinki"]``.
+
+    >>> item = Item("112A16", "問題", {k: k for k in "abcde"}, frozenset("b"), "igakuqa", {"kinki": ["c", "e"]})
+    >>> selects_kinki(("e",), item), selects_kinki(("b",), item)
+    (True, False)
+    """
+    kinki = item.meta.get("kinki")
+    if not isinstance(kinki, (list, tuple)):
+        return False
+    prohibited = frozenset(letter.lower() for entry in kinki if isinstance(entry, str) for letter in entry)
+    return bool(chosen_letters(answer) & prohibited)
+
+
+def grade(text: str, item: Item, mode: str) -> Grade:
+    """:func:`extract` then :func:`check`; score 1.0 or 0.0 (points weighting is the scorer's job)."""
+    answer = extract(text, item, mode)
+    return all_or_nothing(answer, check(answer, item))
