@@ -1,0 +1,150 @@
+r"""The diagnostic-chain environment (WiNGPT-3.0 stage S4) for TRL's ``GRPOTrainer(environment_factory=...)``.
+
+One episode: the model reads the initial consultation summary and the exam menu, orders exams
+with the ``request_exam`` tool (each returns the hidden results, or "not available"), and ends
+with ``submit_diagnosis`` (or a final ``\boxed{}`` answer). TRL exposes every public method except
+``reset`` as a tool, builds the tool schema from the type hints and Google-style docstrings, and
+calls ``reset(**row)`` on a pooled instance per rollout; the row's ``case`` column (written by
+``build_world`` to ``env/train.jsonl``) holds the hidden case as JSON.
+
+Tool results are not trained on: TRL's tool loop (``GRPOTrainer._tool_call_loop``) appends the
+tool-response tokens with ``tool_mask = 0`` and the loss uses ``completion_mask * tool_mask``
+(see docs/sim.md). The environment deliberately has no ``get_reward`` method (TRL would add it
+with a fixed weight of 1); the reward is ``medreasoner.rewards.environment.diagnostic_env_reward``, a registered reward whose
+weights come from the recipe, reading the instances TRL passes as ``environments``.
+
+Usage::
+
+    trainer = GRPOTrainer(model, reward_funcs=[bind_reward("diagnostic_env_reward", weights)],
+                          train_dataset=load_dataset("json", data_files="world/env/train.jsonl")["train"],
+                          environment_factory=environment_factory(max_turns=4), args=args)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from medreasoner.benchmarks.item import Item
+from medreasoner.verify import grade
+from medreasoner.verify.names import normalize_name
+
+INSTRUCTIONS = (
+    "You are the physician in this consultation. Decide whether the summary is enough for a diagnosis; "
+    "if not, order the examinations you need with the request_exam tool, one at a time, and reassess after "
+    "each result. Unnecessary examinations have a cost. When you are ready, call submit_diagnosis with the "
+    "single most likely diagnosis and state it as \\boxed{diagnosis}."
+)
+NOT_AVAILABLE = "not available"
+TURN_LIMIT = "Turn limit reached: submit your diagnosis now."
+ALREADY_SUBMITTED = "A diagnosis was already submitted; the consultation is over."
+
+
+class DiagnosticEnvironment:
+    """One patient consultation; TRL keeps a pool of these and calls :meth:`reset` per rollout.
+
+    Args:
+        max_turns: tool calls allowed per episode (requests beyond it are refused, not performed).
+    """
+
+    def __init__(self, max_turns: int):
+        self.max_turns = max_turns
+        self.case: dict[str, Any] = {}
+        self.requested: list[str] = []
+        self.turns = 0
+        self.submitted: str | None = None
+
+    def reset(self, **row: Any) -> str:
+        """Start an episode from a dataset row; returns the consultation summary and the exam menu.
+
+        TRL appends the returned text to the last user message of the row's prompt.
+        """
+        self.case = json.loads(row["case"])
+        self.requested, self.turns, self.submitted = [], 0, None
+        menu = ", ".join(exam["name"] for exam in self.case["menu"].values())
+        return f"\n\n{self.case['summary']}\nExams you can request: {menu}."
+
+    def request_exam(self, name: str) -> str:
+        """Order one examination or test for the patient and receive its results.
+
+        Args:
+            name: The examination to order, exactly as named in the list of exams you can request.
+
+        Returns:
+            The examination results, or "not available" when it cannot be done for this patient.
+        """
+        if self.submitted is not None:
+            return ALREADY_SUBMITTED
+        if self.turns >= self.max_turns:
+            return TURN_LIMIT
+        self.turns += 1
+        exam_id = self._exam_id(name)
+        if exam_id is None:
+            return NOT_AVAILABLE
+        if exam_id not in self.requested:
+            self.requested.append(exam_id)
+        return f"{self.case['menu'][exam_id]['name']}: {self.case['menu'][exam_id]['result']}"
+
+    def submit_diagnosis(self, diagnosis: str) -> str:
+        """Submit the single most likely diagnosis; this ends the consultation.
+
+        Args:
+            diagnosis: The name of the diagnosis, e.g. "Community-acquired pneumonia".
+
+        Returns:
+            A confirmation that the diagnosis was recorded.
+        """
+        if self.submitted is not None:
+            return ALREADY_SUBMITTED
+        self.turns += 1
+        self.submitted = diagnosis
+        return f"Diagnosis recorded: {diagnosis}."
+
+    def _exam_id(self, name: str) -> str | None:
+        key = normalize_name(str(name))
+        for exam_id, exam in self.case["menu"].items():
+            if key in (normalize_name(exam["name"]), normalize_name(exam_id)):
+                return exam_id
+        return None
+
+
+def environment_factory(max_turns: int) -> Callable[[], DiagnosticEnvironment]:
+    """The zero-argument factory ``GRPOTrainer(environment_factory=...)`` expects."""
+
+    def make() -> DiagnosticEnvironment:
+        return DiagnosticEnvironment(max_turns=max_turns)
+
+    return make
+
+
+def episode_reward(
+    env: DiagnosticEnvironment,
+    final_text: str,
+    *,
+    correct_weight: float,
+    evidence_weight: float,
+    cost_weight: float,
+    cost_budget: float,
+) -> float:
+    r"""Score one finished episode.
+
+    reward = correct_weight * correct + evidence_weight * evidence - cost_weight * waste, where
+
+    - correct: the submitted diagnosis (else the final ``\boxed{}``/``Diagnosis:`` of
+      ``final_text``) matches the case label or a synonym (the ``diagnosis`` verifier);
+    - evidence: fraction of the case's key exams (those revealing a finding of the labelled
+      condition) that were requested; 1 when the label needs none;
+    - waste: cost of requested exams that are not key exams, divided by ``cost_budget``, capped at 1.
+
+    The range is [-cost_weight, correct_weight + evidence_weight].
+    """
+    label = env.case["label"]
+    item = Item(env.case["id"], "", {}, label["name"], "diagnosis", {"synonyms": label["synonyms"]})
+    text = f"\\boxed{{{env.submitted}}}" if env.submitted is not None else final_text
+    correct = 1.0 if grade(text, item).correct else 0.0
+    key = env.case["key_exams"]
+    evidence = sum(exam in env.requested for exam in key) / len(key) if key else 1.0
+    wasted_cost = sum(env.case["menu"][e]["cost"] for e in env.requested if e not in key)
+    waste = min(1.0, wasted_cost / cost_budget)
+    return correct_weight * correct + evidence_weight * evidence - cost_weight * waste

@@ -1,0 +1,267 @@
+"""Build the synthetic clinical world: every dataset the pipeline trains and evaluates on.
+
+``build_world(config, out_dir)`` writes (layout of the pipeline contract)::
+
+    cpt/train.jsonl                     {"text"} textbook paragraphs, English and Japanese
+    sft/{train,validation}.jsonl        {"messages"}: eval-template prompt + chain as reasoning_content
+    preference/train.jsonl              {"prompt", "chosen", "rejected", "margin"}: right vs wrong conclusion
+    grpo/train.jsonl                    {"prompt", "item"}: canonical item JSON for the verifier rewards
+    env/train.jsonl                     {"prompt", "case"}: hidden case JSON for DiagnosticEnvironment
+    eval/{validation,test}_{diagnosis,mcq,multiselect}.jsonl   canonical items (benchmark "items")
+    calc/{train,test}.csv               MedCalc-Bench-format calculator tasks (when num_calculator_tasks > 0)
+    manifest.json                       counts, seed, Bayes-optimal accuracy per split, config
+
+Cases are unique by signature across all splits, and each signature's split is fixed by its hash,
+so the splits are identically distributed and share no case. Everything derives from
+``config.seed`` (per-case generators are seeded by ``(seed, split, index)``), so a rebuild is
+byte-identical. Files are written to a temporary directory beside ``out_dir`` and moved in at
+the end, ``manifest.json`` last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from medreasoner.benchmarks import load_benchmark
+from medreasoner.benchmarks.item import Item, item_to_dict, item_to_json
+from medreasoner.calculators.tasks import generate_tasks, write_csv
+from medreasoner.errors import InputError
+from medreasoner.eval.prompts import PromptBuilder
+from medreasoner.sim import environment
+from medreasoner.sim.chain import ProbabilityModel, posterior, probability_model
+from medreasoner.sim.config import WorldConfig
+from medreasoner.sim.corpus import case_report, corpus_texts
+from medreasoner.sim.items import (
+    Presented,
+    chain_preference_pair,
+    diagnosis_item,
+    exams_multiselect_item,
+    key_exams,
+    mcq_item,
+    plausible_multiselect_item,
+    present,
+    prompt_messages,
+    sft_example,
+    synonyms,
+)
+from medreasoner.sim.kb import DEFAULT_KB_PATH, KnowledgeBase, load_knowledge_base
+from medreasoner.sim.sampler import Case, exam_module, render_summary, sample_case
+
+SPLITS = ("train", "validation", "test")
+EVAL_TASKS = ("diagnosis", "mcq", "multiselect")
+TRAINING_FILES = (
+    "sft/train.jsonl", "sft/validation.jsonl", "preference/train.jsonl", "grpo/train.jsonl", "env/train.jsonl"
+)
+_MEDCALC_PROMPTS = PromptBuilder("medcalc", "answer", "chat", [], None)
+# Give up when unique cases run out: a KB/noise setting with few distinct cases cannot fill big splits.
+_DRAWS_PER_CASE = 50
+
+
+def draw_cases(model: ProbabilityModel, config: WorldConfig, rng: random.Random) -> dict[str, list[Case]]:
+    """Unique cases per split; a signature's split is chosen by its hash in proportion to the split sizes."""
+    sizes = {split: getattr(config.num_cases, split) for split in SPLITS}
+    total = sum(sizes.values())
+    bounds, edge = [], 0
+    for split in SPLITS:
+        edge += sizes[split]
+        bounds.append((edge / total, split))
+    cases: dict[str, list[Case]] = {split: [] for split in SPLITS}
+    seen: set[str] = set()
+    for _ in range(_DRAWS_PER_CASE * total):
+        if all(len(cases[s]) == sizes[s] for s in SPLITS):
+            return cases
+        case = sample_case(model.kb, model.present, rng, config.setting_weights)
+        signature = case.signature()
+        if signature in seen:
+            continue
+        position = int(hashlib.sha256(f"{config.seed}:{signature}".encode()).hexdigest()[:12], 16) / 16**12
+        split = next(name for bound, name in bounds if position < bound)
+        if len(cases[split]) < sizes[split]:
+            seen.add(signature)
+            cases[split].append(case)
+    counts = {s: len(cases[s]) for s in SPLITS}
+    raise InputError(
+        config.knowledge_base or DEFAULT_KB_PATH,
+        f"only {counts} unique cases after {_DRAWS_PER_CASE * total} draws for {sizes}: lower num_cases or raise noise",
+        field="num_cases",
+    )
+
+
+def env_case(model: ProbabilityModel, case: Case, case_id: str, enable_pertinent_negatives: bool) -> dict:
+    """The hidden case an environment episode plays: summary, exam module with costs, label."""
+    kb = model.kb
+    full = posterior(model, case.setting, case.presentation, case.observed(kb, None))
+    module = exam_module(kb, case)
+    return {
+        "id": case_id,
+        "summary": render_summary(kb, case, enable_pertinent_negatives),
+        "menu": {e: {"name": kb.exams[e].en, "cost": kb.exams[e].cost, "result": text} for e, text in module.items()},
+        "label": {"name": kb.condition(full.best).en, "synonyms": synonyms(kb, full.best)},
+        "truth": kb.condition(case.truth).en,
+        "key_exams": key_exams(kb, case.presentation, [full.best]),
+    }
+
+
+def _multiselect(
+    kb: KnowledgeBase, shown: Presented, rng: random.Random, config: WorldConfig, index: int, item_id: str
+) -> Item:
+    """Alternate the two multi-select flavours by case index; fall back to 'plausible' when no exam bears."""
+    if index % 2 == 0:
+        item = exams_multiselect_item(kb, shown, rng, config.num_options, item_id)
+        if item is not None:
+            return item
+    return plausible_multiselect_item(kb, shown, rng, config.num_options, config.plausible_threshold, item_id)
+
+
+def _case_rows(
+    model: ProbabilityModel, config: WorldConfig, split: str, index: int, case: Case, rows: dict
+) -> Presented:
+    """Append every row this case contributes to ``rows`` (file -> list of records)."""
+    kb = model.kb
+    rng = random.Random(f"{config.seed}:{split}:{index}")  # str seeds hash with SHA-512: stable across runs
+    shown = present(model, case, rng, config.num_exams_revealed, config.enable_pertinent_negatives)
+    prefix = f"{split}-{index:06d}"
+    items = {
+        "diagnosis": diagnosis_item(kb, shown, f"{prefix}-diagnosis"),
+        "mcq": mcq_item(kb, shown, rng, config.num_options, f"{prefix}-mcq"),
+    }
+    if split == "train":
+        for task in config.train_tasks:
+            rows["sft/train.jsonl"].append(sft_example(kb, shown, items[task], config.chain_verbosity))
+            rows["grpo/train.jsonl"].append({"prompt": prompt_messages(items[task]), "item": item_to_json(items[task])})
+        pair = chain_preference_pair(kb, shown, items["diagnosis"], config.chain_verbosity)
+        if pair is not None:
+            rows["preference/train.jsonl"].append(pair)
+        hidden = env_case(model, case, prefix, config.enable_pertinent_negatives)
+        rows["env/train.jsonl"].append({
+            "prompt": [{"role": "user", "content": environment.INSTRUCTIONS}],
+            "case": json.dumps(hidden, ensure_ascii=False, sort_keys=True),
+        })
+        return shown
+    if split == "validation":
+        for task in config.train_tasks:
+            rows["sft/validation.jsonl"].append(sft_example(kb, shown, items[task], config.chain_verbosity))
+    items["multiselect"] = _multiselect(kb, shown, rng, config, index, f"{prefix}-multiselect")
+    for task in EVAL_TASKS:
+        rows[f"eval/{split}_{task}.jsonl"].append(item_to_dict(items[task]))
+    return shown
+
+
+def _accuracy(model: ProbabilityModel, cases: list[Case], shown: list[Presented]) -> dict:
+    """Bayes-optimal accuracy (label == true condition) of the items, with full information, and baselines."""
+    if not cases:
+        return {}
+    kb, n = model.kb, len(cases)
+    full = [posterior(model, c.setting, c.presentation, c.observed(kb, None)).best for c in cases]
+    prior_only = [posterior(model, c.setting, c.presentation, {}).best for c in cases]
+    return {
+        "num_cases": n,
+        "bayes_optimal_accuracy": sum(s.label == c.truth for s, c in zip(shown, cases)) / n,
+        "bayes_optimal_accuracy_all_exams": sum(b == c.truth for b, c in zip(full, cases)) / n,
+        "prior_only_accuracy": sum(b == c.truth for b, c in zip(prior_only, cases)) / n,
+        "chance_accuracy": sum(1 / len(kb.differential(c.presentation)) for c in cases) / n,
+    }
+
+
+def _add_calculator_tasks(config: WorldConfig, tmp: Path, rows: dict[str, list[dict]]) -> dict[str, int]:
+    """Write MedCalc-Bench-format CSVs (train, and a tenth as many for test) and add GRPO rows.
+
+    The GRPO rows use the MedCalc-Bench evaluation prompt and the ``medcalc`` verifier, so a GRPO
+    run on ``grpo/train.jsonl`` mixes diagnosis and calculation tasks, each routed to its own check.
+    """
+    num = config.num_calculator_tasks
+    tables = {
+        "calc/train.csv": generate_tasks(num, seed=config.seed, language="en"),
+        "calc/test.csv": generate_tasks(max(1, num // 10), seed=config.seed + 1, language="en"),
+    }
+    for name, records in tables.items():
+        write_csv(records, tmp / name)
+    for item in load_benchmark("medcalc", tmp / "calc/train.csv"):
+        prompt = [dict(message) for message in _MEDCALC_PROMPTS.render(item).messages]
+        rows["grpo/train.jsonl"].append({"prompt": prompt, "item": item_to_json(item)})
+    return {name: len(records) for name, records in tables.items()}
+
+
+def _write_jsonl(path: Path, records: Iterable[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _commit(tmp: Path, out_dir: Path) -> None:
+    """Move each top-level entry of ``tmp`` into ``out_dir`` (replacing old ones), manifest last."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = sorted(p.name for p in tmp.iterdir() if p.name != "manifest.json") + ["manifest.json"]
+    for name in names:
+        target = out_dir / name
+        if target.is_dir():
+            stale = tmp / f".stale-{name}"
+            os.replace(target, stale)  # a directory cannot be replaced in one step; park it first
+        os.replace(tmp / name, target)
+    shutil.rmtree(tmp)
+
+
+def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
+    """Generate the world into ``out_dir``; returns the manifest (also written as ``manifest.json``)."""
+    kb = load_knowledge_base(config.knowledge_base)
+    if set(config.setting_weights) - set(kb.settings):
+        unknown = sorted(set(config.setting_weights) - set(kb.settings))
+        raise InputError(
+            config.knowledge_base or DEFAULT_KB_PATH,
+            f"unknown settings {unknown}; the knowledge base has {sorted(kb.settings)}",
+            field="setting_weights",
+        )
+    model = probability_model(kb, config.noise)
+    cases = draw_cases(model, config, random.Random(config.seed))
+    rows: dict[str, list[dict]] = {"cpt/train.jsonl": [{"text": t} for t in corpus_texts(kb, config.cpt_languages)]}
+    for name in TRAINING_FILES:
+        rows[name] = []
+    for split in ("validation", "test"):
+        for task in EVAL_TASKS:
+            rows[f"eval/{split}_{task}.jsonl"] = []
+    accuracy = {}
+    for split in SPLITS:
+        shown = [
+            _case_rows(model, config, split, index, case, rows)
+            for index, case in enumerate(tqdm(cases[split], desc=f"world {split}", unit="case", leave=False))
+        ]
+        accuracy[split] = _accuracy(model, cases[split], shown)
+    reports = [{"text": case_report(model, case)} for case in cases["train"][: config.num_cpt_case_reports]]
+    rows["cpt/train.jsonl"].extend(reports)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        calc = _add_calculator_tasks(config, tmp, rows) if config.num_calculator_tasks > 0 else {}
+        for name, records in rows.items():
+            _write_jsonl(tmp / name, records)
+        kb_path = Path(config.knowledge_base) if config.knowledge_base else DEFAULT_KB_PATH
+        manifest = {
+            "generator": "medreasoner.sim.world.build_world",
+            "seed": config.seed,
+            "knowledge_base": {
+                "path": config.knowledge_base or "packaged: medreasoner/sim/knowledge/conditions.yaml",
+                "sha256": hashlib.sha256(kb_path.read_bytes()).hexdigest(),
+                "num_conditions": len(kb.conditions),
+                "num_findings": len(kb.findings),
+                "num_exams": len(kb.exams),
+            },
+            "counts": {**{name: len(records) for name, records in rows.items()}, **calc},
+            "accuracy": accuracy,
+            "config": config.model_dump(mode="json"),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _commit(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest

@@ -1,0 +1,169 @@
+"""World builder: layout, determinism, disjoint splits, Bayes-optimal accuracy, CLI and stage.
+
+Run: .venv/bin/python -m pytest tests/test_sim_world.py -q
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from medreasoner.benchmarks.item import item_from_dict, item_from_json
+from medreasoner.cli import main
+from medreasoner.errors import InputError
+from medreasoner.sim.config import WorldConfig, load_world_config
+from medreasoner.sim.items import answer_text
+from medreasoner.sim import world as world_module
+from medreasoner.sim.preferences import hierarchy_pairs
+from medreasoner.sim.world import build_world
+from medreasoner.stages import load_stage
+from medreasoner.stages.context import StageContext
+from medreasoner.verify import grade
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = {
+    "seed": 11, "knowledge_base": None, "setting_weights": {"primary_care": 0.4, "emergency": 0.4, "inpatient": 0.2},
+    "noise": 0.05, "enable_pertinent_negatives": True, "num_exams_revealed": 2, "num_options": 5,
+    "chain_verbosity": "full", "plausible_threshold": 0.15, "num_cases": {"train": 100, "validation": 30, "test": 50},
+    "train_tasks": ["diagnosis", "mcq"], "cpt_languages": ["en", "ja"], "num_cpt_case_reports": 10, "num_calculator_tasks": 0,
+}
+LAYOUT = ["cpt/train.jsonl", "sft/train.jsonl", "sft/validation.jsonl", "preference/train.jsonl", "grpo/train.jsonl",
+          "env/train.jsonl"] + [f"eval/{s}_{t}.jsonl" for s in ("validation", "test") for t in ("diagnosis", "mcq", "multiselect")]
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("world") / "w"
+    build_world(WorldConfig(**SMALL), out)
+    return out
+
+
+def test_layout_and_counts(world):
+    manifest = json.loads((world / "manifest.json").read_text())
+    for name in LAYOUT:
+        assert len(_read(world / name)) == manifest["counts"][name] > 0, name
+    assert manifest["counts"]["sft/train.jsonl"] == 100 * 2 and manifest["counts"]["eval/test_mcq.jsonl"] == 50
+    texts = [row["text"] for row in _read(world / "cpt/train.jsonl")]
+    assert any("尤度比" in t for t in texts) and any("LR+" in t for t in texts)
+    assert manifest["config"] == SMALL and manifest["seed"] == 11
+
+
+def test_same_seed_gives_byte_identical_files(world, tmp_path):
+    build_world(WorldConfig(**SMALL), tmp_path / "again")
+    digest = lambda root: {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                           for p in sorted(root.rglob("*")) if p.is_file()}
+    assert digest(world) == digest(tmp_path / "again")
+    build_world(WorldConfig(**{**SMALL, "seed": 12}), tmp_path / "other")
+    assert digest(tmp_path / "other")["sft/train.jsonl"] != digest(world)["sft/train.jsonl"]
+
+
+def test_no_case_is_shared_across_splits(world):
+    train = [item_from_json(row["item"]).meta["case"] for row in _read(world / "grpo/train.jsonl")]
+    train = set(train)
+    assert len(train) == 100
+    splits = {"train": train}
+    for split in ("validation", "test"):
+        cases = [row["meta"]["case"] for row in _read(world / f"eval/{split}_diagnosis.jsonl")]
+        assert len(set(cases)) == len(cases)
+        splits[split] = set(cases)
+    assert not splits["train"] & splits["validation"] and not splits["train"] & splits["test"]
+    assert not splits["validation"] & splits["test"]
+
+
+def test_bayes_optimal_accuracy_is_reported_and_between_chance_and_one(world):
+    accuracy = json.loads((world / "manifest.json").read_text())["accuracy"]
+    for split in ("train", "validation", "test"):
+        figures = accuracy[split]
+        assert figures["chance_accuracy"] < figures["prior_only_accuracy"] <= figures["bayes_optimal_accuracy_all_exams"]
+        assert figures["chance_accuracy"] < figures["bayes_optimal_accuracy"] < 1.0
+        # the figure is the share of items whose label is the true condition, recomputed from the files
+    items = [item_from_dict(row) for row in _read(world / "eval/test_diagnosis.jsonl")]
+    assert accuracy["test"]["bayes_optimal_accuracy"] == pytest.approx(
+        sum(i.meta["truth"] == i.meta["label"] for i in items) / len(items))
+
+
+def test_every_item_is_graded_correct_on_its_reference_answer(world):
+    for task in ("diagnosis", "mcq", "multiselect"):
+        for row in _read(world / f"eval/test_{task}.jsonl"):
+            item = item_from_dict(row)
+            result = grade(answer_text(item), item)
+            assert result.correct and result.score == 1.0, item.id
+            assert not item.options or len(item.gold) < len(item.options)  # never "all of the above"
+            if task == "diagnosis":
+                assert grade(r"\boxed{Hypochondriasis}", item).correct is False
+
+
+def test_training_rows_follow_the_contract(world):
+    for row in _read(world / "sft/train.jsonl")[:50]:
+        *prompt, reply = row["messages"]
+        assert [m["role"] for m in prompt] == ["user"] and reply["role"] == "assistant"
+        assert reply["content"].startswith("\\boxed{") and "Conclusion:" in reply["reasoning_content"]
+    for row in _read(world / "preference/train.jsonl")[:50]:
+        assert 0 < row["margin"] <= 1 and row["chosen"][0]["content"] != row["rejected"][0]["content"]
+    verifiers = {item_from_json(row["item"]).verifier for row in _read(world / "grpo/train.jsonl")}
+    assert verifiers == {"diagnosis", "mcq"}
+    env_row = _read(world / "env/train.jsonl")[0]
+    case = json.loads(env_row["case"])
+    assert set(case) == {"id", "summary", "menu", "label", "truth", "key_exams"}
+    assert set(case["key_exams"]) <= set(case["menu"])
+
+
+def test_hierarchy_pairs_rank_reference_over_correct_over_wrong(world):
+    row = _read(world / "eval/test_diagnosis.jsonl")[0]
+    item = item_from_dict(row)
+    reference = {"role": "assistant", "content": answer_text(item), "reasoning_content": "chain"}
+    responses = [f"<think>x</think> \\boxed{{{item.meta['synonyms'][0]}}}", "\\boxed{Hypochondriasis}"]
+    pairs = hierarchy_pairs([{"role": "user", "content": item.question}], item, reference, responses)
+    assert [(p["chosen"][0]["content"], p["rejected"][0]["content"], p["margin"]) for p in pairs] == [
+        (reference["content"], responses[0], 1.0), (reference["content"], responses[1], 2.0), (responses[0], responses[1], 1.0)]
+
+
+def test_cli_builds_and_reports_bad_configs(tmp_path, capsys):
+    config = tmp_path / "world.yaml"
+    config.write_text(yaml.safe_dump({**SMALL, "num_cases": {"train": 20, "validation": 5, "test": 5}}))
+    assert main(["data", "build-world", "--config", str(config), "--output", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "manifest.json").is_file()
+    config.write_text(yaml.safe_dump({**SMALL, "noise": 0.7}))
+    assert main(["data", "build-world", "--config", str(config), "--output", str(tmp_path / "bad")]) == 2
+    assert "field 'noise'" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_failed_build_leaves_previous_output_intact(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    small = WorldConfig(**{**SMALL, "num_cases": {"train": 20, "validation": 5, "test": 5}})
+    build_world(small, out)
+    before = (out / "sft/train.jsonl").read_bytes()
+    monkeypatch.setattr(world_module, "_DRAWS_PER_CASE", 0)  # as if unique cases ran out at once
+    with pytest.raises(InputError, match="unique cases"):
+        build_world(small.model_copy(update={"seed": 99}), out)
+    assert (out / "sft/train.jsonl").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_stage_and_shipped_configs(tmp_path):
+    stage = load_stage("world")
+    with pytest.raises(ValueError):
+        stage.Config(**{**SMALL, "unknown_knob": 1})
+    ctx = StageContext(run_dir=tmp_path, out_dir=tmp_path / "world", seed=0, log=lambda metrics, step: None)
+    metrics = stage.run(stage.Config(**{**SMALL, "num_cases": {"train": 20, "validation": 5, "test": 5}}), ctx)
+    assert metrics["count/sft/train.jsonl"] == 40 and 0 < metrics["test/bayes_optimal_accuracy"] <= 1
+    for path in sorted((REPO / "configs/world").glob("*.yaml")):
+        load_world_config(path)
+
+
+def test_calculator_tasks_join_the_world_when_requested(tmp_path):
+    config = WorldConfig(**{**SMALL, "num_cases": {"train": 10, "validation": 0, "test": 5}, "num_calculator_tasks": 20})
+    manifest = build_world(config, tmp_path / "w")
+    assert manifest["counts"]["calc/train.csv"] == 20 and manifest["counts"]["calc/test.csv"] == 2
+    items = [item_from_json(row["item"]) for row in _read(tmp_path / "w/grpo/train.jsonl")]
+    medcalc = [i for i in items if i.verifier == "medcalc"]
+    assert len(medcalc) == 20 and len(items) == 20 + 10 * 2
+    assert all(grade(f"Answer: {i.meta['ground_truth']}", i).correct for i in medcalc)
