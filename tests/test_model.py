@@ -36,6 +36,9 @@ def test_chat_template_renders_think_and_tools(tiny_dir):
     assert "<tools>" in tokenizer.apply_chat_template(messages[:1], tools=tools, tokenize=False)
     # Special tokens stay single tokens (the template and tool parsing depend on it).
     assert len(tokenizer("<think>", add_special_tokens=False)["input_ids"]) == 1
+    # ... and survive decoding with skip_special_tokens (TRL decodes completions that way).
+    ids = tokenizer("<think>\nx\n</think>\n\n\\boxed{y}<|im_end|>", add_special_tokens=False)["input_ids"]
+    assert tokenizer.decode(ids, skip_special_tokens=True) == "<think>\nx\n</think>\n\n\\boxed{y}"
     # Japanese round-trips through byte-level BPE.
     assert tokenizer.decode(tokenizer("診断: 肺炎")["input_ids"]) == "診断: 肺炎"
 

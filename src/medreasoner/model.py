@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForSequenceClassification,
@@ -28,10 +28,11 @@ from transformers import (
 )
 from trl.chat_template_utils import qwen3_chat_template
 
-SPECIAL_TOKENS = [
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>",
-    "<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>",
-]
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+# Single tokens that are NOT special, as in the Qwen tokenizers: decoding with
+# ``skip_special_tokens=True`` (what TRL does to completions) must keep them, or format rewards
+# and tool-call parsing never see the tags.
+MARKUP_TOKENS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"]
 
 # Named sizes measured in ../shared/docs/CPU_FEASIBILITY.md (vocab ~700-2000, tied embeddings).
 TINY_SIZES = {
@@ -68,6 +69,7 @@ def train_tokenizer(corpus: list[str], *, vocab_size: int) -> PreTrainedTokenize
         pad_token="<|endoftext|>",
         additional_special_tokens=SPECIAL_TOKENS[1:],
     )
+    tokenizer.add_tokens([AddedToken(token, special=False, normalized=False) for token in MARKUP_TOKENS])
     tokenizer.chat_template = qwen3_chat_template
     return tokenizer
 

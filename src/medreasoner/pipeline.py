@@ -1,0 +1,262 @@
+"""Run a recipe's stages in order: skip finished ones, resume interrupted ones, record lineage.
+
+Each stage writes ``RUN_DIR/<stage>/``::
+
+    resolved_config.yaml   the stage's kind and validated config (written when the stage starts)
+    metrics.jsonl          every logged metric, appended (a resumed stage adds to it)
+    tb/                    TensorBoard event files (when logging.report_to has tensorboard)
+    stage_manifest.json    written last, atomically: the stage is finished when this file exists
+    ...                    the stage's own output (a Hugging Face model, data files, results.json)
+
+``stage_manifest.json`` records the config and its hash, the inputs the stage read (earlier stages
+with the hash of their manifests, external files with their content hash), library versions, wall
+time and final metrics, so every artifact can be traced to what built it.
+
+States on a re-run: finished with the same config and inputs -> skipped; started but not finished
+(no manifest) with the same config -> run again in the same directory, where the stage resumes from
+its last checkpoint (the directory is never wiped); finished or started with a *different* config,
+or built from inputs that have since been rebuilt -> refused, unless ``force`` is set, in which case
+that stage's directory is deleted and rebuilt (and so, in turn, every later stage reading it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from medreasoner.errors import InputError
+from medreasoner.files import write_text_atomic
+from medreasoner.recipe import Recipe, Stage, format_field
+from medreasoner.stages import load_stage
+from medreasoner.stages.context import StageContext
+from medreasoner.tracking import MetricsLog, check_trackers
+
+STAGE_MANIFEST = "stage_manifest.json"
+RESOLVED_CONFIG = "resolved_config.yaml"
+VERSIONED_PACKAGES = ("medreasoner", "torch", "transformers", "trl", "peft", "datasets", "accelerate",
+                      "tokenizers", "deepspeed", "vllm")
+
+
+@dataclass(frozen=True)
+class StageState:
+    """What a re-run must do with a stage: ``done`` (skip), ``new``, ``resume`` or ``stale`` (+ why)."""
+
+    status: str
+    reason: str
+
+
+def run_recipe(recipe: Recipe, *, force: bool, echo=print) -> dict[str, dict]:
+    """Run every stage of ``recipe`` that is not finished yet; return {stage name: final metrics}.
+
+    Args:
+        recipe: a validated recipe (:func:`medreasoner.recipe.load_recipe`).
+        force: rebuild stages whose config or inputs changed instead of refusing.
+        echo: where progress lines go (``print`` or a rich console's ``print``).
+
+    Raises:
+        InputError: a finished stage's config or inputs changed and ``force`` is False.
+    """
+    check_trackers(recipe.path, recipe.report_to)
+    main = is_main_process()
+    if main:
+        recipe.run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(recipe.run_dir / "recipe.yaml", yaml.safe_dump(recipe.resolved(), sort_keys=False))
+    results: dict[str, dict] = {}
+    total = len(recipe.stages)
+    for stage in recipe.stages:
+        out_dir = recipe.run_dir / stage.name
+        header = f"[{stage.index + 1}/{total}] {stage.name} ({stage.kind})"
+        state = stage_state(recipe, stage)
+        if state.status == "done":
+            echo(f"{header}: finished earlier, skipping ({out_dir})")
+            results[stage.name] = read_manifest(out_dir)["final_metrics"]
+            continue
+        if state.status == "stale":
+            if not force:
+                raise InputError(out_dir, f"stage {stage.name!r} {state.reason}; rerun with --force to rebuild it "
+                                 "(and the later stages that read it), or pass another --output")
+            echo(f"{header}: {state.reason}; --force: rebuilding")
+            if main:
+                shutil.rmtree(out_dir)
+            _barrier()  # no rank may start writing into the directory before it is gone
+        elif state.status == "resume":
+            echo(f"{header}: {state.reason}")
+        echo(f"{header}: running -> {out_dir}")
+        metrics, wall_time = _run_stage(recipe, stage, out_dir, main)
+        results[stage.name] = metrics
+        echo(f"{header}: done in {wall_time:.1f} s {_brief(metrics)}")
+    return results
+
+
+def stage_state(recipe: Recipe, stage: Stage) -> StageState:
+    """Compare a stage directory with the stage's resolved config and its inputs' manifests."""
+    out_dir = recipe.run_dir / stage.name
+    current = {"kind": stage.kind, "config": stage.config_dict()}
+    manifest = read_manifest(out_dir)
+    if manifest is not None:
+        changes = _changes({"kind": manifest["kind"], "config": manifest["config"]}, current)
+        if changes:
+            return StageState("stale", f"finished with a different config ({changes})")
+        recorded = {i["stage"]: i["manifest_sha256"] for i in manifest["inputs"] if "stage" in i}
+        rebuilt = [name for name in stage.references
+                   if recorded.get(name) != file_sha256(recipe.run_dir / name / STAGE_MANIFEST)]
+        if rebuilt:
+            return StageState("stale", f"was built from an earlier version of {', '.join(rebuilt)}")
+        return StageState("done", "")
+    config_file = out_dir / RESOLVED_CONFIG
+    if config_file.exists():
+        previous = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        changes = _changes({"kind": previous["kind"], "config": previous["config"]}, current)
+        if changes:
+            return StageState("stale", f"was started with a different config ({changes})")
+        return StageState("resume", "interrupted earlier; resuming in place (the stage continues from its last checkpoint)")
+    return StageState("new", "")
+
+
+def _run_stage(recipe: Recipe, stage: Stage, out_dir: Path, main: bool) -> tuple[dict, float]:
+    module = load_stage(stage.kind)
+    config = stage.config_dict()
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out_dir / RESOLVED_CONFIG,
+                     yaml.safe_dump({"name": stage.name, "kind": stage.kind, "config": config}, sort_keys=False))
+    metrics_log = MetricsLog(out_dir, report_to=recipe.report_to, project=recipe.name, stage_name=stage.name,
+                             config=config, enabled=main)
+    started = datetime.now(timezone.utc)
+    clock, cpu_clock = time.perf_counter(), time.process_time()
+    try:
+        metrics = module.run(stage.config, StageContext(run_dir=recipe.run_dir, out_dir=out_dir,
+                                                        seed=recipe.seed, log=metrics_log.log))
+    finally:
+        metrics_log.close()
+    wall_time, cpu_time = time.perf_counter() - clock, time.process_time() - cpu_clock
+    _barrier()
+    if main:
+        manifest = {
+            "stage": stage.name,
+            "kind": stage.kind,
+            "recipe": str(recipe.path),
+            "run_dir": str(recipe.run_dir),
+            "seed": recipe.seed,
+            "config": config,
+            "config_sha256": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest(),
+            "inputs": stage_inputs(recipe, stage, config),
+            "versions": library_versions(),
+            "started_at": started.isoformat(timespec="seconds"),
+            "wall_time_s": round(wall_time, 3),
+            "cpu_time_s": round(cpu_time, 3),  # this process, all threads: comparable across loaded machines
+            "final_metrics": metrics,
+        }
+        write_text_atomic(out_dir / STAGE_MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
+    _barrier()
+    return metrics, wall_time
+
+
+def stage_inputs(recipe: Recipe, stage: Stage, config: dict) -> list[dict]:
+    """Every path in ``config`` the stage read: earlier stages (with their manifest's hash) and
+    existing files or directories outside the run (with a content hash; see :func:`path_sha256`)."""
+    inputs = []
+    for loc, value in _strings(config, ()):
+        field = format_field(loc)
+        referenced = [n for n in stage.references if value == str(recipe.run_dir / n)
+                      or value.startswith(str(recipe.run_dir / n) + os.sep)]
+        if referenced:
+            name = referenced[0]
+            inputs.append({"field": field, "path": value, "stage": name,
+                           "manifest_sha256": file_sha256(recipe.run_dir / name / STAGE_MANIFEST)})
+        elif value not in ("", ".", "..") and Path(value).exists():
+            inputs.append({"field": field, "path": value, "sha256": path_sha256(Path(value))})
+    return inputs
+
+
+def path_sha256(path: Path) -> str:
+    """Content hash of a file; for a directory, of its own ``manifest.json``/stage manifest if it has
+    one, else of its file listing (relative names and sizes), so multi-GB model dirs hash instantly."""
+    if path.is_file():
+        return file_sha256(path)
+    for name in (STAGE_MANIFEST, "manifest.json"):
+        if (path / name).is_file():
+            return file_sha256(path / name)
+    listing = sorted(f"{p.relative_to(path)}\t{p.stat().st_size}" for p in path.rglob("*") if p.is_file())
+    return hashlib.sha256("\n".join(listing).encode()).hexdigest()
+
+
+def file_sha256(path: Path) -> str | None:
+    """SHA-256 of a file's bytes, or None when it does not exist."""
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(out_dir: Path) -> dict | None:
+    """The stage manifest of a finished stage directory, or None when the stage has not finished."""
+    path = Path(out_dir) / STAGE_MANIFEST
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries that shape training results (None if not installed)."""
+    versions: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def is_main_process() -> bool:
+    """True unless this is a non-zero rank of a distributed launch (``RANK`` set by accelerate/torchrun)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _barrier() -> None:
+    # Under accelerate/torchrun every rank runs the pipeline; the trainers set up the process group.
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def _strings(value, loc: tuple):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, loc + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, loc + (index,))
+    elif isinstance(value, str):
+        yield loc, value
+
+
+def _flatten(value, loc: tuple = ()) -> dict[str, object]:
+    if isinstance(value, dict) and value:
+        return {k: v for key, item in value.items() for k, v in _flatten(item, loc + (key,)).items()}
+    return {format_field(loc): value}
+
+
+def _changes(old: dict, new: dict) -> str:
+    before, after = _flatten(old), _flatten(new)
+    keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k, "<unset>") != after.get(k, "<unset>")]
+    shown = [f"{k}: {before.get(k, '<unset>')!r} -> {after.get(k, '<unset>')!r}" for k in keys[:4]]
+    return "; ".join(shown) + (f"; and {len(keys) - 4} more" if len(keys) > 4 else "")
+
+
+def _brief(metrics: dict) -> str:
+    shown = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(metrics.items())[:6]]
+    return "(" + ", ".join(shown) + ")" if shown else ""

@@ -1,0 +1,29 @@
+"""The stage registry: recipe ``kind`` -> module that implements it.
+
+Every module listed defines ``Config`` (a pydantic model with ``extra="forbid"``: every knob the stage
+reads) and ``run(config, ctx) -> dict`` (final metrics). Modules are imported only when a recipe uses
+their kind, so validating a data-only recipe never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# kind -> module path; the whole registry. Add a stage by adding a line and a module.
+STAGES = {
+    "world": "medreasoner.stages.world",
+    "tiny_model": "medreasoner.stages.tiny_model",
+    "cpt": "medreasoner.stages.cpt",
+    "sft": "medreasoner.stages.sft",
+    "reward_model": "medreasoner.stages.reward_model",
+    "preference": "medreasoner.stages.preference",
+    "grpo": "medreasoner.stages.grpo",
+    "merge": "medreasoner.stages.merge",
+    "eval": "medreasoner.stages.evaluate",
+}
+
+
+def load_stage(kind: str) -> ModuleType:
+    """Import and return the module of stage ``kind`` (a key of :data:`STAGES`)."""
+    return importlib.import_module(STAGES[kind])

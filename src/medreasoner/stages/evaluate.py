@@ -1,0 +1,113 @@
+"""Evaluate a checkpoint on benchmarks at the end of a pipeline (recipe ``kind: eval``).
+
+Benchmarks -> backend -> generate -> grade -> results: the same runner as ``medreasoner eval``
+(docs/evaluation.md), writing ``<out_dir>/<benchmark>_<mode>/{predictions.jsonl,results.json}``, so
+``medreasoner report runs/<recipe>`` picks them up. An interrupted stage resumes from its
+predictions. With ``mode: both`` every benchmark is run answer-only and with explanations and the
+paired stability (explain - answer accuracy, McNemar) is reported: the measurement behind
+Preferred-MedLLM's claim (arXiv 2504.18080) that RPO keeps accuracy when explanations are requested.
+
+Example recipe section::
+
+    - name: eval
+      kind: eval
+      config:
+        model: ${sft}
+        backend: hf
+        dtype: auto
+        mode: both
+        prompt_style: chat
+        grading: normalized
+        generation: {max_new_tokens: 256, temperature: 0.0, batch_size: 16, thinking_budget: null}
+        benchmarks:
+          - {name: items, data: "${world}/eval/test_mcq.jsonl", limit: null, igakuqa_prompts: null}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from medreasoner.eval.backends import load_backend
+from medreasoner.eval.generation import GenerationSettings
+from medreasoner.eval.runner import EvalRequest, run_eval
+from medreasoner.stages.context import StageContext
+
+
+class BenchmarkSection(BaseModel):
+    """One benchmark to evaluate.
+
+    Attributes:
+        name: ``medqa``, ``medcalc``, ``igakuqa``, ``mcq`` or ``items``.
+        data: the benchmark file or directory.
+        limit: only the first N items (None = all).
+        igakuqa_prompts: IgakuQA few-shot file/dir (None = ``prompts/`` beside the data, ``"none"``
+            = zero-shot); must be None for other benchmarks.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    name: Literal["medqa", "medcalc", "igakuqa", "mcq", "items"]
+    data: str
+    limit: int | None
+    igakuqa_prompts: str | None
+
+
+class GenerationSection(BaseModel):
+    """Decoding settings (the seed is the recipe's).
+
+    Attributes:
+        max_new_tokens: generated-token cap per item.
+        temperature: 0 = greedy.
+        batch_size: prompts per generation batch.
+        thinking_budget: tokens allowed inside ``<think>`` before a forced close (None = no limit).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    max_new_tokens: int
+    temperature: float
+    batch_size: int
+    thinking_budget: int | None
+
+
+class Config(BaseModel):
+    """``kind: eval`` stage configuration; every field is required in the recipe."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str
+    backend: Literal["hf", "vllm"]
+    dtype: Literal["auto", "float32", "bfloat16", "float16"]
+    mode: Literal["answer", "explain", "both"]
+    prompt_style: Literal["chat", "completion"]
+    grading: Literal["normalized", "official"]
+    generation: GenerationSection
+    benchmarks: list[BenchmarkSection]
+
+
+def run(config: Config, ctx: StageContext) -> dict:
+    """Evaluate ``config.model`` on every benchmark; returns ``{"<benchmark>/<mode>/accuracy": ...}``
+    plus ``"<benchmark>/delta"`` (explain - answer) with ``mode: both``."""
+    settings = GenerationSettings(max_new_tokens=config.generation.max_new_tokens,
+                                  temperature=config.generation.temperature, seed=ctx.seed,
+                                  thinking_budget=config.generation.thinking_budget,
+                                  batch_size=config.generation.batch_size)
+    backend = load_backend(config.backend, model_path=config.model, dtype=config.dtype)
+    metrics: dict[str, float] = {}
+    for section in config.benchmarks:
+        if section.igakuqa_prompts is not None and section.name != "igakuqa":
+            raise ValueError(f"benchmark {section.name}: igakuqa_prompts applies to igakuqa only")
+        request = EvalRequest(
+            benchmark=section.name, data=Path(section.data), mode=config.mode, limit=section.limit,
+            output=ctx.out_dir, prompt_style=config.prompt_style,
+            igakuqa_prompts=Path(section.igakuqa_prompts) if section.igakuqa_prompts else None,
+            grading=config.grading, settings=settings,
+        )
+        results = run_eval(request, backend, show_progress=True)
+        for mode, body in results.items():
+            metrics[f"{section.name}/{mode}/accuracy"] = body["metrics"]["accuracy"]
+            metrics[f"{section.name}/{mode}/no_answer_rate"] = body["metrics"]["no_answer_rate"]
+        if "stability" in results.get("explain", {}):
+            metrics[f"{section.name}/delta"] = results["explain"]["stability"]["delta"]
+    ctx.log(metrics, 0)
+    return metrics

@@ -1,0 +1,186 @@
+"""GRPO with verifiable rewards, optionally in a tool-calling environment (WiNGPT-3.0 stages S2-S4).
+
+Data -> model -> trainer -> train -> save: prompts from ``grpo/train.jsonl`` (``prompt`` messages plus
+columns such as ``item`` that rewards read) are sampled ``num_generations`` times each; every reward
+named in ``rewards:`` (a key of ``medreasoner.rewards.REWARDS``, bound to its ``params``) scores each
+completion, the weighted sum is normalised within the group (``scale_rewards``), and TRL's
+``GRPOTrainer`` takes the clipped policy-gradient step (``loss_type``), with a KL penalty to the
+starting model when ``beta > 0`` (the reference is reloaded from ``model.path``). TRL logs
+``rewards/<name>/mean`` and ``/std`` for each reward; they reach metrics.jsonl through ctx.log.
+
+With an ``environment:`` section each rollout gets its own environment instance (TRL's
+``environment_factory``): its public methods are tools the model calls during generation, ``reset``
+receives the dataset row, and a ``get_reward`` method adds the environment's own reward.
+
+Differences from WiNGPT-3.0 (arXiv 2505.17387, https://arxiv.org/abs/2505.17387), sec. 4.5: the
+paper uses verl with 128 prompts x 12 rollouts per step and does not state lr, KL, clip or lengths;
+its S3/S4 reward is a generative verifier model (``verifier_model_reward``), S2 adds a cosine length
+penalty over 8K tokens (``length_penalty_reward``). TRL's default ``loss_type: dapo`` normalises by
+the number of tokens in the batch, while the paper writes the per-sequence GRPO mean (``loss_type: grpo``).
+Prompts longer than ``max_prompt_length`` tokens are dropped (TRL 1.16 has no prompt truncation) and
+counted in the returned metrics.
+
+Launch (1 GPU / CPU, and multi-GPU with ZeRO-3)::
+
+    medreasoner run recipe.yaml
+    accelerate launch --config_file configs/accelerate/zero3.yaml -m medreasoner.cli run recipe.yaml
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+from trl import GRPOConfig, GRPOTrainer
+
+from medreasoner.model import load_tokenizer
+from medreasoner.rewards import bind_reward
+from medreasoner.stages.context import StageContext
+from medreasoner.stages.datasets import load_prompts
+from medreasoner.stages.peft_section import ModelSection, PeftSection, load_trainable_model, lora_config
+from medreasoner.stages.training import MetricsCallback, OptimSection, save_final_model, train, training_arguments
+
+# environment name -> (module, attribute): ``attribute(**params)`` returns TRL's zero-argument factory.
+ENVIRONMENTS = {"diagnostic_chain": ("medreasoner.sim.environment", "environment_factory")}
+
+
+class RewardEntry(BaseModel):
+    """One reward: ``name`` (a key of ``medreasoner.rewards.REWARDS``), its ``weight`` and ``params``."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    weight: float
+    params: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _bind(self) -> "RewardEntry":
+        bind_reward(self.name, self.params)  # unknown names or parameters fail when the recipe loads
+        return self
+
+
+class EnvironmentSection(BaseModel):
+    """Tool-calling environment: ``name`` (a key of :data:`ENVIRONMENTS`), factory ``params``, and the
+    most tool calls per rollout."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Literal["diagnostic_chain"]
+    params: dict[str, Any]
+    max_tool_calling_iterations: int
+
+
+class DataSection(BaseModel):
+    """Attributes: ``train``: prompts JSONL (e.g. ``${world}/grpo/train.jsonl``); ``max_prompt_length``:
+    longest prompt in tokens after the chat template, before any environment observation or tool
+    schema is added (longer rows are dropped and counted)."""
+
+    model_config = ConfigDict(extra="forbid")
+    train: str
+    max_prompt_length: int
+
+
+class GrpoSection(BaseModel):
+    """The ``grpo:`` section.
+
+    Attributes:
+        num_generations: group size G (completions per prompt; WiNGPT: 12).
+        beta: KL coefficient to the starting model (0 = no reference model).
+        epsilon: PPO clip range ε (0.2, the PPO/DeepSeekMath value).
+        temperature: sampling temperature of the rollouts.
+        max_completion_length: most generated tokens per completion.
+        steps_per_generation: optimizer micro-steps that reuse one generation batch.
+        loss_type: TRL loss aggregation: ``grpo`` (per-sequence mean, DeepSeekMath), ``dapo``, ``dr_grpo``, ``bnpo``.
+        scale_rewards: advantage normalisation by the ``group`` std, the ``batch`` std, or ``none``.
+        use_vllm: generate with vLLM (GPU, ``pip install medreasoner[vllm]``); otherwise HF generate.
+        vllm_mode: ``colocate`` or ``server``; required by, and only read with, ``use_vllm: true``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    num_generations: int
+    beta: float
+    epsilon: float = 0.2
+    temperature: float
+    max_completion_length: int
+    steps_per_generation: int
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"]
+    scale_rewards: Literal["group", "batch", "none"]
+    use_vllm: bool
+    vllm_mode: Literal["colocate", "server"] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "GrpoSection":
+        if self.use_vllm != (self.vllm_mode is not None):
+            raise ValueError("grpo.vllm_mode is required by, and only read with, grpo.use_vllm: true")
+        return self
+
+
+class Config(BaseModel):
+    """``kind: grpo`` stage configuration (``peft`` omitted = full training; ``environment`` optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: ModelSection
+    data: DataSection
+    grpo: GrpoSection
+    rewards: list[RewardEntry]
+    environment: EnvironmentSection | None = None
+    optim: OptimSection
+    peft: PeftSection | None = None
+
+
+def environment_factory(section: EnvironmentSection):
+    """The zero-argument callable TRL calls once per rollout to create an environment instance."""
+    module_name, attribute = ENVIRONMENTS[section.name]
+    if importlib.util.find_spec(module_name) is None:
+        raise ValueError(f"environment {section.name!r} needs {module_name}, which is not installed")
+    return getattr(importlib.import_module(module_name), attribute)(**section.params)
+
+
+def _prompt_length(tokenizer, prompt: list[dict]) -> int:
+    return len(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
+
+
+def run(config: Config, ctx: StageContext) -> dict:
+    """GRPO-train ``config.model`` on the prompts; save the merged model at ``ctx.out_dir``."""
+    if config.grpo.use_vllm and importlib.util.find_spec("vllm") is None:
+        raise ValueError("grpo.use_vllm: true needs vLLM (GPU only: pip install 'medreasoner[vllm]')")
+    tokenizer = load_tokenizer(config.model.path, padding_side="left")  # generation pads on the left
+    dataset = load_prompts(config.data.train, required_columns=("prompt",))
+    num_prompts = len(dataset)
+    dataset = dataset.filter(lambda row: _prompt_length(tokenizer, row["prompt"]) <= config.data.max_prompt_length)
+    if len(dataset) == 0:
+        raise ValueError(f"{config.data.train}: every prompt is longer than data.max_prompt_length")
+
+    vllm_kwargs = {"vllm_mode": config.grpo.vllm_mode} if config.grpo.use_vllm else {}
+    args = GRPOConfig(
+        **training_arguments(config.optim, ctx),
+        num_generations=config.grpo.num_generations,
+        beta=config.grpo.beta,
+        epsilon=config.grpo.epsilon,
+        temperature=config.grpo.temperature,
+        max_completion_length=config.grpo.max_completion_length,
+        steps_per_generation=config.grpo.steps_per_generation,
+        loss_type=config.grpo.loss_type,
+        scale_rewards=config.grpo.scale_rewards,
+        use_vllm=config.grpo.use_vllm,
+        reward_weights=[entry.weight for entry in config.rewards],
+        **vllm_kwargs,
+        **({"max_tool_calling_iterations": config.environment.max_tool_calling_iterations}
+           if config.environment else {}),
+    )
+    model = load_trainable_model(config.model, config.peft)
+
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[bind_reward(entry.name, entry.params) for entry in config.rewards],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(config.peft, task_type="CAUSAL_LM") if config.peft else None,
+        environment_factory=environment_factory(config.environment) if config.environment else None,
+        callbacks=[MetricsCallback(ctx)],
+    )
+    metrics = train(trainer, ctx)
+    save_final_model(trainer, tokenizer, ctx, config.model, config.peft)
+    metrics["num_prompts_dropped_too_long"] = num_prompts - len(dataset)
+    return metrics

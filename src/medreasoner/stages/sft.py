@@ -1,0 +1,98 @@
+"""Supervised fine-tuning on conversations with ``<think>`` reasoning (WiNGPT-3.0 stage S1).
+
+Data -> model -> trainer -> train -> save: ``sft/train.jsonl`` conversations (the assistant turn carries
+``reasoning_content``, rendered by the chat template as ``<think>...</think>`` before the answer) are
+trained with TRL's ``SFTTrainer``; with ``assistant_only_loss: true`` only assistant tokens (reasoning,
+answer and the end-of-turn token) count in the loss. The tiny model's template is TRL's Qwen3 template,
+which TRL recognises and replaces during training by its copy with ``{% generation %}`` markers.
+
+Differences from WiNGPT-3.0 (arXiv 2505.17387, https://arxiv.org/abs/2505.17387), sec. 4.2 S1:
+the paper trains Qwen2.5-32B for 2 epochs at 16K context with lr 1e-5, 500 warmup steps and cosine
+decay to 10 % under DeepSpeed ZeRO-3 (``recipes`` set these through ``optim:``); it does not state the
+loss masking, batch size or packing, which are explicit knobs here.
+
+Launch (1 GPU / CPU, and multi-GPU with ZeRO-3)::
+
+    medreasoner run recipe.yaml
+    accelerate launch --config_file configs/accelerate/zero3.yaml -m medreasoner.cli run recipe.yaml
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, model_validator
+from trl import SFTConfig, SFTTrainer
+
+from medreasoner.model import load_tokenizer
+from medreasoner.stages.context import StageContext
+from medreasoner.stages.datasets import load_conversations
+from medreasoner.stages.peft_section import ModelSection, PeftSection, load_trainable_model, lora_config
+from medreasoner.stages.training import MetricsCallback, OptimSection, save_final_model, train, training_arguments
+
+
+class DataSection(BaseModel):
+    """SFT data.
+
+    Attributes:
+        train: ``{"messages"}`` JSONL (e.g. ``${world}/sft/train.jsonl``).
+        validation: optional held-out JSONL, evaluated every ``eval_steps`` (both or neither).
+        max_length: tokens per conversation; longer ones are truncated.
+        packing: pack conversations into ``max_length`` rows (padding-free; pays off on GPU with
+            flash-attention, slower on CPU).
+        assistant_only_loss: loss on assistant tokens only (the prompt is context, not target).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    train: str
+    validation: str | None = None
+    eval_steps: int | None = None
+    max_length: int
+    packing: bool
+    assistant_only_loss: bool
+
+    @model_validator(mode="after")
+    def _check(self) -> "DataSection":
+        if (self.validation is None) != (self.eval_steps is None):
+            raise ValueError("data.validation and data.eval_steps go together")
+        return self
+
+
+class Config(BaseModel):
+    """``kind: sft`` stage configuration (``peft`` omitted = full fine-tuning)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: ModelSection
+    data: DataSection
+    optim: OptimSection
+    peft: PeftSection | None = None
+
+
+def run(config: Config, ctx: StageContext) -> dict:
+    """Fine-tune ``config.model`` on ``config.data``; save the merged model at ``ctx.out_dir``."""
+    train_dataset = load_conversations(config.data.train)
+    eval_dataset = load_conversations(config.data.validation) if config.data.validation else None
+
+    args = SFTConfig(
+        **training_arguments(config.optim, ctx),
+        max_length=config.data.max_length,
+        packing=config.data.packing,
+        assistant_only_loss=config.data.assistant_only_loss,
+        eval_strategy="steps" if eval_dataset is not None else "no",
+        eval_steps=config.data.eval_steps,
+    )
+    model = load_trainable_model(config.model, config.peft)
+    tokenizer = load_tokenizer(config.model.path, padding_side="right")
+
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(config.peft, task_type="CAUSAL_LM") if config.peft else None,
+        callbacks=[MetricsCallback(ctx)],
+    )
+    metrics = train(trainer, ctx)
+    if eval_dataset is not None:
+        metrics.update(trainer.evaluate())
+    save_final_model(trainer, tokenizer, ctx, config.model, config.peft)
+    return metrics
