@@ -1,0 +1,121 @@
+"""`medreasoner eval`: generate answers with a local model or an OpenAI-compatible endpoint, then score.
+
+    medreasoner eval --model runs/tiny/sft --benchmark medqa --data US_4_options_test.jsonl --mode both
+    medreasoner eval --endpoint http://127.0.0.1:8000/v1 --model-name tiny --benchmark igakuqa \\
+        --data IgakuQA/ --mode answer --batch-size 16
+
+Writes ``OUTPUT/<benchmark>_<mode>/{predictions.jsonl,settings.json,results.json}``; running the same
+command again resumes an interrupted run. See docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from medreasoner.benchmarks import BENCHMARKS
+from medreasoner.eval.backends import load_backend
+from medreasoner.eval.backends.openai_api import EndpointError
+from medreasoner.eval.generation import GenerationSettings
+from medreasoner.eval.runner import MODE_CHOICES, EvalRequest, run_eval
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``eval`` arguments."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="local Hugging Face model directory (hf or vllm backend)")
+    source.add_argument("--endpoint", help="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument("--model-name", help="model name sent to the endpoint (required with --endpoint)")
+    parser.add_argument("--backend", choices=["hf", "vllm"], default="hf", help="engine for --model (default: hf)")
+    parser.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS))
+    parser.add_argument("--data", required=True, type=Path, help="benchmark file or directory")
+    parser.add_argument("--mode", choices=sorted(MODE_CHOICES), default="answer",
+                        help="answer only, explanation before the answer, or both with a paired comparison")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N items")
+    parser.add_argument("--output", type=Path, default=Path("runs/eval"), help="output directory (default: runs/eval)")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="prompts per batch (hf, vllm) or concurrent requests (endpoint); default 8")
+    parser.add_argument("--max-new-tokens", type=int, default=512, help="generated-token cap per item (default 512)")
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--thinking-budget", type=int,
+                        help="max tokens inside <think> before it is force-closed (hf, vllm)")
+    parser.add_argument("--prompt-style", choices=["chat", "completion"], default="chat",
+                        help="chat template / chat endpoint (default) or one plain completion prompt")
+    parser.add_argument("--igakuqa-prompts", type=Path,
+                        help="IgakuQA few-shot prompt.jsonl or its dir "
+                        "(default: <data root>/prompts; 'none' = zero-shot)")
+    parser.add_argument("--grading", choices=["normalized", "official"], default="normalized",
+                        help="answer extraction: tolerant (default) or the benchmark's official rule")
+    parser.add_argument("--dtype", default="auto", help="hf/vllm weights dtype: auto (bf16 on GPU, fp32 on CPU), "
+                        "float32, bfloat16, float16")
+    parser.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                        help="environment variable holding the endpoint's API key (default OPENAI_API_KEY)")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="endpoint request timeout in seconds (default 120)")
+    parser.add_argument("--max-retries", type=int, default=5, help="endpoint retries on 429/5xx/timeout (default 5)")
+    parser.add_argument("--retry-backoff", type=float, default=1.0,
+                        help="first retry delay in seconds, doubled per retry (default 1.0)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def make_backend(args: argparse.Namespace):
+    """The backend the arguments name (loading the model for hf/vllm)."""
+    if args.endpoint:
+        if not args.model_name:
+            raise SystemExit("error: --endpoint needs --model-name")
+        if args.thinking_budget is not None:
+            raise SystemExit("error: --thinking-budget needs a local model (hf or vllm backend); "
+                             "the OpenAI API has no such control")
+        return load_backend("endpoint", base_url=args.endpoint, model_name=args.model_name,
+                            api_key_env=args.api_key_env, timeout_s=args.timeout, max_retries=args.max_retries,
+                            backoff_s=args.retry_backoff)
+    return load_backend(args.backend, model_path=args.model, dtype=args.dtype)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, print a summary table; returns the exit status."""
+    try:
+        settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                                      seed=args.seed, thinking_budget=args.thinking_budget,
+                                      batch_size=args.batch_size)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    request = EvalRequest(benchmark=args.benchmark, data=args.data, mode=args.mode, limit=args.limit,
+                          output=args.output, prompt_style=args.prompt_style, igakuqa_prompts=args.igakuqa_prompts,
+                          grading=args.grading, settings=settings)
+    try:
+        backend = make_backend(args)
+    except ImportError as error:
+        raise SystemExit(f"error: {error}") from None
+    try:
+        results = run_eval(request, backend, show_progress=not args.no_progress)
+    except EndpointError as error:
+        raise SystemExit(f"error: {error}") from None
+    print_summary(results, args.output)
+    return 0
+
+
+def print_summary(results: dict[str, dict], output: Path) -> None:
+    """One row per mode: accuracy with its 95 % interval, no-answer rate; then the stability line."""
+    console = Console(highlight=False)
+    table = Table(title=f"results in {output}")
+    for column in ("benchmark", "mode", "n", "accuracy [95% CI]", "no answer"):
+        table.add_column(column)
+    for mode, body in results.items():
+        m = body["metrics"]
+        table.add_row(body["benchmark"], mode, str(m["n"]),
+                      f"{m['accuracy']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]", f"{m['no_answer_rate']:.3f}")
+    console.print(table)
+    for mode, body in results.items():
+        if body["context"]["n_over_context"]:
+            console.print(f"warning: {mode}: {body['context']['n_over_context']} items ran past the model's "
+                          f"{body['context']['context_length']}-token context")
+    stability = next(iter(results.values())).get("stability")
+    if stability:
+        console.print(f"explain - answer = {stability['delta']:+.3f} [{stability['ci_low']:+.3f}, "
+                      f"{stability['ci_high']:+.3f}], McNemar p = {stability['mcnemar_p']:.3g}, "
+                      f"flips to wrong {stability['flips_to_wrong']}, to right {stability['flips_to_right']}")

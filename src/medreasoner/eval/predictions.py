@@ -1,0 +1,72 @@
+"""The run directory's files: append-only ``predictions.jsonl`` with resume, atomic JSON writes.
+
+``predictions.jsonl`` holds one JSON object per finished item. Lines are appended after each batch
+and the file is flushed and fsynced before the next batch starts, so a killed run loses at most the
+batch in flight. A kill during a write can leave a torn last line (no final newline): reading
+repairs the file by cutting it back to its last complete line, and those items are generated again.
+An item counts as done when a line with its id *and* the hash of its current prompt exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from medreasoner.errors import InputError
+
+REQUIRED_KEYS = ("id", "prompt_hash", "response")
+
+
+class PredictionsFile:
+    """Reader/appender of one ``predictions.jsonl``.
+
+    Args:
+        path: the file (created on first append).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def load(self) -> dict[str, dict]:
+        """Records by item id, after repairing a torn last line.
+
+        Raises:
+            InputError: a complete line is not a JSON object with ``id``, ``prompt_hash`` and
+                ``response``, or an id occurs twice.
+        """
+        if not self.path.exists():
+            return {}
+        data = self.path.read_bytes()
+        complete_end = data.rfind(b"\n") + 1
+        if complete_end < len(data):
+            # Torn tail from an interrupted write: drop it so appends start on a clean line.
+            with open(self.path, "r+b") as handle:
+                handle.truncate(complete_end)
+                os.fsync(handle.fileno())
+        records: dict[str, dict] = {}
+        for number, raw in enumerate(data[:complete_end].decode("utf-8").splitlines(), start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except json.JSONDecodeError as error:
+                raise InputError(self.path, f"not valid JSON ({error.msg})", line=number) from None
+            if not isinstance(record, dict) or any(key not in record for key in REQUIRED_KEYS):
+                raise InputError(self.path, f"a prediction needs the keys {list(REQUIRED_KEYS)}", line=number)
+            if record["id"] in records:
+                raise InputError(self.path, f"item {record['id']!r} occurs twice", line=number, field="id")
+            records[record["id"]] = record
+        return records
+
+    def append(self, records: list[dict]) -> None:
+        """Append ``records`` as JSON lines, then flush and fsync (one durable step per batch)."""
+        if not records:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())

@@ -1,0 +1,164 @@
+"""Reports over evaluation outputs: a Table-1-style comparison in Markdown and HTML, plus two plots.
+
+Rows are runs, columns are benchmarks, each split into answer-only accuracy, explain accuracy and
+their paired difference (explain - answer), all with 95 % bootstrap intervals from results.json.
+A details table adds what each benchmark officially reports (IgakuQA points and pass/fail per
+year, MedCalc-Bench per-category accuracy) and generation cost (tokens, latency). The HTML file is
+self-contained (plots embedded as data URIs); the Markdown file links the PNGs beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from medreasoner.errors import InputError
+from medreasoner.eval.report_plots import accuracy_plot, delta_plot
+from medreasoner.files import write_text_atomic
+
+BENCHMARK_ORDER = ["medqa", "medcalc", "igakuqa", "mcq", "items"]
+STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
+         "th,td{border:1px solid #bbb;padding:4px 8px;text-align:right}th{background:#eef}"
+         "td:first-child{text-align:left}td{white-space:nowrap}"
+         "img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}code{background:#f4f4f4}")
+
+
+def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[str, dict]]:
+    """``[(label, {(benchmark, mode): results})]``; a RUN_DIR holding several eval outputs gives one row each."""
+    runs = []
+    for index, run_dir in enumerate(run_dirs):
+        files = sorted(run_dir.rglob("results.json"))
+        if not files:
+            raise InputError(run_dir, "no results.json below this directory (is it an eval --output directory?)")
+        groups: dict[Path, dict] = {}
+        for file in files:
+            try:
+                body = json.loads(file.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as error:
+                raise InputError(file, f"not valid JSON ({error.msg})", line=error.lineno) from None
+            if not isinstance(body, dict) or "schema_version" not in body:
+                continue  # another tool's results.json (e.g. a training stage's metrics)
+            groups.setdefault(file.parent.parent, {})[(body["benchmark"], body["mode"])] = body
+        if not groups:
+            raise InputError(run_dir, "no evaluation results.json (with schema_version) below this directory")
+        base = labels[index] if labels else run_dir.resolve().name
+        for group_dir, results in sorted(groups.items()):
+            relative = group_dir.resolve().relative_to(run_dir.resolve())
+            runs.append((base if str(relative) == "." else f"{base}/{relative}", results))
+    return runs
+
+
+def _pct(value: float) -> str:
+    return "n/a" if value != value else f"{100 * value:.1f}"  # NaN check
+
+
+def _acc(body: dict | None) -> str:
+    if body is None:
+        return "–"
+    m = body["metrics"]
+    return f"{_pct(m['accuracy'])} [{_pct(m['ci_low'])}, {_pct(m['ci_high'])}]"
+
+
+def _delta(answer: dict | None, explain: dict | None) -> str:
+    stability = (explain or {}).get("stability") or (answer or {}).get("stability")
+    if stability is None:
+        return "–"
+    return (f"{100 * stability['delta']:+.1f} [{100 * stability['ci_low']:+.1f}, {100 * stability['ci_high']:+.1f}]"
+            f" p={stability['mcnemar_p']:.2g}")
+
+
+def _benchmark_details(body: dict) -> str:
+    summary = body["summary"]
+    if body["benchmark"] == "igakuqa":
+        overall = summary["overall"]
+        years = ", ".join(f"{year}: {y['score']}/{y['total']}"
+                          + ("" if y.get("passed") is None else (" pass" if y["passed"] else " fail"))
+                          for year, y in summary.get("years", {}).items())
+        return f"points {overall['score']}/{overall['total']} ({years})"
+    if body["benchmark"] == "medcalc":
+        return ", ".join(f"{name} {c['average']:.1f}" for name, c in summary.get("categories", {}).items())
+    return ""
+
+
+def build_tables(runs: list[tuple[str, dict]]) -> tuple[list[str], list[list[str]], list[str], list[list[str]]]:
+    """(main header, main rows, details header, details rows) as plain strings."""
+    present = {benchmark for _, results in runs for benchmark, _ in results}
+    benchmarks = [b for b in BENCHMARK_ORDER if b in present] + sorted(present - set(BENCHMARK_ORDER))
+    header = ["run"] + [f"{b} {column}" for b in benchmarks for column in ("answer", "explain", "Δ explain−answer")]
+    rows = []
+    for label, results in runs:
+        row = [label]
+        for benchmark in benchmarks:
+            answer, explain = results.get((benchmark, "answer")), results.get((benchmark, "explain"))
+            row += [_acc(answer), _acc(explain), _delta(answer, explain)]
+        rows.append(row)
+    details_header = ["run", "benchmark", "mode", "n", "accuracy %", "no answer %", "completion tokens (mean/p95)",
+                      "latency s (p50)", "official breakdown"]
+    details = []
+    for label, results in runs:
+        for (benchmark, mode), body in sorted(results.items(), key=lambda kv: (benchmarks.index(kv[0][0]), kv[0][1])):
+            m, tokens = body["metrics"], body["tokens"]["completion"]
+            details.append([label, benchmark, mode, str(m["n"]), _pct(m["accuracy"]), _pct(m["no_answer_rate"]),
+                            f"{tokens['mean']:.0f}/{tokens['p95']:.0f}", f"{body['latency_s']['p50']:.2f}",
+                            _benchmark_details(body)])
+    return header, rows, details_header, details
+
+
+def _plot_cells(runs: list[tuple[str, dict]]) -> tuple[list[dict], list[dict]]:
+    accuracy, deltas = [], []
+    for label, results in runs:
+        for (benchmark, mode), body in results.items():
+            m = body["metrics"]
+            accuracy.append({"label": label, "benchmark": benchmark, "mode": mode, "accuracy": m["accuracy"],
+                             "ci_low": m["ci_low"], "ci_high": m["ci_high"]})
+            if mode == "explain" and body.get("stability"):
+                s = body["stability"]
+                deltas.append({"label": label, "benchmark": benchmark, "delta": s["delta"],
+                               "ci_low": s["ci_low"], "ci_high": s["ci_high"]})
+    return accuracy, deltas
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None) -> list[Path]:
+    """Write ``report.md``, ``report.html``, ``accuracy.png`` and (with paired runs) ``stability.png``.
+
+    Returns:
+        The paths written.
+    """
+    runs = collect_runs([Path(p) for p in run_dirs], labels)
+    output.mkdir(parents=True, exist_ok=True)
+    header, rows, details_header, details = build_tables(runs)
+    benchmarks = [h.rsplit(" ", 1)[0] for h in header[1::3]]
+    run_labels = [label for label, _ in runs]
+    accuracy_cells, delta_cells = _plot_cells(runs)
+    plots = [accuracy_plot(accuracy_cells, benchmarks, run_labels, output / "accuracy.png")]
+    if delta_cells:
+        plots.append(delta_plot(delta_cells, benchmarks, run_labels, output / "stability.png"))
+    note = ("Accuracy in %, [95 % percentile-bootstrap CI]; Δ = explain − answer accuracy in points with its "
+            "paired-bootstrap CI and exact McNemar p. IgakuQA's official figure is points scored / total points "
+            "(details table).")
+    markdown = "\n\n".join(["# Evaluation report", note, _markdown_table(header, rows), "## Details",
+                            _markdown_table(details_header, details), "## Plots",
+                            *[f"![{p.stem}]({p.name})" for p in plots]]) + "\n"
+    images = "".join(f'<p><img alt="{p.stem}" src="data:image/png;base64,'
+                     f'{base64.b64encode(p.read_bytes()).decode("ascii")}"></p>' for p in plots)
+    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Evaluation report</title>"
+            f"<style>{STYLE}</style></head><body><h1>Evaluation report</h1><p>{html.escape(note)}</p>"
+            f"{_html_table(header, rows)}<h2>Details</h2>{_html_table(details_header, details)}"
+            f"<h2>Plots</h2>{images}</body></html>\n")
+    write_text_atomic(output / "report.md", markdown)
+    write_text_atomic(output / "report.html", page)
+    return [output / "report.md", output / "report.html", *plots]

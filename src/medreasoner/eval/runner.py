@@ -1,0 +1,205 @@
+"""The evaluation loop: load items, render prompts, generate what is missing, grade, write results.
+
+Run directory per benchmark and mode: ``<output>/<benchmark>_<mode>/`` with ``predictions.jsonl``
+(one line per item, appended and fsynced per batch), ``settings.json`` (what the predictions were
+generated with; a resume with other settings is refused) and ``results.json`` (atomic). A rerun
+skips items whose id and prompt hash are already in ``predictions.jsonl``, so an interrupted run is
+finished by running the same command again. Metrics are always recomputed by grading the stored raw
+responses with the current verifier, so an interrupted-and-resumed run ends with the same numbers
+as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from medreasoner.benchmarks import BENCHMARKS, load_benchmark
+from medreasoner.benchmarks.item import GestationalAge, Item
+from medreasoner.errors import InputError
+from medreasoner.eval.generation import Completion, GenerationSettings, PromptStyle
+from medreasoner.eval.metrics import BOOTSTRAP, accuracy_block, distribution, stability
+from medreasoner.eval.predictions import PredictionsFile
+from medreasoner.eval.prompts import PromptBuilder, find_igakuqa_prompts, load_igakuqa_exemplars
+from medreasoner.files import write_json_atomic
+from medreasoner.scoring import summarize
+from medreasoner.verify import grade
+
+RESULTS_SCHEMA = 1
+MODE_CHOICES = {"answer": ("answer",), "explain": ("explain",), "both": ("answer", "explain")}
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """Everything one ``medreasoner eval`` invocation asks for (backend aside).
+
+    Attributes:
+        benchmark: a key of ``medreasoner.benchmarks.BENCHMARKS``.
+        data: the benchmark file or directory.
+        mode: ``"answer"``, ``"explain"`` or ``"both"``.
+        limit: evaluate only the first N items (None = all).
+        output: the directory receiving ``<benchmark>_<mode>/``.
+        prompt_style: ``"chat"`` or ``"completion"``.
+        igakuqa_prompts: IgakuQA few-shot file/dir; None = look for ``prompts/`` beside the data;
+            ``Path("none")`` = zero-shot.
+        grading: verifier mode, ``"normalized"`` or ``"official"``.
+        settings: decoding settings.
+    """
+
+    benchmark: str
+    data: Path
+    mode: str
+    limit: int | None
+    output: Path
+    prompt_style: PromptStyle
+    igakuqa_prompts: Path | None
+    grading: str
+    settings: GenerationSettings
+
+
+def jsonable(value):
+    """JSON form of an extracted answer (sets sorted, dates ISO, gestational age as [weeks, days])."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (frozenset, set)):
+        return sorted(value)
+    if isinstance(value, GestationalAge):
+        return [value.weeks, value.days]
+    if isinstance(value, (tuple, list)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _exemplars(request: EvalRequest):
+    if request.benchmark != "igakuqa":
+        return [], None
+    if request.igakuqa_prompts is not None and str(request.igakuqa_prompts) == "none":
+        return [], None
+    source = request.igakuqa_prompts or find_igakuqa_prompts(request.data)
+    if source is None:
+        raise InputError(request.data, "the IgakuQA baseline prompt is 3-shot but no prompts/prompt.jsonl was found "
+                         "beside the data; pass --igakuqa-prompts PATH (or --igakuqa-prompts none for zero-shot)")
+    source = Path(source) / "prompt.jsonl" if Path(source).is_dir() else Path(source)
+    return load_igakuqa_exemplars(source), source
+
+
+def _record(item: Item, prompt_hash: str, completion: Completion, grading: str) -> dict:
+    result = grade(completion.text, item, grading)
+    return {
+        "id": item.id, "prompt_hash": prompt_hash, "response": completion.text,
+        "extracted": jsonable(result.extracted), "correct": bool(result.correct), "score": float(result.score),
+        "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
+        "latency_s": round(completion.latency_s, 6), "finish_reason": completion.finish_reason,
+    }
+
+
+def _check_settings(run_dir: Path, settings_record: dict, has_predictions: bool) -> None:
+    """Record the generation settings; refuse to mix predictions made under other settings."""
+    path = run_dir / "settings.json"
+    if has_predictions and path.exists():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if previous != settings_record:
+            raise InputError(path, f"this run directory was generated with other settings ({previous}); "
+                             f"now {settings_record}. Use a new --output directory to compare settings")
+    write_json_atomic(path, settings_record)
+
+
+def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, show_progress: bool) -> dict:
+    """Generate the missing predictions of one mode, then grade everything and write results.json.
+
+    Returns:
+        The results dict written to ``<output>/<benchmark>_<mode>/results.json``.
+    """
+    exemplars, source = _exemplars(request)
+    builder = PromptBuilder(request.benchmark, mode, request.prompt_style, exemplars, source)
+    prompts = [builder.render(item) for item in items]
+    hashes = [p.sha256 for p in prompts]
+    run_dir = request.output / f"{request.benchmark}_{mode}"
+    generation = {k: v for k, v in request.settings.to_dict().items() if k != "batch_size"}
+    predictions = PredictionsFile(run_dir / "predictions.jsonl")
+    done = predictions.load()
+    _check_settings(run_dir, {"backend": backend.describe()["backend"], "model": backend.describe()["model"],
+                              "prompt_style": request.prompt_style, "generation": generation}, bool(done))
+    for item, prompt_hash in zip(items, hashes):
+        if item.id in done and done[item.id]["prompt_hash"] != prompt_hash:
+            raise InputError(predictions.path, f"item {item.id!r} was generated from a different prompt "
+                             "(template or data changed); use a new --output directory", field="prompt_hash")
+    pending = [i for i, item in enumerate(items) if item.id not in done]
+    with tqdm(total=len(items), initial=len(items) - len(pending), desc=f"{request.benchmark}/{mode}",
+              unit="item", disable=not show_progress) as bar:
+        def on_batch(indices: list[int], completions: list[Completion]) -> None:
+            records = [_record(items[pending[i]], hashes[pending[i]], c, request.grading)
+                       for i, c in zip(indices, completions)]
+            predictions.append(records)
+            done.update((r["id"], r) for r in records)
+            bar.update(len(records))
+
+        if pending:
+            backend.generate([prompts[i] for i in pending], request.settings, on_batch)
+    results = build_results(items, [done[item.id] for item in items], request, mode, backend, builder, prompts[0])
+    write_json_atomic(run_dir / "results.json", results)
+    return results
+
+
+def build_results(items: list[Item], records: list[dict], request: EvalRequest, mode: str, backend,
+                  builder: PromptBuilder, example_prompt) -> dict:
+    """The results.json body; grades come from re-grading the stored raw responses."""
+    grades = [grade(r["response"], item, request.grading) for item, r in zip(items, records)]
+    return {
+        "schema_version": RESULTS_SCHEMA,
+        "benchmark": request.benchmark,
+        "benchmark_version": BENCHMARKS[request.benchmark].version,
+        "mode": mode,
+        "data": str(request.data),
+        "limit": request.limit,
+        "grading": request.grading,
+        "backend": backend.describe(),
+        "generation": {**request.settings.to_dict(), "prompt_style": request.prompt_style},
+        "prompt": {**builder.describe(), "example": example_prompt.to_dict()},
+        "metrics": accuracy_block([g.correct for g in grades], [g.score for g in grades],
+                                  [g.extracted is not None for g in grades], BOOTSTRAP),
+        "summary": summarize(request.benchmark, items, grades, request.grading),
+        "tokens": {"prompt": distribution([r["prompt_tokens"] for r in records]),
+                   "completion": distribution([r["completion_tokens"] for r in records])},
+        "latency_s": distribution([r["latency_s"] for r in records]),
+        "finish_reasons": dict(sorted(Counter(r["finish_reason"] for r in records).items())),
+        "context": _context(backend.describe().get("context_length"), records),
+        "correct_by_id": {item.id: bool(g.correct) for item, g in zip(items, grades)},
+    }
+
+
+def _context(context_length: int | None, records: list[dict]) -> dict:
+    """How many items ran past the model's trained context (their answers are unreliable)."""
+    if context_length is None:
+        return {"context_length": None, "n_over_context": None}
+    over = sum(r["prompt_tokens"] + r["completion_tokens"] > context_length for r in records)
+    return {"context_length": context_length, "n_over_context": over}
+
+
+def run_eval(request: EvalRequest, backend, *, show_progress: bool) -> dict[str, dict]:
+    """Evaluate every mode ``request.mode`` names; with ``both``, add the paired stability block.
+
+    Returns:
+        ``{mode: results}``; with ``both`` each results dict also holds ``"stability"``.
+    """
+    if request.mode not in MODE_CHOICES:
+        raise ValueError(f"unknown mode {request.mode!r}; choose one of {sorted(MODE_CHOICES)}")
+    items = load_benchmark(request.benchmark, request.data)
+    if request.limit is not None:
+        items = items[:request.limit]
+    if not items:
+        raise InputError(request.data, "no items to evaluate")
+    results = {mode: evaluate_mode(items, request, mode, backend, show_progress) for mode in MODE_CHOICES[request.mode]}
+    if request.mode == "both":
+        block = stability(results["answer"]["correct_by_id"], results["explain"]["correct_by_id"], BOOTSTRAP)
+        for mode, body in results.items():
+            body["stability"] = block
+            write_json_atomic(request.output / f"{request.benchmark}_{mode}" / "results.json", body)
+    return results

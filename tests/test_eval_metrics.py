@@ -1,0 +1,84 @@
+"""Metrics of the evaluation runner: bootstrap intervals, exact McNemar, stability flips, stats.
+
+Run: .venv/bin/python -m pytest tests/test_eval_metrics.py -q
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from medreasoner.eval.metrics import (
+    BOOTSTRAP,
+    BootstrapSpec,
+    accuracy_block,
+    bootstrap_ci,
+    distribution,
+    mcnemar_exact_p,
+    paired_bootstrap_delta_ci,
+    stability,
+)
+
+SMALL = BootstrapSpec(n_resamples=2000, confidence=0.95, seed=3)
+
+
+@pytest.mark.parametrize("correct", [7, 30, 55, 99])
+def test_bootstrap_interval_contains_the_point_estimate_and_is_seeded(correct):
+    values = [1.0] * correct + [0.0] * (100 - correct)
+    low, high = bootstrap_ci(values, SMALL)
+    assert low <= correct / 100 <= high
+    assert low < high
+    assert bootstrap_ci(values, SMALL) == (low, high)  # same seed, same interval
+
+
+def test_bootstrap_width_matches_the_normal_approximation():
+    # For p = 0.5, n = 400 the binomial standard error is 0.025: a 95 % interval is ~±0.049.
+    values = [1.0, 0.0] * 200
+    low, high = bootstrap_ci(values, BOOTSTRAP)
+    assert (high - low) / 2 == pytest.approx(1.96 * 0.025, abs=0.005)
+
+
+def test_mcnemar_exact_matches_hand_computation():
+    # b = 2 flips to wrong, c = 8 flips to right: P = 2 * sum_{k<=2} C(10, k) / 2^10 = 2 * 56 / 1024.
+    assert mcnemar_exact_p(2, 8) == pytest.approx(2 * (1 + 10 + 45) / 1024)
+    assert mcnemar_exact_p(8, 2) == pytest.approx(2 * (1 + 10 + 45) / 1024)  # symmetric
+    assert mcnemar_exact_p(5, 5) == pytest.approx(1.0)
+    assert mcnemar_exact_p(0, 0) == 1.0
+    assert mcnemar_exact_p(0, 6) == pytest.approx(2 / 64)
+
+
+def test_stability_counts_flips_and_pairs_by_id():
+    answer = {"q1": True, "q2": True, "q3": False, "q4": False, "q5": True, "only_answer": True}
+    explain = {"q1": True, "q2": False, "q3": True, "q4": True, "q5": False, "only_explain": False}
+    block = stability(answer, explain, SMALL)
+    assert block["n"] == 5
+    assert (block["flips_to_wrong"], block["flips_to_right"]) == (2, 2)  # q2, q5 / q3, q4
+    assert block["answer_accuracy"] == pytest.approx(3 / 5)
+    assert block["explain_accuracy"] == pytest.approx(3 / 5)
+    assert block["delta"] == pytest.approx(0.0)
+    assert block["mcnemar_p"] == pytest.approx(1.0)
+    assert block["ci_low"] <= 0.0 <= block["ci_high"]
+
+
+def test_paired_delta_interval_is_narrower_than_unpaired_when_modes_agree():
+    rng = np.random.default_rng(0)
+    answer = (rng.random(300) < 0.6).astype(float)
+    explain = answer.copy()
+    explain[:15] = 0.0  # explain loses a few items it had right
+    low, high = paired_bootstrap_delta_ci(list(answer), list(explain), SMALL)
+    delta = explain.mean() - answer.mean()
+    assert low <= delta <= high < 0.0  # a consistent loss is detected by pairing
+    a_low, a_high = bootstrap_ci(list(answer), SMALL)
+    assert high - low < a_high - a_low
+
+
+def test_accuracy_block_and_distribution():
+    block = accuracy_block([True, False, True, True], [1.0, 0.0, 1.0, 0.5], [True, False, True, True], SMALL)
+    assert block["accuracy"] == 0.75 and block["n_correct"] == 3 and block["no_answer_rate"] == 0.25
+    assert block["mean_score"] == pytest.approx(0.625)
+    stats = distribution([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert stats["mean"] == pytest.approx(22.0) and stats["p50"] == 3.0
+    assert stats["p95"] == pytest.approx(4 + 0.8 * 96)
+    assert math.isnan(distribution([])["mean"])
