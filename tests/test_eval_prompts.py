@@ -127,7 +127,7 @@ def test_items_prompts_follow_each_items_verifier(tmp_path):
     texts = [PromptBuilder("items", "answer", "chat", [], None).render(i).messages[-1]["content"] for i in loaded]
     assert "More than one option may be correct" in texts[0] and "A. x\nB. y\nC. z" in texts[0]
     assert "\\boxed{}" in texts[1]
-    assert texts[2].endswith('"Answer: <answer>".')
+    assert texts[2].startswith("Name the diagnosis.") and "only the diagnosis, written inside \\boxed{}" in texts[2]
 
 
 def test_vllm_backend_absent_names_the_extra(tmp_path):

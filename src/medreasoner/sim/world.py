@@ -6,7 +6,8 @@
     sft/{train,validation}.jsonl        {"messages"}: eval-template prompt + chain as reasoning_content
     preference/train.jsonl              {"prompt", "chosen", "rejected", "margin"}: right vs wrong conclusion
     grpo/train.jsonl                    {"prompt", "item"}: canonical item JSON for the verifier rewards
-    env/train.jsonl                     {"prompt", "case"}: hidden case JSON for DiagnosticEnvironment
+    env/train.jsonl                     {"prompt", "case", "reference"}: hidden case JSON for
+                                        DiagnosticEnvironment; reference answer for the verifier reward
     eval/{validation,test}_{diagnosis,mcq,multiselect}.jsonl   canonical items (benchmark "items")
     calc/{train,test}.csv               MedCalc-Bench-format calculator tasks (when num_calculator_tasks > 0)
     manifest.json                       counts, seed, Bayes-optimal accuracy per split, config
@@ -122,6 +123,13 @@ def _multiselect(
     return plausible_multiselect_item(kb, shown, rng, config.num_options, config.plausible_threshold, item_id)
 
 
+def _env_reference(hidden: dict) -> str:
+    """Reference answer of an environment episode for the verifier-model reward (WiNGPT-3.0 S4 judges
+    the diagnostic process and conclusion against a reference): the key exams, then the boxed label."""
+    exams = ", ".join(hidden["menu"][exam]["name"] for exam in hidden["key_exams"]) or "none needed"
+    return f"Key exams: {exams}. Final diagnosis: \\boxed{{{hidden['label']['name']}}}"
+
+
 def _case_rows(
     model: ProbabilityModel, config: WorldConfig, split: str, index: int, case: Case, rows: dict
 ) -> Presented:
@@ -145,6 +153,7 @@ def _case_rows(
         rows["env/train.jsonl"].append({
             "prompt": [{"role": "user", "content": environment.INSTRUCTIONS}],
             "case": json.dumps(hidden, ensure_ascii=False, sort_keys=True),
+            "reference": _env_reference(hidden),
         })
         return shown
     if split == "validation":
