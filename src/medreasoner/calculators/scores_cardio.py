@@ -105,6 +105,26 @@ def heart_score(e: Entities):
     return t.result()
 
 
+def framingham_linear_score(female: bool, age: float, tc: float, hdl: float, sbp: float,
+                            treated: int, smoker: int) -> tuple[float, float]:
+    """ATP III hard-CHD linear predictor L and the baseline survival S (risk = 1 − S^exp(L)).
+
+    NCEP ATP III (Circulation 2002;106:3143), Appendix risk equations; ``tc`` and ``hdl`` are meant
+    in mg/dL, ``sbp`` in mm Hg; the age in the smoking term is capped at 78 (women) / 70 (men).
+    """
+    la, ltc, lhdl, lsbp = math.log(age), math.log(tc), math.log(hdl), math.log(sbp)
+    if female:
+        las = math.log(min(age, 78.0))
+        score = (31.764001 * la + 22.465206 * ltc - 1.187731 * lhdl + 2.552905 * lsbp + 0.420251 * treated
+                 + 13.07543 * smoker - 5.060998 * la * ltc - 2.996945 * las * smoker - 146.5933061)
+        return score, 0.98767
+    las = math.log(min(age, 70.0))
+    score = (52.00961 * la + 20.014077 * ltc - 0.905964 * lhdl + 1.305784 * lsbp + 0.241549 * treated
+             + 12.096316 * smoker - 4.605038 * la * ltc - 2.84367 * las * smoker - 2.93323 * la * la
+             - 172.300168)
+    return score, 0.9402
+
+
 def framingham_hard_chd(e: Entities):
     """10-year risk (%) of hard CHD (MI or coronary death), ATP III Framingham model (NCEP ATP III,
     Circulation 2002;106:3143, risk equations of its Appendix), TC and HDL in mg/dL.
@@ -117,21 +137,13 @@ def framingham_hard_chd(e: Entities):
     sbp = e.number("Systolic Blood Pressure")
     treated = 1 if e.flag("Blood pressure being treated with medicines") else 0
     smoker = 1 if e.flag("Smoker") else 0
-    la, ltc, lhdl, lsbp = math.log(age), math.log(tc), math.log(hdl), math.log(sbp)
+    score, baseline = framingham_linear_score(female, age, tc, hdl, sbp, treated, smoker)
+    risk = 1.0 - baseline ** math.exp(score)
     if female:
-        las = math.log(min(age, 78.0))
-        score = (31.764001 * la + 22.465206 * ltc - 1.187731 * lhdl + 2.552905 * lsbp + 0.420251 * treated
-                 + 13.07543 * smoker - 5.060998 * la * ltc - 2.996945 * las * smoker - 146.5933061)
-        risk = 1.0 - 0.98767 ** math.exp(score)
         s.add("Women: L = 31.764001 ln(age) + 22.465206 ln(TC) − 1.187731 ln(HDL) + 2.552905 ln(SBP) "
               "+ 0.420251 BPtx + 13.07543 smoker − 5.060998 ln(age) ln(TC) − 2.996945 ln(min(age,78)) smoker "
               "− 146.5933061; risk = 1 − 0.98767^exp(L).")
     else:
-        las = math.log(min(age, 70.0))
-        score = (52.00961 * la + 20.014077 * ltc - 0.905964 * lhdl + 1.305784 * lsbp + 0.241549 * treated
-                 + 12.096316 * smoker - 4.605038 * la * ltc - 2.84367 * las * smoker - 2.93323 * la * la
-                 - 172.300168)
-        risk = 1.0 - 0.9402 ** math.exp(score)
         s.add("Men: L = 52.00961 ln(age) + 20.014077 ln(TC) − 0.905964 ln(HDL) + 1.305784 ln(SBP) "
               "+ 0.241549 BPtx + 12.096316 smoker − 4.605038 ln(age) ln(TC) − 2.84367 ln(min(age,70)) smoker "
               "− 2.93323 ln(age)² − 172.300168; risk = 1 − 0.9402^exp(L).")

@@ -2,7 +2,7 @@
 
 The rules (shared README, "Official scoring rules") are applied to the raw model output and give
 the official ``LLM Answer`` string: a ``MM/DD/YYYY`` date, ``"(W, D)"``, a number string, or
-``"N/A"``. Where the official code raises (``eval("08")``), :class:`ExtractionFailed` is raised
+``"N/A"``. Where the official code raises (evaluating the literal ``08``), :class:`ExtractionFailed` is raised
 and the row is Incorrect, as officially.
 
 The official regexes are kept in meaning but rewritten where Python's backtracking would be

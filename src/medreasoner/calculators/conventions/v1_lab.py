@@ -8,6 +8,7 @@ import math
 
 from medreasoner.calculators.conventions.v1_common import quirk_steps, v1_round, v1_to_mg_dl, v1_to_mmol_l
 from medreasoner.calculators.entities import Entities, fmt
+from medreasoner.calculators.scores_cardio import framingham_linear_score
 
 
 def ckd_epi_male_kappa_07(e: Entities):
@@ -85,18 +86,7 @@ def framingham_mmol_in_mg_equation(e: Entities):
     sbp = e.number("Systolic Blood Pressure")
     treated = 1 if e.flag("Blood pressure being treated with medicines") else 0
     smoker = 1 if e.flag("Smoker") else 0
-    la, ltc, lhdl, lsbp = math.log(age), math.log(tc), math.log(hdl), math.log(sbp)
-    if female:
-        las = math.log(min(age, 78.0))
-        score = (31.764001 * la + 22.465206 * ltc - 1.187731 * lhdl + 2.552905 * lsbp + 0.420251 * treated
-                 + 13.07543 * smoker - 5.060998 * la * ltc - 2.996945 * las * smoker - 146.5933061)
-        base = 0.98767
-    else:
-        las = math.log(min(age, 70.0))
-        score = (52.00961 * la + 20.014077 * ltc - 0.905964 * lhdl + 1.305784 * lsbp + 0.241549 * treated
-                 + 12.096316 * smoker - 4.605038 * la * ltc - 2.84367 * las * smoker - 2.93323 * la * la
-                 - 172.300168)
-        base = 0.9402
+    score, base = framingham_linear_score(female, age, tc, hdl, sbp, treated, smoker)
     score = round(score, 1)
     value = round(1.0 - base ** math.exp(score), 1)
     s.add(f"TC {fmt(tc)} mmol/L, HDL {fmt(hdl)} mmol/L: score {fmt(score)}; "
