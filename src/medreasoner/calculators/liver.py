@@ -21,6 +21,18 @@ def fib4(e: Entities):
     return s.result(value)
 
 
+def meld_i(cr: float, bili: float, inr: float) -> float:
+    """UNOS MELD(i) = 0.957 ln(Cr) + 0.378 ln(bili) + 1.120 ln(INR) + 0.643 (Cr, bilirubin in mg/dL;
+    values already bounded)."""
+    return 0.957 * math.log(cr) + 0.378 * math.log(bili) + 1.120 * math.log(inr) + 0.643
+
+
+def meld_sodium_adjusted(meld: float, na: float) -> float:
+    """Kim et al. 2008 sodium term, applied when MELD > 11: MELD + 1.32(137 − Na) − 0.033·MELD·(137 − Na)
+    (Na in mEq/L, bounded to 125–137)."""
+    return meld + 1.32 * (137.0 - na) - 0.033 * meld * (137.0 - na)
+
+
 def meld_na(e: Entities):
     """MELD-Na as implemented by UNOS/OPTN from January 2016 (Kim et al., NEJM 2008;359:1018;
     OPTN policy 9.1): MELD(i) = 0.957 ln(Cr) + 0.378 ln(bili) + 1.120 ln(INR) + 0.643, labs floored at
@@ -40,12 +52,12 @@ def meld_na(e: Entities):
     cr_b, bili_b, inr_b = min(max(cr, 1.0), 4.0), max(bili, 1.0), max(inr, 1.0)
     na_b = min(max(na, 125.0), 137.0)
     s.add(f"Bounded values: Cr {fmt(cr_b)} mg/dL, bilirubin {fmt(bili_b)} mg/dL, INR {fmt(inr_b)}, Na {fmt(na_b)} mEq/L.")
-    meld_i = 0.957 * math.log(cr_b) + 0.378 * math.log(bili_b) + 1.120 * math.log(inr_b) + 0.643
-    meld = round(meld_i, 1) * 10.0
-    s.add(f"MELD(i) = 0.957 ln({fmt(cr_b)}) + 0.378 ln({fmt(bili_b)}) + 1.120 ln({fmt(inr_b)}) + 0.643 = {fmt(meld_i)}; "
+    meld_index = meld_i(cr_b, bili_b, inr_b)
+    meld = round(meld_index, 1) * 10.0
+    s.add(f"MELD(i) = 0.957 ln({fmt(cr_b)}) + 0.378 ln({fmt(bili_b)}) + 1.120 ln({fmt(inr_b)}) + 0.643 = {fmt(meld_index)}; "
           f"MELD = 10 × MELD(i) = {fmt(meld)}.")
     if meld > 11:
-        meld = meld + 1.32 * (137.0 - na_b) - 0.033 * meld * (137.0 - na_b)
+        meld = meld_sodium_adjusted(meld, na_b)
         s.add(f"MELD > 11: MELD-Na = MELD + 1.32 × (137 − Na) − 0.033 × MELD × (137 − Na) = {fmt(meld)}.")
     value = float(min(round(meld), 40))
     s.add(f"MELD-Na rounded to the nearest integer and capped at 40 = {fmt(value)}.")

@@ -8,6 +8,7 @@ import math
 
 from medreasoner.calculators.conventions.v1_common import quirk_steps, v1_round, v1_to_mg_dl, v1_to_mmol_l
 from medreasoner.calculators.entities import Entities, fmt
+from medreasoner.calculators.liver import meld_i, meld_sodium_adjusted
 from medreasoner.calculators.scores_cardio import framingham_linear_score
 
 
@@ -63,11 +64,11 @@ def meld_na_integer_meld_i(e: Entities):
             "Continuous veno-venous hemodialysis for ≥24 hours in the past week"):
         cr = 4.0
     cr, bili, inr, na = min(max(cr, 1.0), 4.0), max(bili, 1.0), max(inr, 1.0), min(max(na, 125.0), 137.0)
-    meld_i = 0.957 * math.log(cr) + 0.378 * math.log(bili) + 1.120 * math.log(inr) + 0.643
-    meld = round(meld_i) * 10.0
-    s.add(f"MELD(i) = {fmt(meld_i)} -> {round(meld_i)}; MELD = {fmt(meld)}.")
+    meld_index = meld_i(cr, bili, inr)
+    meld = round(meld_index) * 10.0
+    s.add(f"MELD(i) = {fmt(meld_index)} -> {round(meld_index)}; MELD = {fmt(meld)}.")
     if meld > 11:
-        meld = meld + 1.32 * (137.0 - na) - 0.033 * meld * (137.0 - na)
+        meld = meld_sodium_adjusted(meld, na)
         s.add(f"MELD-Na = MELD + 1.32 × (137 − {fmt(na)}) − 0.033 × MELD × (137 − {fmt(na)}) = {fmt(meld)}.")
     value = float(min(round(meld), 40))
     s.add(f"MELD-Na = {fmt(value)}.")
