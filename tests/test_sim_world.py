@@ -18,7 +18,6 @@ from medreasoner.errors import InputError
 from medreasoner.sim.config import WorldConfig, load_world_config
 from medreasoner.sim.items import answer_text
 from medreasoner.sim import world as world_module
-from medreasoner.sim.preferences import hierarchy_pairs
 from medreasoner.sim.world import build_world
 from medreasoner.stages import load_stage
 from medreasoner.stages.context import StageContext
@@ -31,7 +30,7 @@ SMALL = {
     "chain_verbosity": "full", "plausible_threshold": 0.15, "num_cases": {"train": 100, "validation": 30, "test": 50},
     "train_tasks": ["diagnosis", "mcq"], "cpt_languages": ["en", "ja"], "num_cpt_case_reports": 10, "num_calculator_tasks": 0,
 }
-LAYOUT = ["cpt/train.jsonl", "sft/train.jsonl", "sft/validation.jsonl", "preference/train.jsonl", "grpo/train.jsonl",
+LAYOUT = ["cpt/train.jsonl", "pool/train.jsonl", "sft/train.jsonl", "sft/validation.jsonl", "preference/train.jsonl", "grpo/train.jsonl",
           "env/train.jsonl"] + [f"eval/{s}_{t}.jsonl" for s in ("validation", "test") for t in ("diagnosis", "mcq", "multiselect")]
 
 
@@ -116,16 +115,6 @@ def test_training_rows_follow_the_contract(world):
     assert set(case["key_exams"]) <= set(case["menu"])
 
 
-def test_hierarchy_pairs_rank_reference_over_correct_over_wrong(world):
-    row = _read(world / "eval/test_diagnosis.jsonl")[0]
-    item = item_from_dict(row)
-    reference = {"role": "assistant", "content": answer_text(item), "reasoning_content": "chain"}
-    responses = [f"<think>x</think> \\boxed{{{item.meta['synonyms'][0]}}}", "\\boxed{Hypochondriasis}"]
-    pairs = hierarchy_pairs([{"role": "user", "content": item.question}], item, reference, responses)
-    assert [(p["chosen"][0]["content"], p["rejected"][0]["content"], p["margin"]) for p in pairs] == [
-        (reference["content"], responses[0], 1.0), (reference["content"], responses[1], 2.0), (responses[0], responses[1], 1.0)]
-
-
 def test_cli_builds_and_reports_bad_configs(tmp_path, capsys):
     config = tmp_path / "world.yaml"
     config.write_text(yaml.safe_dump({**SMALL, "num_cases": {"train": 20, "validation": 5, "test": 5}}))
@@ -167,3 +156,15 @@ def test_calculator_tasks_join_the_world_when_requested(tmp_path):
     medcalc = [i for i in items if i.verifier == "medcalc"]
     assert len(medcalc) == 20 and len(items) == 20 + 10 * 2
     assert all(grade(f"Answer: {i.meta['ground_truth']}", i).correct for i in medcalc)
+
+
+def test_pool_rows_are_valid_and_their_references_verify(world):
+    from medreasoner.data.pool import pool_item, question_messages, read_pool
+
+    rows = read_pool(world / "pool/train.jsonl")
+    sft = _read(world / "sft/train.jsonl")
+    assert len(rows) == len(sft) == 200
+    for row, example in zip(rows, sft):
+        assert grade(row["reference"], pool_item(row)).correct, row["id"]
+        # the pool asks the question exactly as the SFT rows (and evaluation) do
+        assert question_messages(row, "answer") == example["messages"][:-1]

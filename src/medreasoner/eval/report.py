@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from medreasoner.errors import InputError
+from medreasoner.eval.report_pipeline import baseline_rows, funnel_rows, gain_rows, stage_order_key
 from medreasoner.eval.report_plots import accuracy_plot, delta_plot
 from medreasoner.files import write_text_atomic
 
@@ -26,11 +27,14 @@ STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{bord
 
 
 def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[str, dict]]:
-    """``[(label, {(benchmark, mode): results})]``; a RUN_DIR holding several eval outputs gives one row each."""
+    """``[(label, {(benchmark, mode): results})]``; a RUN_DIR holding several eval outputs gives one row each,
+    in the order of the pipeline's stages when the RUN_DIR is a pipeline run (``recipe.yaml``)."""
     runs = []
     for index, run_dir in enumerate(run_dirs):
         files = sorted(run_dir.rglob("results.json"))
         if not files:
+            if funnel_rows(run_dir)[1]:
+                continue  # a data-engine run: the report shows its funnel only
             raise InputError(run_dir, "no results.json below this directory (is it an eval --output directory?)")
         groups: dict[Path, dict] = {}
         for file in files:
@@ -40,11 +44,12 @@ def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[s
                 raise InputError(file, f"not valid JSON ({error.msg})", line=error.lineno) from None
             if not isinstance(body, dict) or "schema_version" not in body:
                 continue  # another tool's results.json (e.g. a training stage's metrics)
+            body["_dir"] = str(file.parent)  # where the per-item predictions are (paired gains)
             groups.setdefault(file.parent.parent, {})[(body["benchmark"], body["mode"])] = body
         if not groups:
             raise InputError(run_dir, "no evaluation results.json (with schema_version) below this directory")
         base = labels[index] if labels else run_dir.resolve().name
-        for group_dir, results in sorted(groups.items()):
+        for group_dir, results in sorted(groups.items(), key=lambda kv: stage_order_key(run_dir, kv[0])):
             relative = group_dir.resolve().relative_to(run_dir.resolve())
             runs.append((base if str(relative) == "." else f"{base}/{relative}", results))
     return runs
@@ -138,27 +143,50 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
     Returns:
         The paths written.
     """
-    runs = collect_runs([Path(p) for p in run_dirs], labels)
+    run_dirs = [Path(p) for p in run_dirs]
+    runs = collect_runs(run_dirs, labels)
     output.mkdir(parents=True, exist_ok=True)
-    header, rows, details_header, details = build_tables(runs)
-    benchmarks = [h.rsplit(" ", 1)[0] for h in header[1::3]]
-    run_labels = [label for label, _ in runs]
-    accuracy_cells, delta_cells = _plot_cells(runs)
-    plots = [accuracy_plot(accuracy_cells, benchmarks, run_labels, output / "accuracy.png")]
-    if delta_cells:
-        plots.append(delta_plot(delta_cells, benchmarks, run_labels, output / "stability.png"))
     note = ("Accuracy in %, [95 % percentile-bootstrap CI]; Δ = explain − answer accuracy in points with its "
             "paired-bootstrap CI and exact McNemar p. IgakuQA's official figure is points scored / total points "
             "(details table).")
-    markdown = "\n\n".join(["# Evaluation report", note, _markdown_table(header, rows), "## Details",
-                            _markdown_table(details_header, details), "## Plots",
-                            *[f"![{p.stem}]({p.name})" for p in plots]]) + "\n"
-    images = "".join(f'<p><img alt="{p.stem}" src="data:image/png;base64,'
-                     f'{base64.b64encode(p.read_bytes()).decode("ascii")}"></p>' for p in plots)
+    sections: list[tuple[str, str | None, list[str], list[list[str]]]] = []  # (title, note, header, rows)
+    plots: list[Path] = []
+    if runs:
+        header, rows, details_header, details = build_tables(runs)
+        benchmarks = [h.rsplit(" ", 1)[0] for h in header[1::3]]
+        run_labels = [label for label, _ in runs]
+        accuracy_cells, delta_cells = _plot_cells(runs)
+        plots.append(accuracy_plot(accuracy_cells, benchmarks, run_labels, output / "accuracy.png"))
+        if delta_cells:
+            plots.append(delta_plot(delta_cells, benchmarks, run_labels, output / "stability.png"))
+        sections.append(("Accuracy", note, header, rows))
+        gains = gain_rows(runs)
+        if gains[1]:
+            sections.append(("Gain over the previous stage", "Paired on the items both runs answered; runs in "
+                             "pipeline order.", *gains))
+        sections.append(("Details", None, details_header, details))
+    for run_dir in run_dirs:
+        baselines = baseline_rows(run_dir)
+        if baselines[1]:
+            sections.append((f"Reference lines ({run_dir.name})", "Chance and the prior-only baseline (the most "
+                             "prevalent condition of the differential) scored against the items' gold; the "
+                             "Bayes-optimal ceiling is the share of gold labels equal to the true condition.",
+                             *baselines))
+        funnel = funnel_rows(run_dir)
+        if funnel[1]:
+            sections.append((f"Data funnel ({run_dir.name})", None, *funnel))
+    markdown_parts, html_parts = ["# Evaluation report"], ["<h1>Evaluation report</h1>"]
+    for title, text, header, rows in sections:
+        markdown_parts += [f"## {title}", *([text] if text else []), _markdown_table(header, rows)]
+        html_parts.append(f"<h2>{html.escape(title)}</h2>" + (f"<p>{html.escape(text)}</p>" if text else "")
+                          + _html_table(header, rows))
+    if plots:
+        markdown_parts += ["## Plots", *[f"![{p.stem}]({p.name})" for p in plots]]
+        html_parts.append("<h2>Plots</h2>" + "".join(
+            f'<p><img alt="{p.stem}" src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode("ascii")}"></p>'
+            for p in plots))
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Evaluation report</title>"
-            f"<style>{STYLE}</style></head><body><h1>Evaluation report</h1><p>{html.escape(note)}</p>"
-            f"{_html_table(header, rows)}<h2>Details</h2>{_html_table(details_header, details)}"
-            f"<h2>Plots</h2>{images}</body></html>\n")
-    write_text_atomic(output / "report.md", markdown)
+            f"<style>{STYLE}</style></head><body>{''.join(html_parts)}</body></html>\n")
+    write_text_atomic(output / "report.md", "\n\n".join(markdown_parts) + "\n")
     write_text_atomic(output / "report.html", page)
     return [output / "report.md", output / "report.html", *plots]

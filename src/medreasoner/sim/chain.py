@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from medreasoner.sim.kb import Condition, KnowledgeBase
+from medreasoner.sim.kb import KnowledgeBase
 from medreasoner.sim.sampler import flip
 
 Verbosity = Literal["short", "full"]

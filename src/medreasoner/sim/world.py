@@ -4,6 +4,8 @@
 
     cpt/train.jsonl                     {"text"} textbook paragraphs, English and Japanese
     sft/{train,validation}.jsonl        {"messages"}: eval-template prompt + chain as reasoning_content
+    pool/train.jsonl                    question-pool rows (medreasoner.data.pool) of the training items:
+                                        the data engine's input; ``reference`` = chain + answer
     preference/train.jsonl              {"prompt", "chosen", "rejected", "margin"}: right vs wrong conclusion
     grpo/train.jsonl                    {"prompt", "item"}: canonical item JSON for the verifier rewards
     env/train.jsonl                     {"prompt", "case", "reference"}: hidden case JSON for
@@ -60,7 +62,7 @@ from medreasoner.sim.sampler import Case, exam_module, render_summary, sample_ca
 SPLITS = ("train", "validation", "test")
 EVAL_TASKS = ("diagnosis", "mcq", "multiselect")
 TRAINING_FILES = (
-    "sft/train.jsonl", "sft/validation.jsonl", "preference/train.jsonl", "grpo/train.jsonl", "env/train.jsonl"
+    "pool/train.jsonl", "sft/train.jsonl", "sft/validation.jsonl", "preference/train.jsonl", "grpo/train.jsonl", "env/train.jsonl"
 )
 _MEDCALC_PROMPTS = PromptBuilder("medcalc", "answer", "chat", [], None)
 # Give up when unique cases run out: a KB/noise setting with few distinct cases cannot fill big splits.
@@ -112,6 +114,13 @@ def env_case(model: ProbabilityModel, case: Case, case_id: str, enable_pertinent
     }
 
 
+def pool_row(item: Item, reply: dict) -> dict:
+    """The question-pool row of a training item; its reference is the world's Bayes-optimal chain
+    (the stand-in for WiNGPT-3.0's teacher answers) rendered inline as ``<think>chain</think>answer``."""
+    reference = f"<think>\n{reply['reasoning_content']}\n</think>\n\n{reply['content']}"
+    return {**item_to_dict(item), "domain": "medical", "language": "en", "reference": reference, "source": "world"}
+
+
 def _multiselect(
     kb: KnowledgeBase, shown: Presented, rng: random.Random, config: WorldConfig, index: int, item_id: str
 ) -> Item:
@@ -144,7 +153,9 @@ def _case_rows(
     }
     if split == "train":
         for task in config.train_tasks:
-            rows["sft/train.jsonl"].append(sft_example(kb, shown, items[task], config.chain_verbosity))
+            example = sft_example(kb, shown, items[task], config.chain_verbosity)
+            rows["sft/train.jsonl"].append(example)
+            rows["pool/train.jsonl"].append(pool_row(items[task], example["messages"][-1]))
             rows["grpo/train.jsonl"].append({"prompt": prompt_messages(items[task]), "item": item_to_json(items[task])})
         pair = chain_preference_pair(kb, shown, items["diagnosis"], config.chain_verbosity)
         if pair is not None:
@@ -177,6 +188,8 @@ def _accuracy(model: ProbabilityModel, cases: list[Case], shown: list[Presented]
         "bayes_optimal_accuracy": sum(s.label == c.truth for s, c in zip(shown, cases)) / n,
         "bayes_optimal_accuracy_all_exams": sum(b == c.truth for b, c in zip(full, cases)) / n,
         "prior_only_accuracy": sum(b == c.truth for b, c in zip(prior_only, cases)) / n,
+        # the same baseline scored against the items' gold (the Bayes-optimal label), as models are
+        "prior_only_accuracy_vs_label": sum(b == s.label for b, s in zip(prior_only, shown)) / n,
         "chance_accuracy": sum(1 / len(kb.differential(c.presentation)) for c in cases) / n,
     }
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from medreasoner.data import STEPS
+
 # kind -> module path; the whole registry. Add a stage by adding a line and a module.
 STAGES = {
     "world": "medreasoner.stages.world",
@@ -21,6 +23,7 @@ STAGES = {
     "grpo": "medreasoner.stages.grpo",
     "merge": "medreasoner.stages.merge",
     "eval": "medreasoner.stages.evaluate",
+    **STEPS,  # the data engine's steps (medreasoner.data): generate, filter, dedup, decontaminate, ...
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from medreasoner.calculators.conventions.v1_common import quirk_steps, v1_round, v1_to_mg_dl, v1_to_mmol_l
+from medreasoner.calculators.conventions.v1_common import quirk_steps, v1_to_mg_dl, v1_to_mmol_l
 from medreasoner.calculators.entities import Entities, fmt
 from medreasoner.calculators.liver import meld_i, meld_sodium_adjusted
 from medreasoner.calculators.scores_cardio import framingham_linear_score

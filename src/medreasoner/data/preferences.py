@@ -1,0 +1,201 @@
+"""``preferences``: RPO pairs from the model's own explanations: reference > correct > wrong.
+
+Preferred-MedLLM (arXiv 2504.18080) trains RPO on a preference hierarchy that favours ground-truth
+explanations over the model's other reasoning paths, with correctness checked against the answer key
+(PAPERS.md 2.3, a reconstruction: the paper body was not recovered). Levels:
+
+    2  reference    the pool row's ``reference`` (its ``<think>`` block becomes ``reasoning_content``)
+    1  correct      a sample the verifier grades correct
+    0  wrong        a sample the verifier grades wrong (or without an answer)
+
+``pairs`` picks which (higher, lower) combinations become rows; ``max_pairs_per_item`` caps each
+type per item, the pairs chosen at random with a seed (per item, so adding items never changes the
+pairs of the others); ``margins`` weights each type (default: the level difference). Grades come
+from :func:`medreasoner.verify.grade`, the rule evaluation uses, so "correct" here is what the
+benchmark would count. The chosen side of every pair is graded again just before it is written and
+must pass: a reference that fails its own verifier drops the item (``reference_fails_verifier``).
+
+Input: sample rows of ``generate`` (explain-mode sampling), several per ``id``; each sample's answer
+is its ``content`` and its reasoning ``reasoning_content``. Output: ``preference``-stage rows::
+
+    {"prompt": [...], "chosen": [assistant msg], "rejected": [assistant msg], "margin": m, "id", "pair_type"}
+
+Samples identical to the chosen side, or to another sample of their level, are not paired twice.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+
+from medreasoner.benchmarks.item import Item
+from medreasoner.data.funnel import write_step
+from medreasoner.data.generate import split_reasoning
+from medreasoner.data.pool import pool_item
+from medreasoner.data.select_rl import ITEM_COLUMNS, group_samples, read_checked_samples
+from medreasoner.stages.context import StageContext
+from medreasoner.verify import grade
+from medreasoner.verify.text import THINK_CLOSE, THINK_OPEN
+
+STEP = "preferences"
+PairType = Literal["reference>correct", "reference>wrong", "correct>wrong"]
+
+
+class Config(BaseModel):
+    """``kind: preferences`` settings.
+
+    Attributes:
+        input: sample rows (JSONL) of ``generate``, N explain-mode samples per item.
+        mode: :func:`medreasoner.verify.grade` mode of every grade.
+        pairs: the pair types to emit (the hierarchy's edges), in output order.
+        max_pairs_per_item: most pairs of each type per item.
+        margins: pair type -> preference margin m > 0 (the ``margin`` column); default the level
+            difference, so reference > wrong weighs twice an adjacent pair.
+        prompt_field: the sample column used as the pair's prompt: ``prompt`` (the explain-mode
+            prompt the samples answered) or ``train_prompt`` (the answer-mode question).
+        seed: seed of the pair choice; null: the recipe's (or ``--seed``'s) seed.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    input: str
+    mode: Literal["normalized", "official"] = "normalized"
+    pairs: list[PairType] = Field(default=["reference>correct", "reference>wrong", "correct>wrong"], min_length=1)
+    max_pairs_per_item: int = Field(default=4, ge=1)
+    margins: dict[PairType, PositiveFloat] = {"reference>correct": 1.0, "reference>wrong": 2.0, "correct>wrong": 1.0}
+    prompt_field: Literal["prompt", "train_prompt"] = "prompt"
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Config":
+        if len(set(self.pairs)) != len(self.pairs):
+            raise ValueError(f"pairs lists a type twice: {self.pairs}")
+        missing = [pair for pair in self.pairs if pair not in self.margins]
+        if missing:
+            raise ValueError(f"margins has no value for {missing}")
+        return self
+
+
+def split_reference(reference: str) -> dict:
+    """The reference as an assistant message: a ``<think>`` block becomes ``reasoning_content``.
+
+    >>> split_reference("<think>\\nfever and cough</think>\\n\\n\\\\boxed{pneumonia}")
+    {'role': 'assistant', 'content': '\\\\boxed{pneumonia}', 'reasoning_content': 'fever and cough'}
+    >>> split_reference("Plain answer.")
+    {'role': 'assistant', 'content': 'Plain answer.'}
+    """
+    reasoning, answer = split_reasoning(reference)  # the split generate applies to its samples
+    return assistant_message(answer, reasoning)
+
+
+def assistant_message(content: str, reasoning: str | None) -> dict:
+    """``{"role": "assistant", "content", "reasoning_content"?}`` (reasoning left out when empty)."""
+    message = {"role": "assistant", "content": content.strip()}
+    if reasoning and reasoning.strip():
+        message["reasoning_content"] = reasoning.strip()
+    return message
+
+
+def message_text(message: dict) -> str:
+    """The message as one completion text (reasoning inline in ``<think>``), as the verifier reads it."""
+    if "reasoning_content" in message:
+        return f"{THINK_OPEN}\n{message['reasoning_content']}\n{THINK_CLOSE}\n\n{message['content']}"
+    return message["content"]
+
+
+def _levels(item: Item, group: list[tuple[int, dict]], mode: str, counts: Counter) -> dict[str, list[dict]]:
+    """Distinct sample messages per level, in sample order."""
+    levels: dict[str, list[dict]] = {"correct": [], "wrong": []}
+    seen: set[str] = set()
+    for _, row in group:
+        message = assistant_message(row["content"], row.get("reasoning_content"))
+        text = message_text(message)
+        if text in seen:
+            counts["duplicate_samples"] += 1
+            continue
+        seen.add(text)
+        level = "correct" if grade(text, item, mode).correct else "wrong"
+        counts[f"samples_{level}"] += 1
+        levels[level].append(message)
+    return levels
+
+
+def _candidates(pair_type: str, reference: dict, levels: dict[str, list[dict]]) -> list[tuple[dict, dict]]:
+    high, low = pair_type.split(">")
+    chosen_side = [reference] if high == "reference" else levels[high]
+    return [(chosen, rejected) for chosen in chosen_side for rejected in levels[low]
+            if message_text(chosen) != message_text(rejected)]
+
+
+def item_pairs(config: Config, item: Item, prompt: list[dict], reference: dict, levels: dict[str, list[dict]],
+               rng: random.Random, counts: Counter) -> list[dict]:
+    """The pairs of one item whose reference already passed the verifier (see the module docstring).
+
+    Args:
+        levels: the item's distinct sample messages, ``{"correct": [...], "wrong": [...]}``.
+        rng: this item's random source (which pairs, when there are more than the cap).
+        counts: per-type pair counts, updated.
+    """
+    rows = []
+    for pair_type in config.pairs:
+        candidates = _candidates(pair_type, reference, levels)
+        rng.shuffle(candidates)
+        written = 0
+        for chosen, rejected in candidates:
+            if written == config.max_pairs_per_item:
+                break
+            # The one rule a preference pair must never break: its chosen side is a correct answer.
+            if not grade(message_text(chosen), item, config.mode).correct:
+                counts["chosen_regrade_failed"] += 1
+                continue
+            rows.append({"prompt": prompt, "chosen": [chosen], "rejected": [rejected],
+                         "margin": float(config.margins[pair_type]), "id": item.id, "pair_type": pair_type})
+            counts[pair_type] += 1
+            written += 1
+    return rows
+
+
+def run(config: Config, ctx: StageContext) -> dict:
+    """Grade every sample, form the configured pairs per item, write the preference rows.
+
+    Returns:
+        Funnel metrics: ``in`` (items), ``out`` (pairs), ``dropped/<reason>`` (items).
+    """
+    path = Path(config.input)
+    samples = read_checked_samples(path, messages=(config.prompt_field,), texts=("content",))
+    # One prompt per item: a pair's two answers must answer the same messages.
+    groups = group_samples(path, samples, same=(*ITEM_COLUMNS, config.prompt_field))
+    seed = ctx.seed if config.seed is None else config.seed
+    kept, dropped, counts = [], [], Counter()
+    for item_id, group in groups.items():
+        first = group[0][1]
+        item = pool_item(first)
+        if item is None:
+            dropped.append({"id": item_id, "reason": "unverifiable", "detail": "no verifier to grade the samples"})
+            continue
+        if not (first.get("reference") or "").strip():
+            dropped.append({"id": item_id, "reason": "no_reference", "detail": None})
+            continue
+        reference = split_reference(first["reference"])
+        verdict = grade(message_text(reference), item, config.mode)
+        if not verdict.correct:
+            dropped.append({"id": item_id, "reason": "reference_fails_verifier",
+                            "detail": f"extracted {verdict.extracted!r}"})
+            continue
+        levels = _levels(item, group, config.mode, counts)
+        # Seeded per item: the pairs of one item do not depend on which other items are in the file.
+        rows = item_pairs(config, item, first[config.prompt_field], reference, levels,
+                          random.Random(f"{seed}:{item_id}"), counts)
+        if not rows:
+            dropped.append({"id": item_id, "reason": "no_pairs", "detail": f"{len(levels['correct'])} correct, "
+                            f"{len(levels['wrong'])} wrong distinct samples; pairs {config.pairs}"})
+            continue
+        kept.extend(rows)
+    details = {"pairs": {pair: counts[pair] for pair in config.pairs},
+               "samples": {key: counts[key] for key in ("samples_correct", "samples_wrong", "duplicate_samples")},
+               "chosen_regrade_failed": counts["chosen_regrade_failed"]}
+    return write_step(ctx.out_dir, STEP, rows_in=len(groups), kept=kept, dropped=dropped, input_path=path,
+                      details=details)

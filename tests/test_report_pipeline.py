@@ -1,0 +1,71 @@
+"""The report of a pipeline run: stages in recipe order, paired gains, baselines, the data funnel.
+
+Two eval stages answer 8 MedQA-format items through a scripted backend, so every figure is known:
+``eval_z_sft`` gets items 0-3 right, ``eval_a_rpo`` (later in the recipe, earlier alphabetically) gets
+items 0-5 right: a paired gain of +25 points with 2 flips to right and none to wrong.
+"""
+
+from __future__ import annotations
+
+import yaml
+from eval_support import ScriptedBackend, write_medqa
+
+from medreasoner.cli import main
+from medreasoner.data.funnel import drop, write_step
+from medreasoner.eval.generation import GenerationSettings
+from medreasoner.eval.runner import EvalRequest, run_eval
+from medreasoner.files import write_json_atomic
+
+SETTINGS = GenerationSettings(max_new_tokens=8, temperature=0.0, seed=0, thinking_budget=None, batch_size=2)
+GOLD = "ABCD"
+
+
+def _script(right: range) -> dict:
+    return {f"A {20 + 3 * k}-year-old": f"Answer: {GOLD[k % 4] if k in right else GOLD[(k + 1) % 4]}" for k in range(8)}
+
+
+def _pipeline_run(tmp_path):
+    run = tmp_path / "run"
+    stages = [{"name": "world", "kind": "world"}, {"name": "dedup", "kind": "dedup"},
+              {"name": "eval_z_sft", "kind": "eval"}, {"name": "eval_a_rpo", "kind": "eval"}]
+    run.mkdir()
+    (run / "recipe.yaml").write_text(yaml.safe_dump({"name": "t", "seed": 0, "stages": stages}))
+    write_json_atomic(run / "world/manifest.json", {"accuracy": {"test": {
+        "num_cases": 8, "chance_accuracy": 0.25, "prior_only_accuracy_vs_label": 0.5, "bayes_optimal_accuracy": 0.8}}})
+    rows = [{"id": str(i), "question": "q"} for i in range(5)]
+    write_step(run / "dedup", "dedup", rows_in=5, kept=rows[:3],
+               dropped=[drop(rows[3], "near_duplicate", "0"), drop(rows[4], "near_duplicate", "1")], input_path="p")
+    data = write_medqa(tmp_path / "medqa.jsonl", 8)
+    for stage, right in (("eval_z_sft", range(4)), ("eval_a_rpo", range(6))):
+        request = EvalRequest(benchmark="medqa", data=data, mode="answer", limit=None, output=run / stage,
+                              prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=SETTINGS)
+        run_eval(request, ScriptedBackend(_script(right)), show_progress=False)
+    return run
+
+
+def test_pipeline_report_orders_stages_and_pairs_gains(tmp_path):
+    run = _pipeline_run(tmp_path)
+    assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    accuracy = markdown.split("## Accuracy")[1].split("##")[0]
+    assert accuracy.index("run/eval_z_sft") < accuracy.index("run/eval_a_rpo")  # recipe order, not alphabetical
+    gains = markdown.split("## Gain over the previous stage")[1].split("##")[0]
+    row = next(line for line in gains.splitlines() if line.startswith("| run/eval_a_rpo"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "run/eval_z_sft" and cells[4] == "8" and cells[5] == "+25.0"
+    assert float(cells[7]) == 0.5  # exact McNemar: 2 discordant pairs, both to right
+    baselines = markdown.split("## Reference lines (run)")[1].split("##")[0]
+    assert "| test | 8 | 25.0 | 50.0 | 80.0 |" in baselines
+    funnel = markdown.split("## Data funnel (run)")[1]
+    assert "| dedup | dedup | 5 | 3 | near_duplicate: 2 |" in funnel
+
+
+def test_data_only_run_reports_its_funnel(tmp_path):
+    run = _pipeline_run(tmp_path)
+    for stage in ("eval_z_sft", "eval_a_rpo"):
+        import shutil
+
+        shutil.rmtree(run / stage)
+    assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "## Data funnel (run)" in markdown and "## Accuracy" not in markdown
