@@ -69,3 +69,57 @@ def test_data_only_run_reports_its_funnel(tmp_path):
     assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "## Data funnel (run)" in markdown and "## Accuracy" not in markdown
+
+
+def test_findings_per_seed_and_pooled(tmp_path):
+    runs = []
+    for seed in range(2):
+        (tmp_path / f"s{seed}").mkdir()
+        runs.append(_pipeline_run(tmp_path / f"s{seed}"))
+    findings = tmp_path / "findings.yaml"
+    findings.write_text("findings:\n  - name: rpo vs sft\n    benchmark: medqa\n"
+                        "    control: {stage: eval_z_sft, mode: answer}\n"
+                        "    treatment: {stage: eval_a_rpo, mode: answer}\n    target: gain > 0\n")
+    out = tmp_path / "report"
+    assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 0
+    (result,) = __import__("json").loads((out / "findings.json").read_text())
+    assert [round(s["effect"], 3) for s in result["per_seed"]] == [0.25, 0.25]
+    assert round(result["pooled"]["effect"], 3) == 0.25 and 0 < result["pooled"]["ci_low"] <= 0.25 <= result["pooled"]["ci_high"]
+    assert (out / "findings.png").is_file() and "## Findings" in (out / "report.md").read_text()
+
+
+def test_findings_file_errors_name_line_and_field(tmp_path, capsys):
+    run = _pipeline_run(tmp_path)
+    findings = tmp_path / "findings.yaml"
+    findings.write_text("findings:\n  - name: x\n    benchmark: medqa\n    control: {stage: eval_z_sft, mode: answr}\n"
+                        "    treatment: {stage: eval_a_rpo, mode: answer}\n    target: t\n")
+    assert main(["report", str(run), "--output", str(tmp_path / "r"), "--findings", str(findings)]) == 2
+    err = capsys.readouterr().err
+    assert f"{findings}:4" in err and "findings[0].control.mode" in err
+
+
+def test_embed_writes_the_tables_between_the_markers_only(tmp_path, capsys):
+    run = _pipeline_run(tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- medreasoner-report:demo:begin -->\nold figures\n<!-- medreasoner-report:demo:end -->\noutro\n")
+    assert main(["report", str(run), "--output", str(tmp_path / "r"), "--embed", f"{readme}#demo"]) == 0
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("<!-- medreasoner-report:demo:end -->\noutro\n")
+    assert "old figures" not in text and "| run/eval_a_rpo |" in text and "**Gain over the previous stage.**" in text
+    bare = tmp_path / "bare.md"
+    bare.write_text("no markers\n")
+    assert main(["report", str(run), "--output", str(tmp_path / "r"), "--embed", str(bare)]) == 2
+    assert "medreasoner-report:begin" in capsys.readouterr().err and bare.read_text() == "no markers\n"
+
+
+def test_shipped_findings_name_eval_stages_of_the_reproduce_recipe():
+    from pathlib import Path
+
+    from medreasoner.eval.findings import load_findings
+    from medreasoner.recipe import load_recipe
+
+    repo = Path(__file__).resolve().parents[1]
+    stages = {s.name: s for s in load_recipe(repo / "recipes/tiny/reproduce.yaml").stages}
+    for finding in load_findings(repo / "configs/findings/tiny.yaml").findings:
+        for cell in (finding.control, finding.treatment):
+            assert stages[cell.stage].kind == "eval" and stages[cell.stage].config.mode == "both", cell

@@ -93,3 +93,33 @@ def delta_plot(cells: list[dict], benchmarks: list[str], labels: list[str], path
     axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _save(figure, path)
     return path
+
+
+def findings_plot(results: list[dict], path: Path) -> Path:
+    """Each finding's effect per seed (dots) and pooled (diamond), 95 % CIs, zero line (points).
+
+    Args:
+        results: :func:`medreasoner.eval.findings.evaluate_contrast` outputs.
+        path: PNG destination.
+    """
+    figure, axes = plt.subplots(figsize=(7.5, 0.7 + 0.55 * len(results) * 2))
+    y = 0.0
+    ticks, names = [], []
+    for result in results:
+        for k, seed in enumerate(result["per_seed"]):
+            effect = 100 * seed["effect"]
+            axes.errorbar([effect], [y + 0.15 * k], xerr=_error_bars([effect], [100 * seed["ci_low"]], [100 * seed["ci_high"]]),
+                          fmt="o", color="tab:blue", capsize=3, markersize=4)
+        pooled = result["pooled"]
+        effect = 100 * pooled["effect"]
+        axes.errorbar([effect], [y - 0.35], xerr=_error_bars([effect], [100 * pooled["ci_low"]], [100 * pooled["ci_high"]]),
+                      fmt="D", color="black", capsize=4)
+        ticks.append(y)
+        names.append(result["name"])
+        y -= 1.2
+    axes.axvline(0.0, color="grey", linewidth=0.8)
+    axes.set_yticks(ticks, names, fontsize=8)
+    axes.set_xlabel("effect (points): per seed (blue) and pooled (black), 95 % CI")
+    axes.set_title("Findings")
+    _save(figure, path)
+    return path

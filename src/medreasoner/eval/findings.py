@@ -1,0 +1,130 @@
+"""Findings across seeds: paired contrasts between two evaluated cells of pipeline runs.
+
+A finding is a contrast ``treatment - control`` of accuracy on the same items, where each side is a
+(stage, mode) cell of a pipeline run: "GRPO answer-mode vs SFT answer-mode" (a training gain) or
+"SFT explain vs SFT answer" (Preferred-MedLLM's explanation gap). A findings file lists them::
+
+    findings:
+      - name: "1. GRPO on select_rl candidates vs SFT"
+        benchmark: items
+        control: {stage: eval_sft, mode: answer}
+        treatment: {stage: eval_grpo, mode: answer}
+        target: "gain >= 5 points, CI excluding 0"
+
+Each run directory (one per seed) gives a per-seed effect with a paired-bootstrap 95 % CI and the exact
+McNemar p (:func:`medreasoner.eval.metrics.stability`). The pooled effect is the mean of the per-seed
+effects; its CI resamples items within each seed (a stratified bootstrap: seeds are fixed, items are
+the random sample), so it narrows with more seeds without treating one seed's items as another's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from medreasoner.errors import InputError
+from medreasoner.eval.metrics import BOOTSTRAP, stability
+
+
+class Cell(BaseModel):
+    """One evaluated cell: an eval stage of the pipeline and a prompt mode."""
+
+    model_config = ConfigDict(extra="forbid")
+    stage: str = Field(min_length=1)
+    mode: Literal["answer", "explain"]
+
+
+class Contrast(BaseModel):
+    """``treatment - control`` accuracy on the items both cells answered."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    benchmark: str = Field(min_length=1)
+    control: Cell
+    treatment: Cell
+    target: str
+
+
+class FindingsSpec(BaseModel):
+    """A findings file: the contrasts to report."""
+
+    model_config = ConfigDict(extra="forbid")
+    findings: list[Contrast] = Field(min_length=1)
+
+
+def load_findings(path: str | Path) -> FindingsSpec:
+    """Read and validate a findings YAML file (errors name the file, line and field)."""
+    from medreasoner.recipe import parse_yaml
+    from medreasoner.recipe_errors import Source, raise_validation_error
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(path, f"cannot read findings file: {error}") from None
+    data, lines = parse_yaml(path, text)
+    try:
+        return FindingsSpec.model_validate(data)
+    except ValidationError as error:
+        raise_validation_error(Source(path, lines, {}), (), error, FindingsSpec)
+
+
+def cell_correct(run_dir: Path, benchmark: str, cell: Cell) -> dict[str, bool]:
+    """Per-item correctness of one cell: ``RUN_DIR/<stage>/<benchmark>_<mode>/predictions.jsonl``."""
+    path = Path(run_dir) / cell.stage / f"{benchmark}_{cell.mode}" / "predictions.jsonl"
+    if not path.is_file():
+        raise InputError(path, f"no predictions for stage {cell.stage!r} in {cell.mode} mode (has the run finished?)")
+    correct = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            correct[str(record["id"])] = bool(record["correct"])
+    return correct
+
+
+def _pooled(differences: list[np.ndarray], n_resamples: int, seed: int) -> tuple[float, float, float]:
+    """Mean of per-seed mean differences and its stratified-bootstrap 95 % interval."""
+    rng = np.random.default_rng(seed)
+    effect = float(np.mean([d.mean() for d in differences]))
+    draws = np.zeros(n_resamples)
+    for d in differences:
+        draws += d[rng.integers(0, d.size, size=(n_resamples, d.size))].mean(axis=1)
+    draws /= len(differences)
+    low, high = np.quantile(draws, [0.025, 0.975])
+    return effect, float(low), float(high)
+
+
+def evaluate_contrast(run_dirs: list[Path], contrast: Contrast) -> dict:
+    """Per-seed and pooled effect of one contrast (fractions, not points)."""
+    per_seed, differences = [], []
+    for run_dir in run_dirs:
+        control = cell_correct(run_dir, contrast.benchmark, contrast.control)
+        treatment = cell_correct(run_dir, contrast.benchmark, contrast.treatment)
+        s = stability(control, treatment, BOOTSTRAP)
+        ids = sorted(set(control) & set(treatment))
+        differences.append(np.array([float(treatment[i]) - float(control[i]) for i in ids]))
+        per_seed.append({"run": str(run_dir), "n": s["n"], "control": s["answer_accuracy"],
+                         "treatment": s["explain_accuracy"], "effect": s["delta"], "ci_low": s["ci_low"],
+                         "ci_high": s["ci_high"], "mcnemar_p": s["mcnemar_p"]})
+    effect, low, high = _pooled(differences, BOOTSTRAP.n_resamples, BOOTSTRAP.seed)
+    return {"name": contrast.name, "target": contrast.target, "per_seed": per_seed,
+            "pooled": {"seeds": len(run_dirs), "effect": effect, "ci_low": low, "ci_high": high}}
+
+
+def findings_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Markdown rows: one per seed and one pooled per finding (points with 95 % CIs)."""
+    header = ["finding", "run", "n", "control %", "treatment %", "effect (points)", "95 % CI", "McNemar p", "target"]
+    rows = []
+    for result in results:
+        for seed in result["per_seed"]:
+            rows.append([result["name"], Path(seed["run"]).name, str(seed["n"]), f"{100 * seed['control']:.1f}",
+                         f"{100 * seed['treatment']:.1f}", f"{100 * seed['effect']:+.1f}",
+                         f"[{100 * seed['ci_low']:+.1f}, {100 * seed['ci_high']:+.1f}]", f"{seed['mcnemar_p']:.3g}", ""])
+        pooled = result["pooled"]
+        rows.append([result["name"], f"pooled ({pooled['seeds']} seeds)", "", "", "", f"{100 * pooled['effect']:+.1f}",
+                     f"[{100 * pooled['ci_low']:+.1f}, {100 * pooled['ci_high']:+.1f}]", "", result["target"]])
+    return header, rows
