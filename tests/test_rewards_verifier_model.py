@@ -190,3 +190,32 @@ def test_endpoint_reward_names_an_unset_key_variable(judge_server, monkeypatch):
     monkeypatch.delenv("MEDREASONER_TEST_JUDGE_KEY", raising=False)
     with pytest.raises(ValueError, match="MEDREASONER_TEST_JUDGE_KEY"):
         endpoint_reward(judge_server)(["a"], prompts=["q"], reference=["r"])
+
+
+def test_s4_judge_sees_the_whole_episode_not_only_the_last_message():
+    """WiNGPT-3.0 S4 judges the diagnostic process: the judge prompt must hold every exam request and result."""
+    from medreasoner.rewards.verifier_model import judge_rewards
+
+    episode = [
+        {"role": "assistant", "content": "", "reasoning_content": "consider ACS",
+         "tool_calls": [{"type": "function", "function": {"name": "request_exam", "arguments": {"exam": "ecg"}}}]},
+        {"role": "tool", "name": "request_exam", "content": "ECG: ST elevation in V1-V4"},
+        {"role": "assistant", "content": "<think>anterior STEMI</think>\\boxed{Acute myocardial infarction}"},
+    ]
+    seen: list[str] = []
+
+    def judge(prompts):
+        seen.extend(prompts)
+        return ["\\boxed{1}"] * len(prompts)
+
+    rewards = judge_rewards([episode], {"prompts": [[{"role": "user", "content": "Chest pain."}]],
+                                        "reference": ["Key exams: ECG. \\boxed{Acute myocardial infarction}"]},
+                            judge, "verifier_model_reward")
+    assert rewards == [1.0]
+    (prompt,) = seen
+    assert 'request_exam({"exam": "ecg"})' in prompt and "ST elevation in V1-V4" in prompt
+    assert "\\boxed{Acute myocardial infarction}" in prompt
+    assert "consider ACS" not in prompt and "anterior STEMI" not in prompt  # chains of thought are removed
+    # An episode that never concludes is not judged: its reward is 0.
+    assert judge_rewards([episode[:2]], {"prompts": [[{"role": "user", "content": "x"}]], "reference": ["r"]},
+                         judge, "verifier_model_reward") == [0.0]

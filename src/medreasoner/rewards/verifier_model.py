@@ -14,6 +14,10 @@ Per completion:
   (not applicable: TRL leaves it out of the advantage baseline);
 - the history and question come from the prompt messages (system turns are left out: they are
   instructions to the policy, not dialogue); a string prompt is the question with no history;
+- a multi-turn completion (the S4 diagnostic environment: the policy requests exams with tool calls
+  and reads the results) is judged as the whole episode, every turn with its tool calls and results
+  (:func:`episode_prediction`), because WiNGPT-3.0's S4 reward judges the diagnostic process as well
+  as the final diagnosis; a single-turn completion is judged as its answer;
 - an answer that is empty after removing ``<think>`` (e.g. an unclosed think block) scores 0
   without calling the judge;
 - the reward is the last ``\\boxed{}`` of the judge's output (its own ``<think>`` removed) read as
@@ -26,6 +30,7 @@ Hugging Face causal LM, ``verifier_endpoint_reward`` calls an OpenAI-compatible 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from importlib import resources
@@ -34,7 +39,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from medreasoner.rewards.completion import column, completion_text, prompt_messages
+from medreasoner.rewards.completion import column, completion_text, message_text, prompt_messages
 from medreasoner.rewards.judges import endpoint_generate, hf_generate
 from medreasoner.rewards.reward_model import Device, DType
 from medreasoner.verify.text import answer_region, last_boxed, strip_think, unwrap_latex
@@ -81,6 +86,42 @@ def build_judge_prompt(prompt: Any, prediction: str, reference: str) -> str:
     )
 
 
+def _tool_calls(message: dict) -> list[str]:
+    calls = []
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            arguments = function.get("arguments")
+            shown = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False, sort_keys=True)
+            calls.append(f"[tool call] {function['name']}({shown})")
+    return calls
+
+
+def episode_prediction(completion: Any) -> str:
+    """What the judge sees as the predicted answer, chains of thought removed.
+
+    A single-turn completion gives its answer. A multi-turn completion (tool calls and their results)
+    gives the whole episode, one ``role: text`` line per turn, tool calls written out, so the judge can
+    check which exams were requested and what they showed, not only the final diagnosis; it is empty
+    when the last assistant turn has no answer (the episode never concluded).
+
+    >>> episode = [{"role": "assistant", "content": "", "tool_calls": [{"type": "function",
+    ...     "function": {"name": "request_exam", "arguments": {"exam": "ecg"}}}]},
+    ...     {"role": "tool", "content": "ST elevation"}, {"role": "assistant", "content": "<think>x</think>MI"}]
+    >>> episode_prediction(episode).splitlines()
+    ['assistant: [tool call] request_exam({"exam": "ecg"})', 'tool: ST elevation', 'assistant: MI']
+    """
+    answer = strip_think(completion_text(completion)).strip()
+    turns = [m for m in completion if isinstance(m, dict)] if isinstance(completion, (list, tuple)) else []
+    if len(turns) <= 1 or not answer:
+        return answer
+    lines = []
+    for message in turns:
+        parts = [strip_think(message_text(message)).strip(), *_tool_calls(message)]
+        lines.append(f"{message.get('role', 'assistant')}: " + " ".join(part for part in parts if part))
+    return "\n".join(lines)
+
+
 def read_verdict(output: str) -> float | None:
     """The judge's score: the last closed ``\\boxed{}`` outside its own ``<think>``, as 1.0 or 0.0;
     None when there is no such box or it holds anything else.
@@ -121,7 +162,7 @@ def judge_rewards(completions: list[Any], columns: dict[str, Any], judge: Judge,
     for i, (prompt, completion, reference) in enumerate(zip(prompts, completions, references)):
         if not isinstance(reference, str) or not reference.strip():
             continue
-        prediction = strip_think(completion_text(completion)).strip()
+        prediction = episode_prediction(completion)
         if not prediction:
             rewards[i] = 0.0
             continue
