@@ -14,8 +14,17 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/pipeline.yaml
+	.venv/bin/medreasoner report runs/tiny_pipeline --output runs/tiny_pipeline/report
+
+# The three findings with their ablations, 3 seeds, one report (docs/recipes.md).
+reproduce: $(STAMP)
+	.venv/bin/medreasoner run recipes/tiny/reproduce.yaml seed=0 --output runs/reproduce_s0
+	.venv/bin/medreasoner run recipes/tiny/reproduce.yaml seed=1 --output runs/reproduce_s1
+	.venv/bin/medreasoner run recipes/tiny/reproduce.yaml seed=2 --output runs/reproduce_s2
+	.venv/bin/medreasoner report runs/reproduce_s0 runs/reproduce_s1 runs/reproduce_s2 \
+		--findings configs/findings/tiny.yaml --output runs/reproduce_report
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-.PHONY: install demo test
+.PHONY: install demo reproduce test

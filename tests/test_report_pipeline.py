@@ -1,4 +1,4 @@
-"""The report of a pipeline run: stages in recipe order, paired gains, baselines, the data funnel.
+"""The report of a pipeline run: stages in recipe order, gains over the parent model, baselines, the data funnel.
 
 Two eval stages answer 8 MedQA-format items through a scripted backend, so every figure is known:
 ``eval_z_sft`` gets items 0-3 right, ``eval_a_rpo`` (later in the recipe, earlier alphabetically) gets
@@ -26,9 +26,15 @@ def _script(right: range) -> dict:
 
 def _pipeline_run(tmp_path):
     run = tmp_path / "run"
-    stages = [{"name": "world", "kind": "world"}, {"name": "dedup", "kind": "dedup"},
-              {"name": "eval_z_sft", "kind": "eval"}, {"name": "eval_a_rpo", "kind": "eval"}]
     run.mkdir()
+    at = lambda name: str(run / name)  # noqa: E731 (resolved ${stage} paths, as recipe.yaml holds them)
+    stages = [{"name": "world", "kind": "world"}, {"name": "dedup", "kind": "dedup"},
+              {"name": "base", "kind": "tiny_model", "config": {}},
+              {"name": "cpt", "kind": "cpt", "config": {"model": {"path": at("base")}}},
+              {"name": "sft", "kind": "sft", "config": {"model": {"path": at("cpt")}}},
+              {"name": "rpo", "kind": "preference", "config": {"model": {"path": at("sft")}}},
+              {"name": "eval_z_sft", "kind": "eval", "config": {"model": at("sft")}},
+              {"name": "eval_a_rpo", "kind": "eval", "config": {"model": at("rpo")}}]
     (run / "recipe.yaml").write_text(yaml.safe_dump({"name": "t", "seed": 0, "stages": stages}))
     write_json_atomic(run / "world/manifest.json", {"accuracy": {"test": {
         "num_cases": 8, "chance_accuracy": 0.25, "prior_only_accuracy_vs_label": 0.5, "bayes_optimal_accuracy": 0.8}}})
@@ -49,7 +55,7 @@ def test_pipeline_report_orders_stages_and_pairs_gains(tmp_path):
     markdown = (tmp_path / "report" / "report.md").read_text()
     accuracy = markdown.split("## Accuracy")[1].split("##")[0]
     assert accuracy.index("run/eval_z_sft") < accuracy.index("run/eval_a_rpo")  # recipe order, not alphabetical
-    gains = markdown.split("## Gain over the previous stage")[1].split("##")[0]
+    gains = markdown.split("## Gain over the model it was trained from")[1].split("##")[0]
     row = next(line for line in gains.splitlines() if line.startswith("| run/eval_a_rpo"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == "run/eval_z_sft" and cells[4] == "8" and cells[5] == "+25.0"
@@ -105,7 +111,7 @@ def test_embed_writes_the_tables_between_the_markers_only(tmp_path, capsys):
     assert main(["report", str(run), "--output", str(tmp_path / "r"), "--embed", f"{readme}#demo"]) == 0
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("<!-- medreasoner-report:demo:end -->\noutro\n")
-    assert "old figures" not in text and "| run/eval_a_rpo |" in text and "**Gain over the previous stage.**" in text
+    assert "old figures" not in text and "| run/eval_a_rpo |" in text and "**Gain over the model it was trained from.**" in text
     bare = tmp_path / "bare.md"
     bare.write_text("no markers\n")
     assert main(["report", str(run), "--output", str(tmp_path / "r"), "--embed", str(bare)]) == 2
@@ -123,3 +129,23 @@ def test_shipped_findings_name_eval_stages_of_the_reproduce_recipe():
     for finding in load_findings(repo / "configs/findings/tiny.yaml").findings:
         for cell in (finding.control, finding.treatment):
             assert stages[cell.stage].kind == "eval" and stages[cell.stage].config.mode == "both", cell
+
+
+def test_trained_from_follows_model_paths_past_unevaluated_stages(tmp_path):
+    from medreasoner.eval.report_pipeline import trained_from
+
+    run = tmp_path / "run"
+    run.mkdir()
+    at = lambda name: str(run / name)  # noqa: E731
+    stages = [{"name": "base", "kind": "tiny_model", "config": {}},
+              {"name": "cpt", "kind": "cpt", "config": {"model": {"path": at("base")}}},
+              {"name": "sft", "kind": "sft", "config": {"model": {"path": at("cpt")}}},
+              {"name": "rpo", "kind": "preference", "config": {"model": {"path": at("sft")}}},
+              {"name": "grpo", "kind": "grpo", "config": {"model": {"path": at("sft")}}},
+              {"name": "merge", "kind": "merge", "config": {"models": [{"path": at("grpo")}, {"path": at("rpo")}]}},
+              *[{"name": f"eval_{m}", "kind": "eval", "config": {"model": at(m)}} for m in ("base", "sft", "rpo", "grpo", "merge")]]
+    (run / "recipe.yaml").write_text(yaml.safe_dump({"name": "t", "seed": 0, "stages": stages}))
+    assert trained_from(run, "eval_sft") == ["eval_base"]  # through the unevaluated cpt stage
+    assert trained_from(run, "eval_grpo") == ["eval_sft"] and trained_from(run, "eval_rpo") == ["eval_sft"]
+    assert trained_from(run, "eval_merge") == ["eval_grpo", "eval_rpo"]
+    assert trained_from(run, "eval_base") == []

@@ -37,7 +37,8 @@ def training_steps(lines: list[str]) -> list[int]:
 
 @pytest.mark.slow
 def test_sigkill_mid_stage_then_rerun_resumes_from_checkpoint(tmp_path):
-    optim = yaml.safe_load(RECIPE.read_text())["stages"][2]["config"]["optim"]
+    stages = yaml.safe_load(RECIPE.read_text())["stages"]
+    optim = next(stage for stage in stages if stage["name"] == "sft")["config"]["optim"]
     max_steps, save_steps = optim["max_steps"], optim["save_steps"]
     assert optim["logging_steps"] == 1 and max_steps >= 3 * save_steps  # the test needs room to kill mid-stage
     run_dir, stage_dir = tmp_path / "run", tmp_path / "run" / "sft"

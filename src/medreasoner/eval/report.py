@@ -174,8 +174,8 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
         sections.append(("Accuracy", note, header, rows))
         gains = gain_rows(runs)
         if gains[1]:
-            sections.append(("Gain over the previous stage", "Paired on the items both runs answered; runs in "
-                             "pipeline order.", *gains))
+            sections.append(("Gain over the model it was trained from", "Paired on the items both runs "
+                             "answered; the parent is found through the recipe's model paths.", *gains))
         sections.append(("Details", None, details_header, details))
     for run_dir in run_dirs:
         baselines = baseline_rows(run_dir)

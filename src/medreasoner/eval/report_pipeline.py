@@ -5,9 +5,10 @@ stage. From it the report takes:
 
 - the order of the stages, so evaluated models appear as the recipe runs them (base, CPT, SFT, RPO,
   GRPO, ...), not alphabetically;
-- the gain of each evaluated model over the previous one in that order, paired item by item
-  (:func:`medreasoner.eval.metrics.stability` of the two runs' per-item correctness: difference,
-  paired-bootstrap CI, exact McNemar p);
+- the gain of each evaluated model over the evaluated model it was trained from (GRPO over SFT, RPO
+  over SFT, a merge over each of its inputs), found through the recipe's ``model`` paths, paired item
+  by item (:func:`medreasoner.eval.metrics.stability` of the two cells' per-item correctness:
+  difference, paired-bootstrap CI, exact McNemar p);
 - reference lines from the world stage's manifest: chance and the prior-only baseline (always the
   most prevalent condition of the differential) scored against the same gold as the models, and the
   Bayes-optimal ceiling;
@@ -58,20 +59,78 @@ def _per_item(body: dict) -> dict[str, bool] | None:
     return correct
 
 
+def _model_sources(stage: dict) -> list[str]:
+    """The model paths a stage starts from: eval ``model``, training ``model.path``, merge ``models[*].path``."""
+    config = stage.get("config") or {}
+    if stage.get("kind") == "eval":
+        return [config.get("model")]
+    if isinstance(config.get("models"), list):
+        return [m.get("path") for m in config["models"] if isinstance(m, dict)]
+    if isinstance(config.get("model"), dict):
+        return [config["model"].get("path")]
+    return []
+
+
+def lineage(run_dir: Path) -> dict[str, list[str]]:
+    """Stage -> the stages of the same run whose output it starts from (by the resolved model paths)."""
+    stages = recipe_stages(run_dir) or []
+    names = {s["name"] for s in stages}
+    root = Path(run_dir).resolve()
+
+    def stage_of(path: object) -> str | None:
+        candidate = Path(str(path))
+        return candidate.name if candidate.name in names and candidate.parent.resolve() == root else None
+
+    return {s["name"]: [n for n in map(stage_of, _model_sources(s)) if n] for s in stages}
+
+
+def trained_from(run_dir: Path, eval_stage: str) -> list[str]:
+    """The eval stages that evaluated the models ``eval_stage``'s model was trained from: the nearest
+    evaluated ancestors (an SFT model started from an unevaluated CPT model compares with the base)."""
+    parents = lineage(run_dir)
+    evaluators = {sources[0]: stage for stage, sources in parents.items() if sources and _is_eval(run_dir, stage)}
+    evaluated = (parents.get(eval_stage) or [None])[0]
+    found, frontier, seen = [], list(parents.get(evaluated, [])), set()
+    while frontier:
+        stage = frontier.pop(0)
+        if stage in seen:
+            continue
+        seen.add(stage)
+        if stage in evaluators:
+            found.append(evaluators[stage])
+        else:
+            frontier.extend(parents.get(stage, []))
+    return found
+
+
+def _is_eval(run_dir: Path, stage: str) -> bool:
+    return any(s["name"] == stage and s.get("kind") == "eval" for s in recipe_stages(run_dir) or [])
+
+
 def gain_rows(runs: list[tuple[str, dict]]) -> tuple[list[str], list[list[str]]]:
-    """Each run's paired gain over the run before it, per benchmark and mode (points, 95 % CI, McNemar p)."""
-    header = ["run", "over", "benchmark", "mode", "n paired", "gain (points)", "95 % CI", "McNemar p"]
+    """Each evaluated model's paired gain over the evaluated model it was trained from, per benchmark
+    and mode (points, 95 % CI, McNemar p); runs outside a pipeline run have no lineage and no row."""
+    header = ["run", "trained from", "benchmark", "mode", "n paired", "gain (points)", "95 % CI", "McNemar p"]
+    cells = {}
+    for label, results in runs:
+        body = next(iter(results.values()))
+        stage_dir = Path(body.get("_dir", "")).parent
+        cells[(stage_dir.parent.resolve(), stage_dir.name)] = (label, results)
     rows = []
-    for (previous_label, previous), (label, results) in zip(runs, runs[1:]):
-        for key in sorted(set(previous) & set(results)):
-            before, after = _per_item(previous[key]), _per_item(results[key])
-            if before is None or after is None:
+    for (run_dir, stage), (label, results) in cells.items():
+        for parent in trained_from(run_dir, stage):
+            if (run_dir, parent) not in cells:
                 continue
-            s = stability(before, after, BOOTSTRAP)
-            if s["n"] == 0:
-                continue
-            rows.append([label, previous_label, key[0], key[1], str(s["n"]), f"{100 * s['delta']:+.1f}",
-                         f"[{100 * s['ci_low']:+.1f}, {100 * s['ci_high']:+.1f}]", f"{s['mcnemar_p']:.3g}"])
+            parent_label, parent_results = cells[(run_dir, parent)]
+            for key in sorted(set(parent_results) & set(results)):
+                before, after = _per_item(parent_results[key]), _per_item(results[key])
+                if before is None or after is None:
+                    continue
+                s = stability(before, after, BOOTSTRAP)
+                if s["n"] == 0:
+                    continue
+                rows.append([label, parent_label, key[0], key[1], str(s["n"]), f"{100 * s['delta']:+.1f}",
+                             f"[{100 * s['ci_low']:+.1f}, {100 * s['ci_high']:+.1f}]", f"{s['mcnemar_p']:.3g}"])
     return header, rows
 
 
