@@ -24,7 +24,16 @@ reproduce: $(STAMP)
 	.venv/bin/medreasoner report runs/reproduce_s0 runs/reproduce_s1 runs/reproduce_s2 \
 		--findings configs/findings/tiny.yaml --output runs/reproduce_report
 
+# Maintainers: regenerate the README's and docs/recipes.md's figures from the last demo and reproduce runs.
+figures: $(STAMP)
+	.venv/bin/medreasoner report runs/tiny_pipeline --output runs/tiny_pipeline/report \
+		--embed README.md#demo --embed docs/recipes.md#demo
+	.venv/bin/medreasoner report runs/reproduce_s0 runs/reproduce_s1 runs/reproduce_s2 \
+		--findings configs/findings/tiny.yaml --output runs/reproduce_report \
+		--embed README.md#reproduce --embed docs/recipes.md#reproduce
+	mkdir -p docs/figures && cp runs/reproduce_report/findings.png docs/figures/reproduce_findings.png
+
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-.PHONY: install demo reproduce test
+.PHONY: install demo reproduce figures test
