@@ -150,3 +150,10 @@ def test_bad_item_column_is_a_clear_dataset_error(value, message):
 def test_missing_item_column_is_named():
     with pytest.raises(ValueError, match="needs the dataset column 'item'"):
         correctness_reward(["Answer: A"], mode="normalized", answer=["A"])
+
+
+def test_empty_item_marks_an_unverifiable_row_not_applicable():
+    """select_rl writes item "" for unverifiable rows, so a mixed GRPO file gets None there, a grade elsewhere."""
+    item = item_to_json(ITEMS["mcq"])
+    assert correctness_reward([completion("Answer: C"), completion("Answer: C")], mode="normalized",
+                              item=[item, ""]) == [1.0, None]

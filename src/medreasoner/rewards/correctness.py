@@ -67,10 +67,12 @@ def graded_scores(
         kinds: verifier kinds this reward applies to; ``None`` means every kind.
         reward: the reward's name, for error messages.
     """
-    items = [_item_value(value) for value in column(columns, "item", reward, len(completions))]
+    # An empty item marks an unverifiable row (select_rl writes "" for them), so one GRPO file can mix
+    # verifiable items with rows that only a model-based reward scores: not applicable, None.
+    items = [None if value == "" else _item_value(value) for value in column(columns, "item", reward, len(completions))]
     scores: list[float | None] = []
     for completion, item in zip(completions, items):
-        if kinds is not None and item.verifier not in kinds:
+        if item is None or (kinds is not None and item.verifier not in kinds):
             scores.append(None)
             continue
         scores.append(float(grade(completion_text(completion), item, mode).score))
