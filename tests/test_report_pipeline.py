@@ -92,6 +92,8 @@ def test_findings_per_seed_and_pooled(tmp_path):
     assert [round(s["effect"], 3) for s in result["per_seed"]] == [0.25, 0.25]
     assert round(result["pooled"]["effect"], 3) == 0.25 and 0 < result["pooled"]["ci_low"] <= 0.25 <= result["pooled"]["ci_high"]
     assert (out / "findings.png").is_file() and "## Findings" in (out / "report.md").read_text()
+    summary = (out / "summary.md").read_text()  # what --embed quotes: the findings alone
+    assert summary.startswith("**Findings.**") and "**Accuracy.**" not in summary
 
 
 def test_findings_file_errors_name_line_and_field(tmp_path, capsys):

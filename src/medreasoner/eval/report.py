@@ -200,8 +200,10 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Evaluation report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(html_parts)}</body></html>\n")
     write_text_atomic(output / "report.md", "\n\n".join(markdown_parts) + "\n")
+    # summary.md (what --embed quotes): the findings alone in a findings report, else every table but Details.
+    quoted = [s for s in sections if s[0] == "Findings"] if findings is not None else [s for s in sections if s[0] != "Details"]
     embedded = "\n\n".join(f"**{title}.** " + (f"{text}\n\n" if text else "\n\n") + _markdown_table(header, rows)
-                             for title, text, header, rows in sections if title != "Details")
+                             for title, text, header, rows in quoted)
     write_text_atomic(output / "summary.md", embedded + "\n")
     write_text_atomic(output / "report.html", page)
     return [output / "report.md", output / "report.html", output / "summary.md", *plots]
