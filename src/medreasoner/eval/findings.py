@@ -19,7 +19,6 @@ the random sample), so it narrows with more seeds without treating one seed's it
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from medreasoner.errors import InputError
 from medreasoner.eval.metrics import BOOTSTRAP, stability
+from medreasoner.eval.predictions import correct_by_id
 
 
 class Cell(BaseModel):
@@ -78,12 +78,7 @@ def cell_correct(run_dir: Path, benchmark: str, cell: Cell) -> dict[str, bool]:
     path = Path(run_dir) / cell.stage / f"{benchmark}_{cell.mode}" / "predictions.jsonl"
     if not path.is_file():
         raise InputError(path, f"no predictions for stage {cell.stage!r} in {cell.mode} mode (has the run finished?)")
-    correct = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            record = json.loads(line)
-            correct[str(record["id"])] = bool(record["correct"])
-    return correct
+    return correct_by_id(path)
 
 
 def _pooled(differences: list[np.ndarray], n_resamples: int, seed: int) -> tuple[float, float, float]:

@@ -69,3 +69,9 @@ class PredictionsFile:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
+
+
+def correct_by_id(path: str | Path) -> dict[str, bool]:
+    """Per-item correctness of a ``predictions.jsonl`` (read through :meth:`PredictionsFile.load`), for
+    paired comparisons of two runs on the same items."""
+    return {item_id: bool(record.get("correct")) for item_id, record in PredictionsFile(path).load().items()}

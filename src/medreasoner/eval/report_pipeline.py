@@ -24,6 +24,7 @@ import yaml
 
 from medreasoner.data.funnel import read_funnel
 from medreasoner.eval.metrics import BOOTSTRAP, stability
+from medreasoner.eval.predictions import correct_by_id
 
 
 def recipe_stages(run_dir: Path) -> list[dict] | None:
@@ -49,14 +50,7 @@ def stage_order_key(run_dir: Path, group_dir: Path) -> tuple[int, str]:
 
 def _per_item(body: dict) -> dict[str, bool] | None:
     path = Path(body.get("_dir", "")) / "predictions.jsonl"
-    if not path.is_file():
-        return None
-    correct = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            record = json.loads(line)
-            correct[str(record["id"])] = bool(record["correct"])
-    return correct
+    return correct_by_id(path) if path.is_file() else None
 
 
 def _model_sources(stage: dict) -> list[str]:
@@ -71,9 +65,9 @@ def _model_sources(stage: dict) -> list[str]:
     return []
 
 
-def lineage(run_dir: Path) -> dict[str, list[str]]:
+def lineage(run_dir: Path, stages: list[dict] | None = None) -> dict[str, list[str]]:
     """Stage -> the stages of the same run whose output it starts from (by the resolved model paths)."""
-    stages = recipe_stages(run_dir) or []
+    stages = (recipe_stages(run_dir) or []) if stages is None else stages
     names = {s["name"] for s in stages}
     root = Path(run_dir).resolve()
 
@@ -87,8 +81,9 @@ def lineage(run_dir: Path) -> dict[str, list[str]]:
 def trained_from(run_dir: Path, eval_stage: str) -> list[str]:
     """The eval stages that evaluated the models ``eval_stage``'s model was trained from: the nearest
     evaluated ancestors (an SFT model started from an unevaluated CPT model compares with the base)."""
-    parents = lineage(run_dir)
-    evaluators = {sources[0]: stage for stage, sources in parents.items() if sources and _is_eval(run_dir, stage)}
+    stages = recipe_stages(run_dir) or []
+    parents = lineage(run_dir, stages)
+    evaluators = {parents[s["name"]][0]: s["name"] for s in stages if s.get("kind") == "eval" and parents[s["name"]]}
     evaluated = (parents.get(eval_stage) or [None])[0]
     found, frontier, seen = [], list(parents.get(evaluated, [])), set()
     while frontier:
@@ -101,10 +96,6 @@ def trained_from(run_dir: Path, eval_stage: str) -> list[str]:
         else:
             frontier.extend(parents.get(stage, []))
     return found
-
-
-def _is_eval(run_dir: Path, stage: str) -> bool:
-    return any(s["name"] == stage and s.get("kind") == "eval" for s in recipe_stages(run_dir) or [])
 
 
 def gain_rows(runs: list[tuple[str, dict]]) -> tuple[list[str], list[list[str]]]:
