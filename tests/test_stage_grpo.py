@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from medreasoner import rewards
 from medreasoner.rewards.completion import completion_text
+from medreasoner.sim import environment
 from medreasoner.stages import grpo
 from stage_testing import build_model, changed_tensors, cpu_optim, generate, make_ctx, write_world
 
@@ -84,7 +85,6 @@ def test_use_vllm_without_vllm_is_a_clear_error(world, test_reward, tmp_path):
 
 @pytest.mark.slow
 def test_grpo_with_diagnostic_environment_resets_one_instance_per_rollout(world, test_reward, monkeypatch):
-    environment = pytest.importorskip("medreasoner.sim.environment")
     root, files, model = world
     # A hand-made hidden case with the fields the environment reads when it starts an episode.
     case = {"id": "c0", "summary": "A 60-year-old with fever and cough.",

@@ -34,7 +34,8 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 # and tool-call parsing never see the tags.
 MARKUP_TOKENS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"]
 
-# Named sizes measured in ../shared/docs/CPU_FEASIBILITY.md (vocab ~700-2000, tied embeddings).
+# Named sizes for CPU runs (vocab ~700-2000, tied embeddings); bench/train_throughput.py measures their
+# training throughput on 2 cores.
 TINY_SIZES = {
     "tiny-0.5m": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
                   "num_key_value_heads": 2, "intermediate_size": 384},
