@@ -83,6 +83,15 @@ def adversarial_inputs() -> dict[str, str]:
         "space run": "1" + " " * MEGABYTE + "x",
         "答え： labels": repeat("答え："),
         "str( expression": '{"answer": "str(' + "1+" * (MEGABYTE // 4) + '1)"}',
+        # the issue-10 patterns (tests/test_verify_adversarial.py asserts their linear scaling)
+        "combining marks": "a" + "".join(chr(0x300 + i % 40) for i in range(MEGABYTE)),
+        "repeated \\boxed{A}": "\\boxed{A}" * (MEGABYTE // 10),
+        "mixed width": repeat("Ａaｂ答え：Ｂ１2"),
+        '"not B " * N': repeat("not B "),
+        '"A, " * N': repeat("A, "),
+        "negated names": repeat("pneumonia is ruled out "),
+        "Japanese negation": repeat("eではない"),
+        "ranges": repeat("1 to 2 "),
     }
 
 

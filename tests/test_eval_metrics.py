@@ -82,3 +82,57 @@ def test_accuracy_block_and_distribution():
     assert stats["mean"] == pytest.approx(22.0) and stats["p50"] == 3.0
     assert stats["p95"] == pytest.approx(4 + 0.8 * 96)
     assert math.isnan(distribution([])["mean"])
+
+
+def test_wilson_interval_matches_the_hand_computation_and_scipy():
+    from scipy.stats import binomtest
+
+    from medreasoner.eval.metrics import wilson_ci
+
+    # 7/10 at 95 %: z = 1.959964, z^2 = 3.841459; denominator 1 + z^2/10 = 1.384146;
+    # centre = (0.7 + z^2/20) / 1.384146 = 0.644493; half = z/1.384146 * sqrt(0.021 + z^2/400) = 0.247715.
+    low, high = wilson_ci(7, 10)
+    assert (low, high) == (pytest.approx(0.644493 - 0.247715, abs=2e-6), pytest.approx(0.644493 + 0.247715, abs=2e-6))
+    for successes, n in [(0, 200), (1, 200), (37, 120), (199, 200), (200, 200)]:
+        expected = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert wilson_ci(successes, n) == (pytest.approx(expected.low, abs=1e-12), pytest.approx(expected.high, abs=1e-12))
+
+
+def test_accuracy_intervals_do_not_collapse_at_0_and_100_percent():
+    none = accuracy_block([False] * 200, [0.0] * 200, [True] * 200, BOOTSTRAP)
+    assert none["accuracy"] == 0.0 and none["ci_low"] == 0.0
+    assert none["ci_high"] > 0.01  # 0/200: upper bound z^2/(n + z^2) = 1.88 %, not 0
+    assert none["ci_high"] == pytest.approx(1.959964 ** 2 / (200 + 1.959964 ** 2), abs=1e-6)
+    every = accuracy_block([True] * 200, [1.0] * 200, [True] * 200, BOOTSTRAP)
+    assert every["ci_high"] == 1.0 and every["ci_low"] < 1.0
+    assert every["ci_low"] == pytest.approx(1 - none["ci_high"])
+    assert none["interval"] == {"method": "wilson", "confidence": 0.95}
+    empty = accuracy_block([], [], [], BOOTSTRAP)
+    assert math.isnan(empty["accuracy"]) and math.isnan(empty["ci_low"])
+
+
+def test_paired_interval_is_bca_and_handles_constant_differences():
+    from medreasoner.eval.metrics import constant_difference_ci, paired_delta_ci, wilson_ci
+
+    rng = np.random.default_rng(1)
+    first = (rng.random(200) < 0.5).astype(float)
+    second = first.copy()
+    second[:30] = 1.0 - second[:30]
+    low, high, method = paired_delta_ci(list(first), list(second), SMALL)
+    assert method == "BCa" and low < (second - first).mean() < high
+    assert paired_delta_ci(list(first), list(second), SMALL)[:2] == (low, high)  # seeded
+
+    # Two models agreeing on every item (0 discordant of 200): not [0, 0] but +-(Wilson upper of 0/200).
+    same = [1.0] * 120 + [0.0] * 80
+    low, high, method = paired_delta_ci(same, same, SMALL)
+    assert method == "constant-difference Wilson"
+    assert (low, high) == (-wilson_ci(0, 200)[1], wilson_ci(0, 200)[1]) and high > 0.01
+    # Every item flips to right: delta = 1 with a lower bound below 1.
+    low, high, _ = paired_delta_ci([0.0] * 200, [1.0] * 200, SMALL)
+    assert high == 1.0 and low == pytest.approx(2 * wilson_ci(200, 200)[0] - 1) and low < 1.0
+    assert paired_delta_ci([1.0] * 50, [0.0] * 50, SMALL)[:2] == (-1.0, pytest.approx(1 - 2 * wilson_ci(50, 50)[0]))
+    assert constant_difference_ci(0.25, 10, 0.95) == (0.25, 0.25)  # not a 0/1 difference: the point
+    assert math.isnan(paired_delta_ci([], [], SMALL)[0])
+    block = stability({"a": True, "b": False}, {"a": True, "b": False}, SMALL)
+    assert block["delta"] == 0.0 and block["ci_low"] < 0.0 < block["ci_high"] and block["mcnemar_p"] == 1.0
+    assert block["interval_method"] == "constant-difference Wilson"

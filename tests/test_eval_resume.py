@@ -80,3 +80,71 @@ def test_resume_with_other_settings_is_refused(tmp_path_factory, tmp_path):
         args = build_parser("eval").parse_args(eval_args(model, data, tmp_path / "out", "--temperature", "0.5"))
         args._module.run(args)
     assert main(eval_args(model, data, tmp_path / "out", "--temperature", "0.5")) == 2  # CLI: message, exit 2
+
+
+def _perturb_weights(model_dir):
+    from safetensors.torch import load_file, save_file
+
+    path = model_dir / "model.safetensors"
+    tensors = load_file(path)
+    name = min(tensors)
+    tensors[name] = tensors[name] + 1.0
+    save_file(tensors, path, metadata={"format": "pt"})
+
+
+def test_resume_with_another_model_at_the_same_path_is_refused(tmp_path_factory, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model(tmp_path_factory), model)
+    original = (model / "model.safetensors").read_bytes()
+    data = write_medqa(tmp_path / "medqa.jsonl", 4)
+    out = tmp_path / "out"
+    assert main(eval_args(model, data, out, "--limit", "2")) == 0  # model A: two items
+    run_dir = out / "medqa_answer"
+    identity = json.loads((run_dir / "model_identity.json").read_text())
+    assert identity["kind"] == "local" and set(identity["files"]) >= {"model.safetensors", "config.json"}
+    assert json.loads((run_dir / "results.json").read_text())["model_identity"] == identity
+
+    _perturb_weights(model)  # model B: other weights, same path string, same settings
+    from medreasoner.cli import build_parser
+
+    args = build_parser("eval").parse_args(eval_args(model, data, out))
+    with pytest.raises(InputError) as caught:
+        args._module.run(args)
+    message = str(caught.value)
+    assert "\n" not in message and str(run_dir) in message
+    assert f"sha256:{identity['sha256'][:12]}" in message  # the stored identity...
+    assert "sha256:" in message.split("not of the model evaluated now", 1)[1]  # ...and the current one
+    assert main(eval_args(model, data, out)) == 2  # CLI: one-line message, exit 2
+    assert len(read_lines(run_dir / "predictions.jsonl")) == 2  # nothing was mixed in
+
+    (model / "model.safetensors").write_bytes(original)  # model A again: the resume finishes the run
+    assert main(eval_args(model, data, out)) == 0
+    assert len(read_lines(run_dir / "predictions.jsonl")) == 4
+    assert json.loads((run_dir / "model_identity.json").read_text())["sha256"] == identity["sha256"]
+
+
+def test_identity_of_endpoints_and_directories(tmp_path):
+    from medreasoner.eval.provenance import check_identity, model_identity
+
+    endpoint = model_identity({"backend": "openai", "endpoint": "http://127.0.0.1:8000/v1", "model": "m1"})
+    assert endpoint == {"kind": "endpoint", "endpoint": "http://127.0.0.1:8000/v1", "model": "m1"}
+    check_identity(tmp_path, endpoint, has_predictions=False)
+    check_identity(tmp_path, endpoint, has_predictions=True)  # same endpoint and model: fine
+    other = {**endpoint, "model": "m2"}
+    with pytest.raises(InputError, match="endpoint http://127.0.0.1:8000/v1 model m1.*model m2"):
+        check_identity(tmp_path, other, has_predictions=True)
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"x" * 3_000_000)  # several 1 MiB chunks
+    (model / "training_args.bin").write_bytes(b"ignored")
+    first = model_identity({"backend": "hf", "model": str(model)})
+    assert set(first["files"]) == {"config.json", "model.safetensors"}
+    moved = tmp_path / "moved"
+    model.rename(moved)
+    assert model_identity({"backend": "hf", "model": str(moved)})["sha256"] == first["sha256"]  # content, not path
+    (moved / "tokenizer.json").write_text("{}")
+    assert model_identity({"backend": "hf", "model": str(moved)})["sha256"] != first["sha256"]

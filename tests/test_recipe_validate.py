@@ -43,10 +43,33 @@ def test_failures_are_listed_and_exit_nonzero(tmp_path, capsys):
     good = REPO / "recipes" / "wingpt3" / "merge.yaml"
     bad = tmp_path / "bad.yaml"
     bad.write_text(good.read_text().replace("weight: 0.5\n        - path", "weigth: 0.5\n        - path"))
-    assert main(["validate", str(good), str(bad)]) == 1
+    assert main(["validate", str(good), str(bad)]) == 2
     out = capsys.readouterr().out
     assert re.search(rf"FAIL {re.escape(str(bad))}:\d+: field 'stages\[0\]\.config\.models\[0\]\.weigth'", out)
     assert "1/2 recipes valid" in out
     assert main(["validate", str(tmp_path / "missing.yaml")]) == 2
     assert "no such recipe" in capsys.readouterr().err
     assert os.path.exists(good)
+
+
+def test_duplicate_eval_benchmark_names_are_refused_at_their_line(tmp_path, capsys):
+    shipped = REPO / "recipes" / "tiny" / "eval.yaml"
+    text = shipped.read_text()
+    assert main(["validate", str(shipped)]) == 0
+    capsys.readouterr()
+    duplicate = tmp_path / "duplicate.yaml"
+    duplicate.write_text(text.replace("name: items_diagnosis, kind: items", "name: items_mcq, kind: items"))
+    line = next(n for n, row in enumerate(duplicate.read_text().splitlines(), 1) if "test_diagnosis.jsonl" in row)
+    assert main(["validate", str(duplicate)]) == 2  # bad input: status 2, like every command
+    out = capsys.readouterr().out
+    assert f"FAIL {duplicate}:{line}: field 'stages[2].config.benchmarks[1].name': benchmark name 'items_mcq' is used twice" in out
+    # The old form (two entries both named after the benchmark) is refused the same way.
+    old = tmp_path / "old.yaml"
+    old.write_text(text.replace("name: items_mcq, kind: items", "name: items").replace("name: items_diagnosis, kind: items", "name: items"))
+    assert main(["validate", str(old)]) == 2
+    assert "benchmark name 'items' is used twice" in capsys.readouterr().out
+    # A name that is not a benchmark needs kind:.
+    unnamed = tmp_path / "unnamed.yaml"
+    unnamed.write_text(text.replace("name: items_mcq, kind: items", "name: items_mcq"))
+    assert main(["validate", str(unnamed)]) == 2
+    assert "name 'items_mcq' is not a benchmark" in capsys.readouterr().out

@@ -109,3 +109,23 @@ def test_html_renders_in_headless_chromium(runs, tmp_path):
 
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (900, 1200) and pixels.std() > 0.05  # not a blank page
+
+
+def test_boundary_accuracies_keep_wilson_intervals_and_named_results_stay_apart(tmp_path):
+    # 0/8 and 8/8: Wilson bounds z^2 / (n + z^2) = 3.8415 / 11.8415 = 32.4 % from the boundary, never [0, 0].
+    medqa = write_medqa(tmp_path / "medqa.jsonl", 8)
+    for name, right in (("medqa_none", range(0)), ("medqa_all", range(8))):
+        request = EvalRequest(benchmark="medqa", data=medqa, mode="both", limit=None, output=tmp_path / "run",
+                              prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=SETTINGS,
+                              name=name)
+        results = run_eval(request, ScriptedBackend(medqa_script(right, right)), show_progress=False)
+        assert results["answer"]["name"] == name and (tmp_path / "run" / f"{name}_answer" / "results.json").is_file()
+        stability = results["explain"]["stability"]
+        assert stability["interval_method"] == "constant-difference Wilson" and stability["ci_low"] < 0 < stability["ci_high"]
+    assert main(["report", str(tmp_path / "run"), "--output", str(tmp_path / "report")]) == 0
+    markdown = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "medqa_none answer" in markdown and "medqa_all answer" in markdown  # two columns, none overwritten
+    row = [line for line in markdown.splitlines() if line.startswith("| run |")][1]  # [0] is the header
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert "0.0 [0.0, 32.4]" in cells and "100.0 [67.6, 100.0]" in cells
+    assert "+0.0 [-32.4, +32.4] p=1" in cells

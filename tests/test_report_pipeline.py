@@ -151,3 +151,35 @@ def test_trained_from_follows_model_paths_past_unevaluated_stages(tmp_path):
     assert trained_from(run, "eval_grpo") == ["eval_sft"] and trained_from(run, "eval_rpo") == ["eval_sft"]
     assert trained_from(run, "eval_merge") == ["eval_grpo", "eval_rpo"]
     assert trained_from(run, "eval_base") == []
+
+
+def test_findings_with_no_discordant_items_do_not_collapse(tmp_path):
+    # Control and treatment answer every item alike: per-seed and pooled effects are 0 with a
+    # non-degenerate interval (no discordant pair of 8: +-Wilson upper bound of 0/8), not [0, 0].
+    runs = []
+    for seed in range(2):
+        (tmp_path / f"s{seed}").mkdir()
+        runs.append(_pipeline_run(tmp_path / f"s{seed}"))
+    findings = tmp_path / "findings.yaml"
+    findings.write_text("findings:\n  - name: sft vs itself\n    benchmark: medqa\n"
+                        "    control: {stage: eval_z_sft, mode: answer}\n"
+                        "    treatment: {stage: eval_z_sft, mode: answer}\n    target: none\n")
+    out = tmp_path / "report"
+    assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 0
+    (result,) = __import__("json").loads((out / "findings.json").read_text())
+    bound = 1.959964 ** 2 / (8 + 1.959964 ** 2)
+    for cell in [*result["per_seed"], result["pooled"]]:
+        assert cell["effect"] == 0.0
+        assert abs(cell["ci_low"] + bound) < 1e-5 and abs(cell["ci_high"] - bound) < 1e-5
+    assert result["per_seed"][0]["mcnemar_p"] == 1.0
+
+
+def test_gain_interval_is_paired_bca(tmp_path):
+    from medreasoner.eval.metrics import BOOTSTRAP, stability
+    from medreasoner.eval.predictions import correct_by_id
+
+    run = _pipeline_run(tmp_path)
+    before = correct_by_id(run / "eval_z_sft" / "medqa_answer" / "predictions.jsonl")
+    after = correct_by_id(run / "eval_a_rpo" / "medqa_answer" / "predictions.jsonl")
+    block = stability(before, after, BOOTSTRAP)
+    assert block["interval_method"] == "BCa" and block["ci_low"] <= 0.25 <= block["ci_high"] and block["ci_high"] > 0

@@ -72,7 +72,22 @@ def test_sigkill_mid_stage_then_rerun_resumes_from_checkpoint(tmp_path):
     assert set(training_steps(lines)) == set(range(1, max_steps + 1))
 
     manifest = json.loads((stage_dir / "stage_manifest.json").read_text())
-    assert manifest["final_metrics"]["global_step"] == max_steps  # what an uninterrupted run reaches
+    final = manifest["final_metrics"]
+    assert final["global_step"] == max_steps  # what an uninterrupted run reaches
     state = json.loads((stage_dir / "checkpoints" / f"checkpoint-{max_steps}" / "trainer_state.json").read_text())
     assert state["global_step"] == max_steps
+    # Metrics cover the whole run, not the last segment: two segments, the first ending at the checkpoint
+    # resumed from; train_loss is the mean loss over all max_steps steps (logging_steps = 1, so one logged
+    # loss per step), which is what an uninterrupted run reports; the runtime adds up the segments.
+    assert final["train_segments"] == 2
+    first_segment, last_segment = final["segments"]
+    assert (first_segment["start_step"], first_segment["end_step"]) == (0, resume_step)
+    assert (last_segment["start_step"], last_segment["end_step"]) == (resume_step, max_steps)
+    losses = {entry["step"]: entry["loss"] for entry in state["log_history"] if "loss" in entry}
+    assert sorted(losses) == list(range(1, max_steps + 1))
+    assert final["train_loss"] == pytest.approx(sum(losses.values()) / max_steps, rel=1e-6)
+    assert last_segment["train_loss"] == pytest.approx(
+        sum(losses[s] for s in range(resume_step + 1, max_steps + 1)) / (max_steps - resume_step), rel=1e-6)
+    assert first_segment["runtime_s"] > 0
+    assert final["train_runtime"] == pytest.approx(first_segment["runtime_s"] + last_segment["runtime_s"], abs=1e-3)
     assert (stage_dir / "model.safetensors").is_file()

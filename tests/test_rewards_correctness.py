@@ -82,10 +82,12 @@ TABLE = [
     ("mcq", "Answer: A B C D E", 0.0),
     # full-width Japanese answer line is folded to ASCII
     ("mcq", "答え：Ｃ", 1.0),
-    # multi-select: partial credit is the per-item F1 (tp=1, fp=0, fn=1 -> 2/3)
-    ("multiselect", "Answer: A", 2 / 3),
-    # multi-select: one right and one wrong (tp=1, fp=1, fn=1 -> 0.5)
-    ("multiselect", "Answer: A, B", 0.5),
+    # multi-select: partial credit is the informedness tp/|gold| - fp/|non-gold| (1/2 - 0)
+    ("multiselect", "Answer: A", 0.5),
+    # multi-select: one right and one wrong (1/2 - 1/3)
+    ("multiselect", "Answer: A, B", 1 / 6),
+    # multi-select: a hedge over four of five options earns nothing (1/2 - 3/3 < 0)
+    ("multiselect", "Answer: B, C, D, E", 0.0),
     # MedCalc decimal within the official limits (lower 21.755)
     ("medcalc-decimal", "Answer: 21.8", 1.0),
     # ... and outside them

@@ -29,9 +29,10 @@ SMALL = {
     "noise": 0.05, "enable_pertinent_negatives": True, "num_exams_revealed": 2, "num_options": 5,
     "chain_verbosity": "full", "plausible_threshold": 0.15, "num_cases": {"train": 100, "validation": 30, "test": 50},
     "train_tasks": ["diagnosis", "mcq"], "cpt_languages": ["en", "ja"], "num_cpt_case_reports": 10, "num_calculator_tasks": 0,
+    "cpt_only_conditions": [],
 }
 LAYOUT = ["cpt/train.jsonl", "pool/train.jsonl", "sft/train.jsonl", "sft/validation.jsonl", "preference/train.jsonl", "grpo/train.jsonl",
-          "env/train.jsonl"] + [f"eval/{s}_{t}.jsonl" for s in ("validation", "test") for t in ("diagnosis", "mcq", "multiselect")]
+          "env/train.jsonl", "env/sft_train.jsonl", "env/validation.jsonl", "env/test.jsonl"] + [f"eval/{s}_{t}.jsonl" for s in ("validation", "test") for t in ("diagnosis", "mcq", "multiselect")]
 
 
 def _read(path: Path) -> list[dict]:
@@ -113,6 +114,11 @@ def test_training_rows_follow_the_contract(world):
     case = json.loads(env_row["case"])
     assert set(case) == {"id", "summary", "menu", "label", "truth", "key_exams"}
     assert set(case["key_exams"]) <= set(case["menu"])
+    manifest = json.loads((world / "manifest.json").read_text())
+    assert manifest["counts"]["env/sft_train.jsonl"] == manifest["counts"]["env/train.jsonl"] == 100
+    assert (manifest["counts"]["env/validation.jsonl"], manifest["counts"]["env/test.jsonl"]) == (30, 50)
+    demo = _read(world / "env/sft_train.jsonl")[0]
+    assert set(demo) == {"tools", "messages"} and demo["messages"][-1]["content"].endswith(f"\\boxed{{{case['label']['name']}}}")
 
 
 def test_cli_builds_and_reports_bad_configs(tmp_path, capsys):
@@ -168,3 +174,30 @@ def test_pool_rows_are_valid_and_their_references_verify(world):
         assert grade(row["reference"], pool_item(row)).correct, row["id"]
         # the pool asks the question exactly as the SFT rows (and evaluation) do
         assert question_messages(row, "answer") == example["messages"][:-1]
+
+
+def test_cpt_only_conditions_reach_training_only_through_the_corpus(tmp_path):
+    """Preferred-MedLLM's premise as a world knob: a held-out condition labels no SFT, pool, preference,
+    GRPO or environment row; each training case it labels is a CPT case report; its eval items are
+    also written to the ``*_diagnosis_cpt_only`` subset files."""
+    held = ["influenza", "acute_bronchitis"]
+    config = WorldConfig(**{**SMALL, "train_tasks": ["diagnosis"], "num_cpt_case_reports": 0,
+                            "cpt_only_conditions": held})
+    build_world(config, tmp_path / "w")
+    world = tmp_path / "w"
+    names = {"Influenza", "Acute bronchitis"}
+    golds = [item_from_json(row["item"]).gold for row in _read(world / "grpo/train.jsonl")]
+    assert golds and not names & set(golds)
+    assert not names & {row["gold"]["text"] for row in _read(world / "pool/train.jsonl")}
+    assert all(not any(n in m["content"] for n in names for m in row["messages"] if m["role"] == "assistant")
+               for row in _read(world / "sft/train.jsonl"))
+    assert not names & {json.loads(row["case"])["label"]["name"] for row in _read(world / "env/train.jsonl")}
+    reports = [row["text"] for row in _read(world / "cpt/train.jsonl") if row["text"].startswith("Case report")]
+    assert len(reports) == 100 - len(golds)  # every held-out training case, and no other (num_cpt_case_reports 0)
+    subsets = {}
+    for split in ("validation", "test"):
+        subsets[split] = _read(world / f"eval/{split}_diagnosis_cpt_only.jsonl")
+        assert subsets[split] == [row for row in _read(world / f"eval/{split}_diagnosis.jsonl") if row["gold"]["text"] in names]
+    assert subsets["test"]
+    with pytest.raises(InputError, match="cpt_only_conditions"):
+        build_world(WorldConfig(**{**SMALL, "cpt_only_conditions": ["no_such_condition"]}), tmp_path / "bad")

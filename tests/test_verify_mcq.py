@@ -37,8 +37,8 @@ MCQ_CASES = [
     ("\\boxed{b}", SINGLE, "B", True),
     # the last box wins
     ("First \\boxed{A}, on reflection \\boxed{B}", SINGLE, "B", True),
-    # a box beats a later statement
-    ("\\boxed{A} though the answer is B", SINGLE, "A", False),
+    # a later statement corrects an earlier box: the last committed answer wins
+    ("\\boxed{A} though the answer is B", SINGLE, "B", True),
     # the last statement wins
     ("Answer: B\nWait, actually the answer is D", SINGLE, "D", False),
     # reasoning inside <think> is ignored
@@ -113,12 +113,16 @@ MULTI = Item("m1", "Select all that apply", FIVE, frozenset("AC"), "multiselect"
 MULTISELECT_CASES = [
     # exact set: full credit
     ("A, C", (2, 0, 0), 1.0, True),
-    # one of two: F1 = 2/3
-    ("Answer: A", (1, 0, 1), 2 / 3, False),
-    # one right, one wrong: F1 = 1/2
-    ("Answer: A and B", (1, 1, 1), 0.5, False),
-    # every option: an abstention, no credit
-    ("A B C D E", (0, 0, 2), 0.0, False),
+    # one of two: informedness 1/2 - 0
+    ("Answer: A", (1, 0, 1), 0.5, False),
+    # one right, one wrong: 1/2 - 1/3
+    ("Answer: A and B", (1, 1, 1), 1 / 6, False),
+    # both right plus two wrong: 1 - 2/3
+    ("Answer: A, B, C, D", (2, 2, 0), 1 / 3, False),
+    # one right, three wrong: worse than chance, so no true positive is credited
+    ("Answer: A, B, D, E", (0, 3, 2), 0.0, False),
+    # every option: no credit, its false positives still count
+    ("A B C D E", (0, 3, 2), 0.0, False),
     # no answer
     ("I am not sure.", (0, 0, 2), 0.0, False),
     # boxed concatenation
@@ -134,7 +138,7 @@ def test_multiselect_table(text, counts, score, correct):
     assert graded.correct is correct
 
 
-def test_multiselect_f1_never_rewards_listing_everything_more_than_a_partial_answer():
+def test_multiselect_never_rewards_listing_everything_more_than_a_partial_answer():
     everything = grade("A, B, C, D, E", MULTI)
     partial = grade("A", MULTI)
     assert everything.score == 0.0 < partial.score

@@ -26,9 +26,17 @@ COMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line ``error:`` message (status 2) instead of usage + message."""
+
+    def error(self, message: str):
+        print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """Parser listing every command; only ``command``'s module is imported to add its arguments."""
-    parser = argparse.ArgumentParser(prog="medreasoner", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="medreasoner", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, summary) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=summary, description=summary)
@@ -48,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._module.run(args) or 0)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        # Last resort for a file-system refusal the checks above missed (disk full, permissions): still
+        # one line naming the file. Commands check their output paths up front, so this is rare.
+        if error.filename is None:
+            raise
+        print(f"error: {error.filename}: {error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

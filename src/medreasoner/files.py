@@ -44,12 +44,65 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 record = json.loads(text)
             except json.JSONDecodeError as error:
                 raise InputError(path, f"not valid JSON ({error.msg}, column {error.colno})", line=line_number) from None
+            except RecursionError:  # the stdlib decoder recurses once per nesting level
+                raise InputError(path, "JSON nested too deeply to read", line=line_number) from None
             if not isinstance(record, dict):
                 raise InputError(path, f"expected a JSON object, got {type(record).__name__}", line=line_number)
             num_records += 1
             yield line_number, record
     if num_records == 0:
         raise InputError(path, "empty file: no records")
+
+
+def read_text_utf8(path: str | Path, what: str = "file") -> str:
+    """Read a whole UTF-8 text file (a leading byte-order mark is dropped).
+
+    Raises:
+        InputError: the file cannot be read, or is not UTF-8 (naming the line and byte offset, so a
+            latin-1 file saved by an old editor is easy to find and re-encode).
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InputError(path, f"cannot read {what}: {error.strerror}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise InputError(path, f"{what} is not valid UTF-8 (byte {error.start} of the file, value "
+                         f"0x{raw[error.start]:02x}); save it as UTF-8", line=line) from None
+
+
+def check_output_path(path: str | Path, *, kind: str) -> None:
+    """Fail early (before any model is loaded or anything is written) when ``path`` cannot become an
+    output of ``kind`` ``"file"`` or ``"dir"``: a directory where a file goes, a file where a directory
+    goes, or a file where one of its parent directories should be.
+    """
+    path = Path(path)
+    if kind == "file" and path.is_dir():
+        raise InputError(path, "is a directory; the output here is a file (pass a file path)")
+    if kind == "dir" and path.exists() and not path.is_dir():
+        raise InputError(path, "exists and is not a directory; the output here is a directory")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(parent, f"is a file, so the output {path} cannot be created below it")
+            break
+
+
+def check_model_dir(path: str | Path, option: str = "--model") -> Path:
+    """A local Hugging Face model directory, checked before anything loads it (loading a missing path
+    makes transformers report a confusing hub-id error; a directory without ``config.json`` fails
+    deep inside the tokenizer)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, f"{option}: the path does not exist (a local model directory is expected)")
+    if not path.is_dir():
+        raise InputError(path, f"{option}: not a directory (a local model directory is expected)")
+    if not (path / "config.json").is_file():
+        raise InputError(path / "config.json", f"{option}: missing; not a Hugging Face model directory")
+    return path
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

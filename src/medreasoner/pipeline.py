@@ -35,8 +35,8 @@ from pathlib import Path
 import yaml
 
 from medreasoner.errors import InputError
-from medreasoner.files import write_text_atomic
-from medreasoner.recipe import Recipe, Stage, format_field
+from medreasoner.files import read_text_utf8, write_text_atomic
+from medreasoner.recipe import Recipe, Stage, format_field, parse_yaml
 from medreasoner.stages import load_stage
 from medreasoner.stages.context import StageContext
 from medreasoner.tracking import MetricsLog, check_trackers
@@ -115,7 +115,8 @@ def stage_state(recipe: Recipe, stage: Stage) -> StageState:
         return StageState("done", "")
     config_file = out_dir / RESOLVED_CONFIG
     if config_file.exists():
-        previous = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        # Bounded like every YAML read; plain SafeLoader: this file was written by yaml.safe_dump.
+        previous = parse_yaml(config_file, read_text_utf8(config_file, "resolved config"), yaml.SafeLoader)[0]
         changes = _changes({"kind": previous["kind"], "config": previous["config"]}, current)
         if changes:
             return StageState("stale", f"was started with a different config ({changes})")

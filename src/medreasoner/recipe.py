@@ -31,12 +31,18 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from medreasoner.errors import InputError
+from medreasoner.files import read_text_utf8
 from medreasoner.recipe_errors import Source, format_field, raise_validation_error
 from medreasoner.stages import STAGES, load_stage
 
 # Top-level keys; a stage may not take one of these names (they would be ambiguous in overrides).
 TOP_LEVEL_KEYS = ("name", "seed", "logging", "stages")
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
+# Bounds on a YAML document, counted with aliases expanded: a few hundred bytes of nested aliases
+# ("billion laughs") expand to 10^9 nodes, which every later walk (lines, overrides, validation) would
+# visit. The largest shipped recipe has about 1,500 nodes and 8 levels; configs stay far below both.
+MAX_YAML_NODES = 100_000
+MAX_YAML_DEPTH = 64
 
 
 class _Loader(yaml.SafeLoader):
@@ -129,11 +135,7 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
         InputError: naming the file, YAML line and field path of the first problem.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(path, f"cannot read recipe: {error.strerror}") from None
-    data, lines = parse_yaml(path, text)
+    data, lines = parse_yaml(path, read_text_utf8(path, "recipe"))
     source = Source(path, lines, {})
     if not isinstance(data, dict):
         raise InputError(path, "a recipe is a mapping with keys name, seed, stages", line=1)
@@ -147,19 +149,24 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
                   run_dir=run_dir, stages=tuple(_validate_stages(source, spec, run_dir)))
 
 
-def parse_yaml(path: Path, text: str) -> tuple[object, dict[tuple, int]]:
+def parse_yaml(path: Path, text: str, loader: type = _Loader) -> tuple[object, dict[tuple, int]]:
     """Parse YAML text; return the data and the 1-based line of every mapping key and list item.
 
     Keys of the line map are paths such as ``("stages", 3, "config", "optim")``. A key repeated in
-    one mapping is an error (plain YAML loaders silently keep the last one).
+    one mapping is an error (plain YAML loaders silently keep the last one), and so is a document
+    beyond :data:`MAX_YAML_NODES` nodes (aliases expanded) or :data:`MAX_YAML_DEPTH` levels.
+    ``loader`` is a SafeLoader subclass (plain ``yaml.SafeLoader`` for files ``yaml.safe_dump`` wrote).
     """
-    loader = _Loader(text)
+    loader = loader(text)
     lines: dict[tuple, int] = {}
     try:
         node = loader.get_single_node()
         if node is not None:  # before construction, which flattens `<<` merge keys into the mappings
+            _check_size(path, node)
             _record_lines(path, node, (), lines)
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        raise InputError(path, f"not valid YAML here: nested deeper than {MAX_YAML_DEPTH} levels") from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         raise InputError(path, f"not valid YAML: {error.problem or error.context}",
@@ -169,6 +176,24 @@ def parse_yaml(path: Path, text: str) -> tuple[object, dict[tuple, int]]:
     finally:
         loader.dispose()
     return data, lines
+
+
+def _check_size(path: Path, root: yaml.Node) -> None:
+    # Iterative walk that follows aliases (an alias is the very node object it names), so the count
+    # is the expanded size; it stops at the first node over a bound instead of expanding everything.
+    stack, count = [(root, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_YAML_NODES:
+            raise InputError(path, f"YAML expands to more than {MAX_YAML_NODES} nodes (anchors/aliases "
+                             "included); refusing it as a likely alias bomb", line=node.start_mark.line + 1)
+        if depth > MAX_YAML_DEPTH:
+            raise InputError(path, f"YAML nested deeper than {MAX_YAML_DEPTH} levels", line=node.start_mark.line + 1)
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((item, depth + 1) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((part, depth + 1) for pair in node.value for part in pair)
 
 
 def _record_lines(path: Path, node: yaml.Node, prefix: tuple, lines: dict[tuple, int]) -> None:
@@ -208,9 +233,9 @@ def parse_override(path: Path, text: str) -> tuple[list[str], object]:
     if not separator or not all(parts):
         raise InputError(path, f"override {text!r} is not of the form key.path=value (e.g. sft.optim.learning_rate=1e-4)")
     try:
-        return parts, yaml.load(value, Loader=_Loader)
-    except yaml.YAMLError as error:
-        raise InputError(path, f"override {text!r}: value is not valid YAML ({error})") from None
+        return parts, parse_yaml(path, value)[0]  # the same bounds as a recipe file
+    except InputError as error:
+        raise InputError(path, f"override {text!r}: value is not valid YAML ({error.message})") from None
 
 
 def apply_overrides(path: Path, data: dict, overrides: list[str] | tuple[str, ...]) -> dict[tuple, str]:

@@ -71,6 +71,12 @@ def _gold_to_json(gold: Gold) -> dict[str, Any]:
 def _gold_from_json(data: dict[str, Any]) -> Gold:
     ((kind, value),) = data.items()
     if kind == "letters":
+        # Always a list: a bare string is refused rather than guessed at, because frozenset("AB")
+        # would silently become {"A", "B"} and "AB" might as well be a typo for ["A"] or one option id.
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise ValueError(f"letters must be a non-empty list of option letters such as [\"A\"], got {value!r}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"repeated letters in {value!r}")
         return frozenset(value)
     if kind == "gestational_age":
         return GestationalAge(int(value[0]), int(value[1]))

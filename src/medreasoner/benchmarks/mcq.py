@@ -10,7 +10,8 @@ prompt and the partial-credit rule follow the question type, not the number of c
 ``meta`` is optional. ``id`` may be a string or an integer (kept as its decimal string).
 
 ``items``: one :func:`~medreasoner.benchmarks.item.item_to_dict` object per line, as the synthetic
-world writes for evaluation.
+world writes for evaluation. A ``{"letters": [...]}`` gold is always a list of option letters, each
+among ``options``; a bare string (``{"letters": "A"}``) is rejected, not split into characters.
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ def load_items(path: str | Path) -> list[Item]:
             item = item_from_dict(record)
         except (ValueError, TypeError, KeyError, IndexError) as error:
             raise InputError(path, f"cannot read gold: {error}", line=line, field="gold") from None
+        if isinstance(item.gold, frozenset):
+            missing = sorted(item.gold - set(item.options))
+            if missing:
+                raise InputError(path, f"gold letters {missing} are not among the options {sorted(item.options)}",
+                                 line=line, field="gold")
         check_unique_id(seen, item.id, path, line, "id")
         items.append(item)
     return items

@@ -14,10 +14,17 @@ from medreasoner.calculators.registry import CALCULATORS, CalculatorSpec
 
 def compute(calculator_id: int, entities: dict, convention: str = DEFAULT_CONVENTION) -> Result:
     """Run calculator ``calculator_id`` on a ``Relevant Entities`` dict under the label ``convention``
-    (``"published"``, the default, or ``"medcalc-v1.0"``, which reproduces the benchmark's v1.0 label
-    quirks); raises KeyError for unknown ids or conventions and :class:`EntityError` for missing or
+    (``"published"``, the default; ``"medcalc-v1.0"``, the benchmark's v1.0 calculator code; or
+    ``"medcalc-v1.0-testfile"``, its test-file labels); raises KeyError for unknown ids or conventions and :class:`EntityError` for missing or
     malformed entities."""
-    return compute_with(calculator_id, entities, convention)
+    try:
+        return compute_with(calculator_id, entities, convention)
+    except EntityError:
+        raise
+    except (ZeroDivisionError, OverflowError, ValueError) as error:  # ValueError: math domain errors
+        # An input the range checks let through that the formula cannot take (e.g. a zero creatinine
+        # under a negative power): still a named input error, never a traceback.
+        raise EntityError("<entities>", f"values outside the formula's domain ({error})") from None
 
 
 __all__ = ["CALCULATORS", "CONVENTIONS", "CalculatorSpec", "EntityError", "Result", "compute"]

@@ -73,12 +73,16 @@ class Entities:
                 raise EntityError(key, f"expected [number, unit], got {value!r}") from None
         raise EntityError(key, f"expected [number, unit], got {value!r}")
 
-    def _get(self, key: str, convert, default):
+    def _get(self, key: str, convert, default, *, positive: bool = False):
+        # Measurements are physical quantities: a negative mass or concentration (or a zero height,
+        # which BMI divides by) is a typo, not a value; `positive` marks those that must be > 0.
         if key not in self.raw:
             if default is None:
                 raise EntityError(key, "missing")
             return float(default)
         value, unit = self._pair(key)
+        if value != value or (value <= 0 if positive else value < 0):  # NaN fails both
+            raise EntityError(key, f"must be {'> 0' if positive else '>= 0'}, got {value:g} {unit}")
         try:
             return convert(value, unit)
         except units.UnitError as error:
@@ -104,11 +108,11 @@ class Entities:
 
     def mass_kg(self, key: str = "weight", default: float | None = None) -> float:
         """Body mass in kg."""
-        return self._get(key, lambda v, u: units.convert_mass(v, u, "kg"), default)
+        return self._get(key, lambda v, u: units.convert_mass(v, u, "kg"), default, positive=True)
 
     def length_cm(self, key: str = "height", default: float | None = None) -> float:
         """Length in cm."""
-        return self._get(key, lambda v, u: units.convert_length(v, u, "cm"), default)
+        return self._get(key, lambda v, u: units.convert_length(v, u, "cm"), default, positive=True)
 
     def celsius(self, key: str = "Temperature", default: float | None = None) -> float:
         """Temperature in °C."""

@@ -5,8 +5,9 @@
     medreasoner calc check --data test_data_v1.0.csv --output check.json
     medreasoner calc check --data test_data_v1.0.csv --convention medcalc-v1.0
 
-``--convention`` selects the label convention: ``published`` (default, the published definitions) or
-``medcalc-v1.0`` (reproduces the quirks of the benchmark's v1.0 label code; docs/calculators.md).
+``--convention`` selects the label convention: ``published`` (default, the published definitions),
+``medcalc-v1.0`` (the behaviour of the benchmark's version-1.0 calculator code) or
+``medcalc-v1.0-testfile`` (that plus the test file's own GCS quirk; docs/calculators.md).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from medreasoner.errors import InputError
-from medreasoner.files import write_json_atomic
+from medreasoner.files import check_output_path, write_json_atomic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,8 +44,9 @@ def _add_convention(parser: argparse.ArgumentParser) -> None:
     from medreasoner.calculators.conventions import CONVENTIONS, DEFAULT_CONVENTION
 
     parser.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
-                        help="label convention: 'published' definitions (default) or 'medcalc-v1.0', which "
-                             "reproduces the benchmark's v1.0 label-code quirks (not for training data)")
+                        help="label convention: 'published' definitions (default), 'medcalc-v1.0' (the "
+                             "benchmark's v1.0 calculator code) or 'medcalc-v1.0-testfile' (its test-file labels); "
+                             "the last two are not for training data")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,10 +70,12 @@ def _list(args: argparse.Namespace) -> int:
 def _parse_entities(text: str) -> dict:
     try:
         value = json.loads(text)
+    except RecursionError:  # the stdlib decoder recurses once per nesting level
+        raise InputError("--entities", "nested too deeply") from None
     except json.JSONDecodeError:
         try:
             value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, RecursionError, MemoryError):
             raise InputError("--entities", "neither JSON nor a Python dict literal") from None
     if not isinstance(value, dict):
         raise InputError("--entities", f"expected a dict, got {type(value).__name__}")
@@ -103,6 +107,8 @@ def _compute(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from medreasoner.calculators.check import check_rows, read_rows
 
+    if args.output is not None:
+        check_output_path(args.output, kind="file")
     rows = read_rows(args.data)
     with Progress(transient=True) as progress:
         task = progress.add_task("recomputing rows", total=len(rows))

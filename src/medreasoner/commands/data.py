@@ -21,6 +21,7 @@ from rich.table import Table
 
 from medreasoner.data import STEPS
 from medreasoner.errors import InputError
+from medreasoner.files import check_output_path, read_text_utf8
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,11 +57,7 @@ def load_step_config(step: str, config_path: Path | None, overrides: list[str]):
     source_path = config_path or Path(f"<{step} options>")
     data, lines = {}, {}
     if config_path is not None:
-        try:
-            text = config_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(config_path, f"cannot read config: {error}") from None
-        data, lines = parse_yaml(config_path, text)
+        data, lines = parse_yaml(config_path, read_text_utf8(config_path, "config"))
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -85,6 +82,7 @@ def _run_step(args: argparse.Namespace) -> int:
     from medreasoner.stages.context import StageContext
 
     module, config = load_step_config(args.data_command, args.config, args.overrides)
+    check_output_path(args.output, kind="dir")  # before a step loads any model
     args.output.mkdir(parents=True, exist_ok=True)
     random.seed(args.seed)
 
@@ -103,6 +101,12 @@ def _build_world(args: argparse.Namespace) -> int:
     from medreasoner.sim.config import load_world_config
     from medreasoner.sim.world import build_world
 
+    from medreasoner.recipe import parse_yaml
+
+    # The world config's own loader (medreasoner.sim.config) reads plain YAML; parsing it once here
+    # first applies the recipe loader's checks (UTF-8 with the line of a bad byte, alias bombs, depth).
+    parse_yaml(args.config, read_text_utf8(args.config, "world config"))
+    check_output_path(args.output, kind="dir")
     manifest = build_world(load_world_config(args.config), args.output)
     console = Console()
     files = Table("file", "rows", title=f"world written to {args.output}")

@@ -16,11 +16,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from medreasoner.benchmarks import BENCHMARKS
+from medreasoner.benchmarks import BENCHMARKS, load_benchmark
+from medreasoner.errors import InputError
 from medreasoner.eval.backends import load_backend
 from medreasoner.eval.backends.openai_api import EndpointError
 from medreasoner.eval.generation import GenerationSettings
 from medreasoner.eval.runner import MODE_CHOICES, EvalRequest, run_eval
+from medreasoner.files import check_model_dir, check_output_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: <data root>/prompts; 'none' = zero-shot)")
     parser.add_argument("--grading", choices=["normalized", "official"], default="normalized",
                         help="answer extraction: tolerant (default) or the benchmark's official rule")
-    parser.add_argument("--dtype", default="auto", help="hf/vllm weights dtype: auto (bf16 on GPU, fp32 on CPU), "
+    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="hf/vllm weights dtype: auto (bf16 on GPU, fp32 on CPU), "
                         "float32, bfloat16, float16")
     parser.add_argument("--api-key-env", default="OPENAI_API_KEY",
                         help="environment variable holding the endpoint's API key (default OPENAI_API_KEY)")
@@ -65,36 +67,57 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def make_backend(args: argparse.Namespace):
     """The backend the arguments name (loading the model for hf/vllm)."""
     if args.endpoint:
-        if not args.model_name:
-            raise SystemExit("error: --endpoint needs --model-name")
-        if args.thinking_budget is not None:
-            raise SystemExit("error: --thinking-budget needs a local model (hf or vllm backend); "
-                             "the OpenAI API has no such control")
         return load_backend("endpoint", base_url=args.endpoint, model_name=args.model_name,
                             api_key_env=args.api_key_env, timeout_s=args.timeout, max_retries=args.max_retries,
                             backoff_s=args.retry_backoff)
     return load_backend(args.backend, model_path=args.model, dtype=args.dtype)
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Every check that needs no model: options, the data file, the output directory. Runs before
+    any model is loaded, so a typo costs no load time and writes nothing."""
+    bounds = [("--limit", args.limit, 1, "evaluate at least one item; omit --limit for all"),
+              ("--batch-size", args.batch_size, 1, None), ("--max-new-tokens", args.max_new_tokens, 1, None),
+              ("--max-retries", args.max_retries, 0, "0 = no retries"), ("--thinking-budget", args.thinking_budget, 1, None)]
+    for option, value, low, hint in bounds:
+        if value is not None and value < low:
+            raise InputError(option, f"must be >= {low}, got {value}" + (f" ({hint})" if hint else ""))
+    for option, value, positive in (("--temperature", args.temperature, False), ("--timeout", args.timeout, True),
+                                    ("--retry-backoff", args.retry_backoff, False)):
+        if not (value > 0 if positive else value >= 0):  # also false for NaN
+            raise InputError(option, f"must be {'> 0' if positive else '>= 0'}, got {value}")
+    if args.endpoint:
+        if not args.model_name:
+            raise InputError("--model-name", "required with --endpoint (the model name the endpoint serves)")
+        if args.thinking_budget is not None:
+            raise InputError("--thinking-budget", "needs a local model (hf or vllm backend); the OpenAI API has "
+                             "no such control")
+    else:
+        check_model_dir(args.model)
+    check_output_path(args.output, kind="dir")
+    load_benchmark(args.benchmark, args.data)  # a malformed item fails here, not after the model loads
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print a summary table; returns the exit status."""
+    check_arguments(args)
     try:
         settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                                       seed=args.seed, thinking_budget=args.thinking_budget,
                                       batch_size=args.batch_size)
     except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
+        raise InputError("--max-new-tokens/--temperature/--batch-size/--thinking-budget", str(error)) from None
     request = EvalRequest(benchmark=args.benchmark, data=args.data, mode=args.mode, limit=args.limit,
                           output=args.output, prompt_style=args.prompt_style, igakuqa_prompts=args.igakuqa_prompts,
                           grading=args.grading, settings=settings)
     try:
         backend = make_backend(args)
     except ImportError as error:
-        raise SystemExit(f"error: {error}") from None
+        raise InputError(f"--backend {args.backend}", str(error)) from None
     try:
         results = run_eval(request, backend, show_progress=not args.no_progress)
     except EndpointError as error:
-        raise SystemExit(f"error: {error}") from None
+        raise InputError("--endpoint", str(error)) from None
     print_summary(results, args.output)
     return 0
 

@@ -10,7 +10,11 @@ files, such as a pipeline run). Writes ``report.md``, ``report.html`` (plots emb
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+
+from medreasoner.errors import InputError
+from medreasoner.files import check_output_path, read_text_utf8
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,12 +31,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(e.g. configs/findings/tiny.yaml)")
 
 
+# Top-level keys (and their JSON types) the report reads from every evaluation results.json.
+RESULTS_KEYS = {"benchmark": str, "mode": str, "metrics": dict, "summary": dict, "tokens": dict, "latency_s": dict}
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Reject bad arguments and malformed results before anything is written (one error, file and field)."""
+    if args.label and len(args.label) != len(args.run_dirs):
+        raise InputError("--label", f"{len(args.label)} labels for {len(args.run_dirs)} RUN_DIRs (give one per RUN_DIR)")
+    for run_dir in args.run_dirs:
+        if not run_dir.is_dir():
+            raise InputError(run_dir, "no such directory (RUN_DIR is an eval --output directory or a pipeline run)")
+        for file in sorted(run_dir.rglob("results.json")):
+            _check_results(file)
+    check_output_path(args.output, kind="dir")
+    if args.findings is not None:
+        read_text_utf8(args.findings, "findings file")
+    for target in args.embed:
+        path = Path(str(target).partition("#")[0])
+        if not path.is_file():
+            raise InputError(path, "--embed: no such Markdown file")
+        read_text_utf8(path, "--embed file")
+
+
+def _check_results(file: Path) -> None:
+    try:
+        body = json.loads(read_text_utf8(file, "results file"))
+    except json.JSONDecodeError as error:
+        raise InputError(file, f"not valid JSON ({error.msg})", line=error.lineno) from None
+    except RecursionError:
+        raise InputError(file, "JSON nested too deeply to read") from None
+    if not isinstance(body, dict) or "schema_version" not in body:
+        return  # another tool's results.json (a training stage's metrics): the report skips it
+    for key, kind in RESULTS_KEYS.items():
+        if key not in body:
+            raise InputError(file, "missing key in an evaluation results.json", field=key)
+        if not isinstance(body[key], kind):
+            raise InputError(file, f"expected a JSON {'object' if kind is dict else 'string'}, got "
+                             f"{type(body[key]).__name__}", field=key)
+
+
 def run(args: argparse.Namespace) -> int:
     """Write the report; prints where it went."""
     from medreasoner.eval.report import embed_summary, write_report
 
-    if args.label and len(args.label) != len(args.run_dirs):
-        raise SystemExit(f"error: {len(args.label)} --label for {len(args.run_dirs)} RUN_DIRs")
+    check_inputs(args)
     labels = args.label or None
     paths = write_report(args.run_dirs, args.output, labels=labels, findings=args.findings)
     paths += [embed_summary(args.output, target) for target in args.embed]

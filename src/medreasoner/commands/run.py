@@ -17,6 +17,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from medreasoner.files import check_output_path
 from medreasoner.pipeline import is_main_process, run_recipe
 from medreasoner.recipe import load_recipe
 
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the recipe, print its resolved form, run it; returns the exit status (0)."""
     recipe = load_recipe(args.recipe, args.overrides, run_dir=args.output)
+    check_output_path(recipe.run_dir, kind="dir")
     console = Console(highlight=False)
     main = is_main_process()
 

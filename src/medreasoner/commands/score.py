@@ -25,7 +25,7 @@ from rich.table import Table
 
 from medreasoner.benchmarks import BENCHMARKS, load_benchmark
 from medreasoner.benchmarks.item import GestationalAge
-from medreasoner.files import write_json_atomic, write_text_atomic
+from medreasoner.files import check_output_path, write_json_atomic, write_text_atomic
 from medreasoner.scoring import MODES, summarize
 from medreasoner.scoring.predictions import grade_predictions, read_predictions
 
@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, grade, summarise, print, write; returns the exit status (0)."""
+    for path in (args.output, args.items_out):
+        if path is not None:
+            check_output_path(path, kind="file")  # before grading: nothing half-done to throw away
     items = load_benchmark(args.benchmark, args.data)
     predictions = read_predictions(args.predictions, args.model_name)
     progress = Console(stderr=True)

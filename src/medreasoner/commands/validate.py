@@ -5,12 +5,15 @@
 
 Each recipe is parsed, its ``${stage}`` references resolved and every stage's config checked against
 its stage's typed ``Config``. Data and model paths are not required to exist (scale recipes name
-files you supply). Exits 1 listing every failing recipe with file, line and field.
+files you supply). Lists every failing recipe (``FAIL file:line: field ...``) on stdout and exits 2
+with one ``error:`` line on stderr, like every command given bad input; anything ``medreasoner run``
+rejects while loading a recipe is rejected here too (same loader).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from medreasoner.errors import InputError
@@ -37,7 +40,7 @@ def recipe_files(paths: list[Path]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate each recipe; print one line per recipe; returns 1 if any failed, else 0."""
+    """Validate each recipe; print one line per recipe; returns 2 if any failed, else 0."""
     if not args.recipes and not Path("recipes").is_dir():
         raise InputError("recipes", "no recipes/ directory here: run from the repository root or name recipe files")
     files = recipe_files(args.recipes or [Path("recipes")])
@@ -53,4 +56,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         print(f"ok   {path} ({len(recipe.stages)} stages: {', '.join(s.name for s in recipe.stages)})")
     print(f"{len(files) - len(failures)}/{len(files)} recipes valid")
-    return 1 if failures else 0
+    if failures:
+        more = f" (and {len(failures) - 1} more invalid recipe(s), listed above)" if len(failures) > 1 else ""
+        print(f"error: {failures[0]}{more}", file=sys.stderr)
+        return 2
+    return 0

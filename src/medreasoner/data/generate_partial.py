@@ -42,7 +42,7 @@ def read_partial(path: Path) -> list[tuple[int, dict]]:
             continue
         try:
             row = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
             raise InputError(path, f"not valid JSON ({error}); delete the file to regenerate everything",
                              line=line) from None
         if not isinstance(row, dict) or not isinstance(row.get("id"), str):

@@ -1,33 +1,53 @@
-"""Accuracy with bootstrap confidence intervals, answer-vs-explain stability, token/latency stats.
+"""Accuracy with confidence intervals, answer-vs-explain (or model-vs-model) paired comparison, stats.
 
-Intervals are percentile bootstrap intervals (Efron & Tibshirani, *An Introduction to the
-Bootstrap*, 1993, ch. 13): resample the per-item values with replacement ``n_resamples`` times,
-take the ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of the resampled means.
-The generator is seeded, so a rerun on the same predictions gives the same interval.
+Intervals:
 
-Stability pairs the two modes item by item (McNemar, *Psychometrika* 12:153-157, 1947): with
-``b`` = items right in answer mode and wrong in explain mode (flips to wrong) and ``c`` = the
-reverse, the exact test is a two-sided binomial test of ``c`` successes in ``b + c`` trials at
-p = 0.5 (the exact conditional McNemar test; Fagerland, Lydersen & Laake, *BMC Medical Research
-Methodology* 13:91, 2013), computed with ``scipy.stats.binomtest``.
+- A proportion (accuracy = correct / n) gets the Wilson score interval (Wilson, *JASA* 22:209-212,
+  1927; recommended over the Wald and percentile-bootstrap intervals by Brown, Cai & DasGupta,
+  *Statistical Science* 16:101-133, 2001, and Newcombe, *Statistics in Medicine* 17:857-872, 1998,
+  method 3)::
+
+      centre = (p + z^2 / 2n) / (1 + z^2 / n)
+      half   = z / (1 + z^2 / n) * sqrt(p (1 - p) / n + z^2 / 4n^2)
+
+  with p = successes / n and z the standard normal (1 + confidence) / 2 quantile. Unlike a bootstrap
+  of 0/1 values it does not collapse at the boundaries: 0/200 gives [0, 1.88 %], not [0, 0].
+- The difference of two paired means (the same items under two modes or two models) gets a BCa
+  bootstrap interval (bias-corrected and accelerated; Efron, *JASA* 82:171-185, 1987; Efron &
+  Tibshirani, *An Introduction to the Bootstrap*, 1993, ch. 14), resampling items jointly
+  (``scipy.stats.bootstrap(..., paired=True, method="BCa")``) with a fixed seed, so a rerun on the
+  same predictions gives the same interval. When every item has the same difference the bootstrap
+  distribution is a single point and BCa is undefined; for 0/1 correctness that happens only with
+  no discordant items (difference 0 everywhere) or all items discordant in one direction (+1 or -1
+  everywhere), and the interval is then taken from the Wilson interval of the discordant share
+  (see :func:`constant_difference_ci`). Should BCa still fail (non-finite bounds), the percentile
+  interval of the same resamples is used; the method used is recorded next to every interval.
+
+Paired tests pair the items (McNemar, *Psychometrika* 12:153-157, 1947): with ``b`` = items right
+under the first and wrong under the second (flips to wrong) and ``c`` = the reverse, the exact test
+is a two-sided binomial test of ``c`` successes in ``b + c`` trials at p = 0.5 (the exact
+conditional McNemar test; Fagerland, Lydersen & Laake, *BMC Medical Research Methodology* 13:91,
+2013), computed with ``scipy.stats.binomtest``.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import binomtest
+from scipy.stats import binomtest, bootstrap, norm
 
 
 @dataclass(frozen=True)
 class BootstrapSpec:
-    """How intervals are computed; recorded in results.json next to every interval."""
+    """How paired-difference intervals are computed; recorded in results.json next to every interval."""
 
     n_resamples: int
     confidence: float
     seed: int
-    method: str = "percentile"
+    method: str = "BCa"
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
@@ -39,36 +59,123 @@ class BootstrapSpec:
 BOOTSTRAP = BootstrapSpec(n_resamples=10_000, confidence=0.95, seed=0)
 
 
-def bootstrap_ci(values: list[float], spec: BootstrapSpec) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values`` (e.g. 0/1 correctness).
+def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (closed form in the module docstring).
 
-    >>> bootstrap_ci([1.0] * 10, BOOTSTRAP)
-    (1.0, 1.0)
+    Hand check for 0/200 at 95 % (z = 1.959964): centre = (z^2/400) / (1 + z^2/200) = 0.0094227,
+    half = the same value (p = 0), so the interval is [0, 0.0188453].
+
+    >>> [round(x, 6) for x in wilson_ci(0, 200)]
+    [0.0, 0.018845]
+    >>> [round(x, 4) for x in wilson_ci(7, 10)]  # centre 0.644493, half 0.247715 by hand
+    [0.3968, 0.8922]
     """
-    data = np.asarray(values, dtype=float)
-    if data.size == 0:
+    if n <= 0:
         return (float("nan"), float("nan"))
-    rng = np.random.default_rng(spec.seed)
-    # Chunks of 1,000 resamples bound memory at ~1000 x n indices (16 MB for n = 2,000).
-    means = np.concatenate([
-        data[rng.integers(0, data.size, size=(min(1000, spec.n_resamples - start), data.size))].mean(axis=1)
-        for start in range(0, spec.n_resamples, 1000)
-    ])
-    alpha = (1 - spec.confidence) / 2
-    low, high = np.quantile(means, [alpha, 1 - alpha])
-    return (float(low), float(high))
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must lie in [0, n]; got {successes} of {n}")
+    z = float(norm.ppf((1 + confidence) / 2))
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z / denominator * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    # The exact bounds at the boundaries are 0 and 1; clip the rounding error of the closed form.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return (low, high)
 
 
-def paired_bootstrap_delta_ci(first: list[float], second: list[float], spec: BootstrapSpec) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``mean(second) - mean(first)`` resampling items jointly.
+def constant_difference_ci(difference: float, n: int, confidence: float) -> tuple[float, float]:
+    """Interval of a paired 0/1 difference when all ``n`` items have the same ``difference``.
 
-    Resampling the same item indices for both lists keeps the pairing, so the interval reflects
-    the per-item differences rather than two independent samples.
+    With ``pi_c`` / ``pi_b`` the shares of items that flip to right / to wrong, the mean difference is
+    ``pi_c - pi_b``, so ``|delta| <= pi_b + pi_c`` (the discordant share) and
+    ``delta >= 2 pi_c - 1``. Bounding those by the Wilson interval of the observed count:
+
+    - difference 0 everywhere (no discordant item): ``[-u, u]`` with ``u`` the Wilson upper bound
+      of 0 discordant in ``n``;
+    - +1 everywhere (every item flips to right): ``[2 l - 1, 1]`` with ``l`` the Wilson lower bound
+      of ``n`` in ``n``; -1 everywhere mirrors it.
+
+    Any other constant (not a 0/1 difference) carries no information on its spread and gives the
+    point itself, ``(difference, difference)``.
+    """
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    if difference == 0:
+        upper = wilson_ci(0, n, confidence)[1]
+        return (-upper, upper)
+    if abs(difference) == 1:
+        lower = wilson_ci(n, n, confidence)[0]
+        return (2 * lower - 1, 1.0) if difference > 0 else (-1.0, 1 - 2 * lower)
+    return (float(difference), float(difference))
+
+
+def _paired_mean_difference(first, second, axis=-1):
+    return np.mean(second - first, axis=axis)
+
+
+def _mean(values, axis=-1):
+    return np.mean(values, axis=axis)
+
+
+def _bootstrap(data: tuple, statistic, paired: bool, spec: BootstrapSpec) -> tuple[float, float, str]:
+    # BCa first; its jackknife acceleration or bias correction can be undefined on near-degenerate
+    # data (scipy then warns and returns NaN), in which case the percentile interval is used.
+    for method in dict.fromkeys((spec.method, "percentile")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy's DegenerateDataWarning: handled by the fallback
+            result = bootstrap(data, statistic, paired=paired, vectorized=True, n_resamples=spec.n_resamples,
+                               confidence_level=spec.confidence, method=method,
+                               rng=np.random.default_rng(spec.seed), batch=1000)
+        low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+        if math.isfinite(low) and math.isfinite(high):
+            return (low, high, method)
+    return (float("nan"), float("nan"), "failed")
+
+
+def paired_delta_ci(first: list[float], second: list[float], spec: BootstrapSpec) -> tuple[float, float, str]:
+    """Interval of ``mean(second) - mean(first)`` over paired items, and the method that produced it.
+
+    Returns:
+        ``(low, high, method)`` with method ``"BCa"``, ``"percentile"`` (BCa gave non-finite bounds),
+        ``"constant-difference Wilson"`` (every item has the same difference;
+        :func:`constant_difference_ci`) or ``"none"`` (no items: NaN bounds).
     """
     a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
     if a.shape != b.shape:
         raise ValueError("paired lists must have the same length")
-    return bootstrap_ci(list(b - a), spec)
+    if a.size == 0:
+        return (float("nan"), float("nan"), "none")
+    differences = b - a
+    if np.all(differences == differences[0]):
+        low, high = constant_difference_ci(float(differences[0]), int(a.size), spec.confidence)
+        return (low, high, "constant-difference Wilson")
+    return _bootstrap((a, b), _paired_mean_difference, True, spec)
+
+
+def paired_bootstrap_delta_ci(first: list[float], second: list[float], spec: BootstrapSpec) -> tuple[float, float]:
+    """``(low, high)`` of :func:`paired_delta_ci`: paired BCa bootstrap of ``mean(second) - mean(first)``."""
+    low, high, _ = paired_delta_ci(first, second, spec)
+    return (low, high)
+
+
+def bootstrap_ci(values: list[float], spec: BootstrapSpec) -> tuple[float, float]:
+    """Bootstrap interval (``spec.method``, BCa by default) of the mean of per-item ``values``.
+
+    For 0/1 correctness use :func:`wilson_ci` (a bootstrap of 0/1 values collapses to a point at
+    0 % and 100 %); this is for other per-item values (scores). Constant values give the point.
+
+    >>> bootstrap_ci([0.5] * 10, BOOTSTRAP)
+    (0.5, 0.5)
+    """
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        return (float("nan"), float("nan"))
+    if np.all(data == data[0]):
+        return (float(data[0]), float(data[0]))
+    low, high, _ = _bootstrap((data,), _mean, False, spec)
+    return (low, high)
 
 
 def mcnemar_exact_p(flips_to_wrong: int, flips_to_right: int) -> float:
@@ -84,18 +191,19 @@ def mcnemar_exact_p(flips_to_wrong: int, flips_to_right: int) -> float:
 
 
 def stability(answer_correct: dict[str, bool], explain_correct: dict[str, bool], spec: BootstrapSpec) -> dict:
-    """Paired answer-vs-explain comparison over the items present in both modes.
+    """Paired comparison of two cells (answer vs explain mode, or two models) over the items in both.
 
     Returns:
         ``{"n", "answer_accuracy", "explain_accuracy", "delta" (explain - answer), "ci_low",
-        "ci_high", "mcnemar_p", "flips_to_wrong", "flips_to_right", "bootstrap"}``.
+        "ci_high" (paired BCa bootstrap, :func:`paired_delta_ci`), "mcnemar_p" (exact),
+        "flips_to_wrong", "flips_to_right", "bootstrap" (the spec), "interval_method"}``.
     """
     ids = sorted(set(answer_correct) & set(explain_correct))
     a = [float(answer_correct[i]) for i in ids]
     e = [float(explain_correct[i]) for i in ids]
     to_wrong = sum(1 for x, y in zip(a, e) if x and not y)
     to_right = sum(1 for x, y in zip(a, e) if y and not x)
-    low, high = paired_bootstrap_delta_ci(a, e, spec)
+    low, high, method = paired_delta_ci(a, e, spec)
     answer_acc = float(np.mean(a)) if ids else float("nan")
     explain_acc = float(np.mean(e)) if ids else float("nan")
     return {
@@ -103,6 +211,7 @@ def stability(answer_correct: dict[str, bool], explain_correct: dict[str, bool],
         "delta": explain_acc - answer_acc, "ci_low": low, "ci_high": high,
         "mcnemar_p": mcnemar_exact_p(to_wrong, to_right),
         "flips_to_wrong": to_wrong, "flips_to_right": to_right, "bootstrap": spec.to_dict(),
+        "interval_method": method,
     }
 
 
@@ -115,16 +224,20 @@ def distribution(values: list[float]) -> dict:
 
 
 def accuracy_block(correct: list[bool], scores: list[float], answered: list[bool], spec: BootstrapSpec) -> dict:
-    """Accuracy (share of items graded correct) with its interval, mean score and no-answer rate."""
+    """Accuracy (share of items graded correct) with its Wilson interval, mean score and no-answer rate.
+
+    ``spec`` gives the confidence level (the interval itself is closed-form, no resampling).
+    """
     n = len(correct)
-    low, high = bootstrap_ci([float(c) for c in correct], spec)
+    n_correct = int(sum(bool(c) for c in correct))
+    low, high = wilson_ci(n_correct, n, spec.confidence)
     return {
         "n": n,
-        "n_correct": int(sum(correct)),
-        "accuracy": sum(correct) / n if n else float("nan"),
+        "n_correct": n_correct,
+        "accuracy": n_correct / n if n else float("nan"),
         "ci_low": low,
         "ci_high": high,
         "mean_score": float(np.mean(scores)) if n else float("nan"),
         "no_answer_rate": (n - sum(answered)) / n if n else float("nan"),
-        "bootstrap": spec.to_dict(),
+        "interval": {"method": "wilson", "confidence": spec.confidence},
     }

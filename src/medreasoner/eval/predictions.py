@@ -45,13 +45,20 @@ class PredictionsFile:
                 handle.truncate(complete_end)
                 os.fsync(handle.fileno())
         records: dict[str, dict] = {}
-        for number, raw in enumerate(data[:complete_end].decode("utf-8").splitlines(), start=1):
+        try:
+            text = data[:complete_end].decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InputError(self.path, f"not valid UTF-8 (byte {error.start} of the file)",
+                             line=data.count(b"\n", 0, error.start) + 1) from None
+        for number, raw in enumerate(text.splitlines(), start=1):
             if not raw.strip():
                 continue
             try:
                 record = json.loads(raw)
             except json.JSONDecodeError as error:
                 raise InputError(self.path, f"not valid JSON ({error.msg})", line=number) from None
+            except RecursionError:  # the stdlib decoder recurses once per nesting level
+                raise InputError(self.path, "JSON nested too deeply to read", line=number) from None
             if not isinstance(record, dict) or any(key not in record for key in REQUIRED_KEYS):
                 raise InputError(self.path, f"a prediction needs the keys {list(REQUIRED_KEYS)}", line=number)
             if record["id"] in records:

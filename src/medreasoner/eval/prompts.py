@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import yaml
-
 from medreasoner.benchmarks.item import Item
 from medreasoner.errors import InputError
+from medreasoner.files import read_text_utf8
 from medreasoner.eval.generation import Prompt, PromptStyle
 
 TEMPLATE_DIR = Path(__file__).parent / "prompts"
@@ -72,8 +71,10 @@ def load_template(benchmark: str, mode: str, template_dir: Path = TEMPLATE_DIR) 
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
     path = template_dir / f"{FAMILIES[benchmark]}_{mode}.yaml"
-    source = path.read_text(encoding="utf-8")
-    data = yaml.safe_load(source)
+    from medreasoner.recipe import parse_yaml  # bounded (alias bombs, nesting); lazy: recipe imports stages
+
+    source = read_text_utf8(path, "prompt template")
+    data = parse_yaml(path, source)[0]
     if not isinstance(data, dict) or set(data) != TEMPLATE_KEYS:
         got = sorted(data) if isinstance(data, dict) else type(data).__name__
         raise InputError(path, f"a prompt template needs exactly the keys {sorted(TEMPLATE_KEYS)}, got {got}")
@@ -101,13 +102,17 @@ def load_igakuqa_exemplars(path: str | Path) -> list[Exemplar]:
     if not path.is_file():
         raise InputError(path, "IgakuQA few-shot file not found (expected prompts/prompt.jsonl)")
     exemplars = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text_utf8(path, "IgakuQA few-shot file").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             raise InputError(path, f"not valid JSON ({error.msg})", line=number) from None
+        except RecursionError:  # the stdlib decoder recurses once per nesting level
+            raise InputError(path, "JSON nested too deeply to read", line=number) from None
+        if not isinstance(row, dict):
+            raise InputError(path, f"expected a JSON object, got {type(row).__name__}", line=number)
         for key, kind in (("problem_id", str), ("problem_text", str), ("choices", list), ("answer", list)):
             if not isinstance(row.get(key), kind):
                 raise InputError(path, f"expected a {kind.__name__}", line=number, field=key)

@@ -1,7 +1,8 @@
 """Reports over evaluation outputs: a Table-1-style comparison in Markdown and HTML, plus two plots.
 
 Rows are runs, columns are benchmarks, each split into answer-only accuracy, explain accuracy and
-their paired difference (explain - answer), all with 95 % bootstrap intervals from results.json.
+their paired difference (explain - answer), with the 95 % intervals from results.json (Wilson score
+for accuracies, paired BCa bootstrap for differences; docs/evaluation.md).
 A details table adds what each benchmark officially reports (IgakuQA points and pass/fail per
 year, MedCalc-Bench per-category accuracy) and generation cost (tokens, latency). The HTML file is
 self-contained (plots embedded as data URIs); the Markdown file links the PNGs beside it.
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from medreasoner.errors import InputError
 from medreasoner.eval.findings import evaluate_contrast, findings_rows, load_findings
-from medreasoner.eval.report_pipeline import baseline_rows, funnel_rows, gain_rows, stage_order_key
+from medreasoner.eval.report_pipeline import baseline_rows, episode_rows, funnel_rows, gain_rows, stage_order_key
+from medreasoner.eval.report_training import curve_rows, sampling_rows
 from medreasoner.eval.report_plots import accuracy_plot, delta_plot, findings_plot
 from medreasoner.files import write_text_atomic
 
@@ -33,9 +35,9 @@ def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[s
     runs = []
     for index, run_dir in enumerate(run_dirs):
         files = sorted(run_dir.rglob("results.json"))
-        if not files:
-            if funnel_rows(run_dir)[1]:
-                continue  # a data-engine run: the report shows its funnel only
+        if not files or not any(_is_eval_result(file) for file in files):
+            if funnel_rows(run_dir)[1] or episode_rows(run_dir)[1]:
+                continue  # a data-engine or environment run: the report shows its funnel / episodes only
             raise InputError(run_dir, "no results.json below this directory (is it an eval --output directory?)")
         groups: dict[Path, dict] = {}
         for file in files:
@@ -46,7 +48,8 @@ def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[s
             if not isinstance(body, dict) or "schema_version" not in body:
                 continue  # another tool's results.json (e.g. a training stage's metrics)
             body["_dir"] = str(file.parent)  # where the per-item predictions are (paired gains)
-            groups.setdefault(file.parent.parent, {})[(body["benchmark"], body["mode"])] = body
+            # Keyed by the results' name (the benchmark unless an eval stage named two files of one benchmark).
+            groups.setdefault(file.parent.parent, {})[(body.get("name") or body["benchmark"], body["mode"])] = body
         if not groups:
             raise InputError(run_dir, "no evaluation results.json (with schema_version) below this directory")
         base = labels[index] if labels else run_dir.resolve().name
@@ -54,6 +57,13 @@ def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[s
             relative = group_dir.resolve().relative_to(run_dir.resolve())
             runs.append((base if str(relative) == "." else f"{base}/{relative}", results))
     return runs
+
+
+def _is_eval_result(path: Path) -> bool:
+    try:
+        return '"schema_version"' in path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return True  # let the reader below report it
 
 
 def _pct(value: float) -> str:
@@ -151,15 +161,15 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
     run_dirs = [Path(p) for p in run_dirs]
     runs = collect_runs(run_dirs, labels)
     output.mkdir(parents=True, exist_ok=True)
-    note = ("Accuracy in %, [95 % percentile-bootstrap CI]; Δ = explain − answer accuracy in points with its "
-            "paired-bootstrap CI and exact McNemar p. IgakuQA's official figure is points scored / total points "
+    note = ("Accuracy in %, [95 % Wilson score CI]; Δ = explain − answer accuracy in points with its "
+            "paired BCa-bootstrap CI and exact McNemar p. IgakuQA's official figure is points scored / total points "
             "(details table).")
     sections: list[tuple[str, str | None, list[str], list[list[str]]]] = []  # (title, note, header, rows)
     plots: list[Path] = []
     if findings is not None:
         results = [evaluate_contrast(run_dirs, c) for c in load_findings(findings).findings]
         sections.append(("Findings", "Effect = treatment − control accuracy on the same items, per run (seed) with "
-                         "its paired-bootstrap 95 % CI and exact McNemar p; pooled = mean over seeds with a "
+                         "its paired BCa-bootstrap 95 % CI and exact McNemar p; pooled = mean over seeds with a "
                          "stratified (items within seeds) bootstrap CI.", *findings_rows(results)))
         plots.append(findings_plot(results, output / "findings.png"))
         write_text_atomic(output / "findings.json", json.dumps(results, indent=2) + "\n")
@@ -184,9 +194,22 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
                              "prevalent condition of the differential) scored against the items' gold; the "
                              "Bayes-optimal ceiling is the share of gold labels equal to the true condition.",
                              *baselines))
+        episodes = episode_rows(run_dir)
+        if episodes[1]:
+            sections.append((f"Diagnostic-chain episodes ({run_dir.name})", "Greedy episodes in the WiNGPT-3.0 S4 "
+                             "environment: final-diagnosis accuracy with its Wilson CI, exams requested, share "
+                             "of the case's key exams requested, exam cost.", *episodes))
         funnel = funnel_rows(run_dir)
         if funnel[1]:
             sections.append((f"Data funnel ({run_dir.name})", None, *funnel))
+        curves = curve_rows(run_dir)
+        if curves[1]:
+            sections.append((f"Training curves ({run_dir.name})", "Mean of each logged metric over the first "
+                             "and the last quarter of the logged steps.", *curves))
+        sampling = sampling_rows(run_dir)
+        if sampling[1]:
+            sections.append((f"Sampling headroom ({run_dir.name})", "pass@1 = mean share of correct samples per "
+                             "question at the sampling temperature; pass@k = some sample correct.", *sampling))
     markdown_parts, html_parts = ["# Evaluation report"], ["<h1>Evaluation report</h1>"]
     for title, text, header, rows in sections:
         markdown_parts += [f"## {title}", *([text] if text else []), _markdown_table(header, rows)]

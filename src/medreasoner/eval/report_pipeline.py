@@ -25,6 +25,8 @@ import yaml
 from medreasoner.data.funnel import read_funnel
 from medreasoner.eval.metrics import BOOTSTRAP, stability
 from medreasoner.eval.predictions import correct_by_id
+from medreasoner.files import read_text_utf8
+from medreasoner.recipe import parse_yaml
 
 
 def recipe_stages(run_dir: Path) -> list[dict] | None:
@@ -32,7 +34,7 @@ def recipe_stages(run_dir: Path) -> list[dict] | None:
     path = Path(run_dir) / "recipe.yaml"
     if not path.is_file():
         return None
-    recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    recipe = parse_yaml(path, read_text_utf8(path), yaml.SafeLoader)[0] or {}  # bounded, as every recipe read
     return [s for s in recipe.get("stages", []) if isinstance(s, dict) and "name" in s]
 
 
@@ -155,3 +157,22 @@ def funnel_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
         dropped = ", ".join(f"{reason}: {count}" for reason, count in funnel["dropped"].items()) or "–"
         rows.append([stage["name"], funnel["step"], str(funnel["in"]), str(funnel["out"]), dropped])
     return header, rows
+
+
+def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
+    """One row per ``episodes`` stage (WiNGPT-3.0 S4 environment evaluation), in recipe order."""
+    header = ["stage", "model", "episodes", "accuracy % [95 % CI]", "exams / episode", "key-exam coverage %",
+              "exam cost / episode", "answered %"]
+    rows = []
+    for stage in recipe_stages(run_dir) or []:
+        path = Path(run_dir) / stage["name"] / "results.json"
+        if stage.get("kind") != "episodes" or not path.is_file():
+            continue
+        m = json.loads(path.read_text(encoding="utf-8"))["metrics"]
+        low, high = m["accuracy_ci95"]
+        rows.append([stage["name"], str((stage.get("config") or {}).get("model", "?")), str(m["num_episodes"]),
+                     f"{100 * m['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]", f"{m['mean_exams']:.2f}",
+                     f"{100 * m['mean_key_exam_coverage']:.1f}", f"{m['mean_exam_cost']:.2f}",
+                     f"{100 * m['answered_rate']:.1f}"])
+    return header, rows
+

@@ -55,7 +55,7 @@ def accuracy_plot(cells: list[dict], benchmarks: list[str], labels: list[str], p
         axes.bar(xs, ys, width * 0.95, yerr=_error_bars(ys, lows, highs), capsize=3, label=f"{label} / {mode}",
                  color=colours(labels.index(label) % 10), hatch=MODE_HATCH[mode], edgecolor="black", linewidth=0.5)
     axes.set_xticks(range(len(benchmarks)), benchmarks)
-    axes.set_ylabel("accuracy (%), 95% bootstrap CI")
+    axes.set_ylabel("accuracy (%), 95% Wilson CI")
     axes.set_ylim(0, 100)
     axes.set_title("Accuracy by benchmark and prompt mode")
     axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))

@@ -1,8 +1,10 @@
 """The evaluation loop: load items, render prompts, generate what is missing, grade, write results.
 
-Run directory per benchmark and mode: ``<output>/<benchmark>_<mode>/`` with ``predictions.jsonl``
-(one line per item, appended and fsynced per batch), ``settings.json`` (what the predictions were
-generated with; a resume with other settings is refused) and ``results.json`` (atomic). A rerun
+Run directory per benchmark and mode: ``<output>/<name>_<mode>/`` (``name`` = the benchmark unless
+the request names its results otherwise) with ``predictions.jsonl`` (one line per item, appended and
+fsynced per batch), ``settings.json`` (what the predictions were generated with; a resume with other
+settings is refused), ``model_identity.json`` (the model's content hash or endpoint; a resume with
+another model is refused, :mod:`medreasoner.eval.provenance`) and ``results.json`` (atomic). A rerun
 skips items whose id and prompt hash are already in ``predictions.jsonl``, so an interrupted run is
 finished by running the same command again. Metrics are always recomputed by grading the stored raw
 responses with the current verifier, so an interrupted-and-resumed run ends with the same numbers
@@ -26,6 +28,7 @@ from medreasoner.eval.generation import Completion, GenerationSettings, PromptSt
 from medreasoner.eval.metrics import BOOTSTRAP, accuracy_block, distribution, stability
 from medreasoner.eval.predictions import PredictionsFile
 from medreasoner.eval.prompts import PromptBuilder, find_igakuqa_prompts, load_igakuqa_exemplars
+from medreasoner.eval.provenance import check_identity, model_identity
 from medreasoner.files import write_json_atomic
 from medreasoner.scoring import summarize
 from medreasoner.verify import grade
@@ -49,6 +52,8 @@ class EvalRequest:
             ``Path("none")`` = zero-shot.
         grading: verifier mode, ``"normalized"`` or ``"official"``.
         settings: decoding settings.
+        name: what the results are called (``<name>_<mode>/``, results.json ``name``); None = the
+            benchmark. Lets one output directory hold two files of the same benchmark.
     """
 
     benchmark: str
@@ -60,6 +65,12 @@ class EvalRequest:
     igakuqa_prompts: Path | None
     grading: str
     settings: GenerationSettings
+    name: str | None = None
+
+    @property
+    def results_name(self) -> str:
+        """The stem of the run directories: ``name`` or the benchmark."""
+        return self.name or self.benchmark
 
 
 def jsonable(value):
@@ -121,10 +132,12 @@ def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, s
     builder = PromptBuilder(request.benchmark, mode, request.prompt_style, exemplars, source)
     prompts = [builder.render(item) for item in items]
     hashes = [p.sha256 for p in prompts]
-    run_dir = request.output / f"{request.benchmark}_{mode}"
+    run_dir = request.output / f"{request.results_name}_{mode}"
     generation = {k: v for k, v in request.settings.to_dict().items() if k != "batch_size"}
     predictions = PredictionsFile(run_dir / "predictions.jsonl")
     done = predictions.load()
+    identity = model_identity(backend.describe())
+    check_identity(run_dir, identity, bool(done))
     _check_settings(run_dir, {"backend": backend.describe()["backend"], "model": backend.describe()["model"],
                               "prompt_style": request.prompt_style, "generation": generation}, bool(done))
     for item, prompt_hash in zip(items, hashes):
@@ -144,6 +157,7 @@ def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, s
         if pending:
             backend.generate([prompts[i] for i in pending], request.settings, on_batch)
     results = build_results(items, [done[item.id] for item in items], request, mode, backend, builder, prompts[0])
+    results["model_identity"] = identity
     write_json_atomic(run_dir / "results.json", results)
     return results
 
@@ -155,6 +169,7 @@ def build_results(items: list[Item], records: list[dict], request: EvalRequest, 
     return {
         "schema_version": RESULTS_SCHEMA,
         "benchmark": request.benchmark,
+        "name": request.results_name,
         "benchmark_version": BENCHMARKS[request.benchmark].version,
         "mode": mode,
         "data": str(request.data),
@@ -201,5 +216,5 @@ def run_eval(request: EvalRequest, backend, *, show_progress: bool) -> dict[str,
         block = stability(results["answer"]["correct_by_id"], results["explain"]["correct_by_id"], BOOTSTRAP)
         for mode, body in results.items():
             body["stability"] = block
-            write_json_atomic(request.output / f"{request.benchmark}_{mode}" / "results.json", body)
+            write_json_atomic(request.output / f"{request.results_name}_{mode}" / "results.json", body)
     return results

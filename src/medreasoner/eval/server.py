@@ -150,11 +150,28 @@ def make_handler(service: ModelService) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class ListenError(Exception):
+    """The server cannot bind its address (raised before the model loads)."""
+
+
 def serve(model_path: str, *, host: str, port: int, model_name: str, dtype: str, default_max_tokens: int,
           announce=print) -> None:
-    """Load the model and serve until interrupted; ``port=0`` picks a free port (announced)."""
-    service = ModelService(HFBackend(model_path, dtype=dtype), model_name, default_max_tokens)
-    httpd = ThreadingHTTPServer((host, port), make_handler(service))
+    """Load the model and serve until interrupted; ``port=0`` picks a free port (announced).
+
+    The port is bound before the model loads, so a port in use (or out of range) fails at once.
+    """
+    if not 0 <= port <= 65535:
+        raise ListenError(f"port must be 0..65535, got {port}")
+    try:
+        httpd = ThreadingHTTPServer((host, port), BaseHTTPRequestHandler)
+    except OSError as error:  # port in use, privileged port, unknown host
+        raise ListenError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    try:
+        service = ModelService(HFBackend(model_path, dtype=dtype), model_name, default_max_tokens)
+    except BaseException:
+        httpd.server_close()
+        raise
+    httpd.RequestHandlerClass = make_handler(service)
     bound_host, bound_port = httpd.server_address[:2]
     announce(f"serving {model_name} on http://{bound_host}:{bound_port}/v1")
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from medreasoner.errors import InputError
@@ -49,6 +48,12 @@ class WorldConfig(BaseModel):
         num_cpt_case_reports: training cases also written as English case reports (summary, all
             results, full diagnostic chain) in the CPT corpus; at most ``num_cases.train``.
         num_calculator_tasks: MedCalc-Bench-format calculator tasks to add (0 = none).
+        cpt_only_conditions: condition ids whose knowledge reaches a model only through the CPT
+            corpus (Preferred-MedLLM's premise: continued pretraining adds domain knowledge the
+            fine-tuning data lacks). Training cases labelled with one of them give no SFT, pool,
+            preference, GRPO or environment row; every such case is written as a CPT case report
+            instead, and the eval items they label are also written to
+            ``eval/<split>_diagnosis_cpt_only.jsonl``. Empty = every condition is in every file.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -66,6 +71,7 @@ class WorldConfig(BaseModel):
     cpt_languages: Annotated[list[Literal["en", "ja"]], Field(min_length=1)]
     num_cpt_case_reports: Annotated[int, Field(ge=0)]
     num_calculator_tasks: Annotated[int, Field(ge=0)]
+    cpt_only_conditions: list[str]
 
     @model_validator(mode="after")
     def _reports_within_train(self) -> "WorldConfig":
@@ -77,13 +83,10 @@ class WorldConfig(BaseModel):
 def load_world_config(path: str | Path) -> WorldConfig:
     """Read and validate a world config YAML; errors name the file and the key."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(path, f"cannot read world config: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise InputError(path, f"invalid YAML: {error}", line=mark.line + 1 if mark else None) from None
+    from medreasoner.files import read_text_utf8
+    from medreasoner.recipe import parse_yaml  # bounded alias expansion; imported here: recipe imports the stages
+
+    data, _ = parse_yaml(path, read_text_utf8(path))
     try:
         return WorldConfig.model_validate(data)
     except ValidationError as error:

@@ -139,12 +139,31 @@ def episode_reward(
 
     The range is [-cost_weight, correct_weight + evidence_weight].
     """
+    outcome = episode_outcome(env, final_text)
+    waste = min(1.0, outcome["wasted_cost"] / cost_budget)
+    return correct_weight * float(outcome["correct"]) + evidence_weight * outcome["evidence"] - cost_weight * waste
+
+
+def episode_outcome(env: DiagnosticEnvironment, final_text: str) -> dict[str, Any]:
+    r"""What a finished episode achieved (the terms of :func:`episode_reward`, also reported by
+    ``medreasoner.eval.episodes``).
+
+    Returns:
+        ``correct`` (the submitted diagnosis, else the final text's answer, matches the label or a
+        synonym), ``answered`` (a diagnosis was submitted or the text commits to an answer),
+        ``evidence`` (fraction of key exams requested; 1 when none are needed), ``cost`` (of every
+        requested exam) and ``wasted_cost`` (of requested exams that are not key exams).
+    """
     label = env.case["label"]
     item = Item(env.case["id"], "", {}, label["name"], "diagnosis", {"synonyms": label["synonyms"]})
     text = f"\\boxed{{{env.submitted}}}" if env.submitted is not None else final_text
-    correct = 1.0 if grade(text, item).correct else 0.0
+    graded = grade(text, item)
     key = env.case["key_exams"]
-    evidence = sum(exam in env.requested for exam in key) / len(key) if key else 1.0
-    wasted_cost = sum(env.case["menu"][e]["cost"] for e in env.requested if e not in key)
-    waste = min(1.0, wasted_cost / cost_budget)
-    return correct_weight * correct + evidence_weight * evidence - cost_weight * waste
+    menu = env.case["menu"]
+    return {
+        "correct": bool(graded.correct),
+        "answered": graded.extracted is not None,
+        "evidence": sum(exam in env.requested for exam in key) / len(key) if key else 1.0,
+        "cost": sum(menu[e]["cost"] for e in env.requested),
+        "wasted_cost": sum(menu[e]["cost"] for e in env.requested if e not in key),
+    }

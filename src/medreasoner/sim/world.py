@@ -8,8 +8,10 @@
                                         the data engine's input; ``reference`` = chain + answer
     preference/train.jsonl              {"prompt", "chosen", "rejected", "margin"}: right vs wrong conclusion
     grpo/train.jsonl                    {"prompt", "item"}: canonical item JSON for the verifier rewards
-    env/train.jsonl                     {"prompt", "case", "reference"}: hidden case JSON for
+    env/{train,validation,test}.jsonl   {"prompt", "case", "reference"}: hidden case JSON for
                                         DiagnosticEnvironment; reference answer for the verifier reward
+    env/sft_train.jsonl                 {"tools", "messages"}: expert episodes of the training cases
+                                        (medreasoner.sim.episodes), TRL SFT format with tool calls
     eval/{validation,test}_{diagnosis,mcq,multiselect}.jsonl   canonical items (benchmark "items")
     calc/{train,test}.csv               MedCalc-Bench-format calculator tasks (when num_calculator_tasks > 0)
     manifest.json                       counts, seed, Bayes-optimal accuracy per split, config
@@ -39,7 +41,7 @@ from medreasoner.benchmarks.item import Item, item_to_dict, item_to_json
 from medreasoner.calculators.tasks import generate_tasks, write_csv
 from medreasoner.errors import InputError
 from medreasoner.eval.prompts import PromptBuilder
-from medreasoner.sim import environment
+from medreasoner.sim import episodes
 from medreasoner.sim.chain import ProbabilityModel, posterior, probability_model
 from medreasoner.sim.config import WorldConfig
 from medreasoner.sim.corpus import case_report, corpus_texts
@@ -62,7 +64,8 @@ from medreasoner.sim.sampler import Case, exam_module, render_summary, sample_ca
 SPLITS = ("train", "validation", "test")
 EVAL_TASKS = ("diagnosis", "mcq", "multiselect")
 TRAINING_FILES = (
-    "pool/train.jsonl", "sft/train.jsonl", "sft/validation.jsonl", "preference/train.jsonl", "grpo/train.jsonl", "env/train.jsonl"
+    "pool/train.jsonl", "sft/train.jsonl", "sft/validation.jsonl", "preference/train.jsonl", "grpo/train.jsonl", "env/train.jsonl",
+    "env/sft_train.jsonl", "env/validation.jsonl", "env/test.jsonl",
 )
 _MEDCALC_PROMPTS = PromptBuilder("medcalc", "answer", "chat", [], None)
 # Give up when unique cases run out: a KB/noise setting with few distinct cases cannot fill big splits.
@@ -132,11 +135,7 @@ def _multiselect(
     return plausible_multiselect_item(kb, shown, rng, config.num_options, config.plausible_threshold, item_id)
 
 
-def _env_reference(hidden: dict) -> str:
-    """Reference answer of an environment episode for the verifier-model reward (WiNGPT-3.0 S4 judges
-    the diagnostic process and conclusion against a reference): the key exams, then the boxed label."""
-    exams = ", ".join(hidden["menu"][exam]["name"] for exam in hidden["key_exams"]) or "none needed"
-    return f"Key exams: {exams}. Final diagnosis: \\boxed{{{hidden['label']['name']}}}"
+_env_reference = episodes.env_reference  # the reference answer of an episode (kept for callers)
 
 
 def _case_rows(
@@ -152,6 +151,8 @@ def _case_rows(
         "mcq": mcq_item(kb, shown, rng, config.num_options, f"{prefix}-mcq"),
     }
     if split == "train":
+        if shown.label in config.cpt_only_conditions:
+            return shown  # its knowledge reaches a model only as a CPT case report (build_world)
         for task in config.train_tasks:
             example = sft_example(kb, shown, items[task], config.chain_verbosity)
             rows["sft/train.jsonl"].append(example)
@@ -161,11 +162,11 @@ def _case_rows(
         if pair is not None:
             rows["preference/train.jsonl"].append(pair)
         hidden = env_case(model, case, prefix, config.enable_pertinent_negatives)
-        rows["env/train.jsonl"].append({
-            "prompt": [{"role": "user", "content": environment.INSTRUCTIONS}],
-            "case": json.dumps(hidden, ensure_ascii=False, sort_keys=True),
-            "reference": _env_reference(hidden),
-        })
+        if hidden["label"]["name"] in {kb.condition(c).en for c in config.cpt_only_conditions}:
+            return shown  # with every exam result the episode's answer is a CPT-only condition
+        env_row = episodes.env_row(hidden)
+        rows["env/train.jsonl"].append(env_row)
+        rows["env/sft_train.jsonl"].append(episodes.demonstration(env_row))
         return shown
     if split == "validation":
         for task in config.train_tasks:
@@ -173,6 +174,9 @@ def _case_rows(
     items["multiselect"] = _multiselect(kb, shown, rng, config, index, f"{prefix}-multiselect")
     for task in EVAL_TASKS:
         rows[f"eval/{split}_{task}.jsonl"].append(item_to_dict(items[task]))
+    rows[f"env/{split}.jsonl"].append(episodes.env_row(env_case(model, case, prefix, config.enable_pertinent_negatives)))
+    if shown.label in config.cpt_only_conditions:
+        rows[f"eval/{split}_diagnosis_cpt_only.jsonl"].append(item_to_dict(items["diagnosis"]))
     return shown
 
 
@@ -213,6 +217,17 @@ def _add_calculator_tasks(config: WorldConfig, tmp: Path, rows: dict[str, list[d
     return {name: len(records) for name, records in tables.items()}
 
 
+def _reported_cases(config: WorldConfig, cases: list[Case], shown: list[Presented]) -> list[Case]:
+    """Training cases written as CPT case reports: the first ``num_cpt_case_reports``, plus every case
+    labelled with a CPT-only condition (the corpus is the only place a model meets those cases)."""
+    first = cases[: config.num_cpt_case_reports]
+    held_out = [
+        case for index, (case, view) in enumerate(zip(cases, shown))
+        if view.label in config.cpt_only_conditions and index >= config.num_cpt_case_reports
+    ]
+    return first + held_out
+
+
 def _write_jsonl(path: Path, records: Iterable[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
@@ -243,6 +258,11 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
             f"unknown settings {unknown}; the knowledge base has {sorted(kb.settings)}",
             field="setting_weights",
         )
+    unknown = sorted(set(config.cpt_only_conditions) - {c.id for c in kb.conditions})
+    if unknown:
+        raise InputError(
+            config.knowledge_base or DEFAULT_KB_PATH, f"unknown conditions {unknown}", field="cpt_only_conditions"
+        )
     model = probability_model(kb, config.noise)
     cases = draw_cases(model, config, random.Random(config.seed))
     rows: dict[str, list[dict]] = {"cpt/train.jsonl": [{"text": t} for t in corpus_texts(kb, config.cpt_languages)]}
@@ -251,6 +271,8 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
     for split in ("validation", "test"):
         for task in EVAL_TASKS:
             rows[f"eval/{split}_{task}.jsonl"] = []
+        if config.cpt_only_conditions:
+            rows[f"eval/{split}_diagnosis_cpt_only.jsonl"] = []
     accuracy = {}
     for split in SPLITS:
         shown = [
@@ -258,8 +280,10 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
             for index, case in enumerate(tqdm(cases[split], desc=f"world {split}", unit="case", leave=False))
         ]
         accuracy[split] = _accuracy(model, cases[split], shown)
-    reports = [{"text": case_report(model, case)} for case in cases["train"][: config.num_cpt_case_reports]]
-    rows["cpt/train.jsonl"].extend(reports)
+        if split == "train":
+            train_shown = shown
+    reported = _reported_cases(config, cases["train"], train_shown)
+    rows["cpt/train.jsonl"].extend({"text": case_report(model, case)} for case in reported)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))

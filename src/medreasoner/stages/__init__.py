@@ -23,6 +23,7 @@ STAGES = {
     "grpo": "medreasoner.stages.grpo",
     "merge": "medreasoner.stages.merge",
     "eval": "medreasoner.stages.evaluate",
+    "episodes": "medreasoner.stages.episodes",
     **STEPS,  # the data engine's steps (medreasoner.data): generate, filter, dedup, decontaminate, ...
 }
 

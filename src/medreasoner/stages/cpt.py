@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from trl import SFTConfig, SFTTrainer
 
 from medreasoner.model import load_tokenizer
@@ -48,7 +48,7 @@ class DataSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     path: str
-    max_length: int
+    max_length: int = Field(ge=1)
     packing: bool
     packing_strategy: Literal["bfd", "wrapped"] | None = None
 

@@ -5,13 +5,16 @@ Every row is checked before TRL sees it, so a malformed line fails with ``file:l
 Formats (see the Pipeline contract in ``docs/stages.md``):
 
 - CPT: ``{"text": str}`` per line, or a directory of ``.txt`` (one document per file) and ``.jsonl`` files.
-- SFT: ``{"messages": [{"role", "content", "reasoning_content"?}, ...]}``.
+- SFT: ``{"messages": [{"role", "content", "reasoning_content"?, "tool_calls"?, "name"?}, ...], "tools"?}``;
+  ``tools`` (JSON schemas of the tools, a list or its JSON string) is rendered by the chat template
+  into the system prompt by TRL's ``SFTTrainer`` (``env/sft_train.jsonl``).
 - Preference: ``{"prompt": [messages], "chosen": [assistant msg], "rejected": [assistant msg], "margin"?: float}``.
 - GRPO: ``{"prompt": [messages], "item": str}`` (``item`` is ``item_to_json(item)``); extra columns pass through.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from datasets import Dataset
@@ -66,16 +69,39 @@ def load_text_corpus(path: str | Path) -> Dataset:
     return Dataset.from_dict({"text": texts})
 
 
+def _tools_json(path: Path, line: int, tools: object) -> str:
+    """The ``tools`` value as a JSON string (what TRL's SFTTrainer accepts besides a list; Arrow would
+    otherwise merge the schemas' differing fields into one struct padded with nulls)."""
+    parsed = tools
+    if isinstance(tools, str):
+        try:
+            parsed = json.loads(tools)
+        except json.JSONDecodeError as error:
+            raise InputError(path, f"tools is not valid JSON: {error}", line=line, field="tools") from None
+    if not isinstance(parsed, list) or not all(isinstance(tool, dict) for tool in parsed):
+        raise InputError(path, "tools must be a list of JSON schemas (or its JSON string)", line=line, field="tools")
+    return tools if isinstance(tools, str) else json.dumps(tools, ensure_ascii=False)
+
+
 def load_conversations(path: str | Path) -> Dataset:
-    """Load an SFT file: one ``{"messages": [...]}`` conversation per line, ending with an assistant turn."""
+    """Load an SFT file: one ``{"messages": [...]}`` conversation per line, ending with an assistant turn.
+
+    Rows may carry ``tools`` (all rows or none); it becomes a ``tools`` column of JSON strings.
+    """
     path = Path(path)
-    conversations = []
+    conversations, tools = [], []
+    with_tools = None
     for line, row in read_jsonl(path):
         _check_messages(path, line, "messages", row.get("messages"))
         if row["messages"][-1]["role"] != "assistant":
             raise InputError(path, "the last message must be the assistant's", line=line, field="messages")
+        with_tools = ("tools" in row) if with_tools is None else with_tools
+        if ("tools" in row) != with_tools:
+            raise InputError(path, "either every row has tools or none has", line=line, field="tools")
+        if "tools" in row:
+            tools.append(_tools_json(path, line, row["tools"]))
         conversations.append(row["messages"])
-    return Dataset.from_dict({"messages": conversations})
+    return Dataset.from_dict({"messages": conversations, **({"tools": tools} if tools else {})})
 
 
 def load_preferences(path: str | Path, *, with_margin: bool) -> Dataset:

@@ -28,7 +28,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from medreasoner.eval.backends import load_backend
 from medreasoner.eval.generation import GenerationSettings
@@ -36,11 +37,18 @@ from medreasoner.eval.runner import EvalRequest, run_eval
 from medreasoner.stages.context import StageContext
 
 
+BENCHMARK_KINDS = ("medqa", "medcalc", "igakuqa", "mcq", "items")
+
+
 class BenchmarkSection(BaseModel):
     """One benchmark to evaluate.
 
     Attributes:
-        name: ``medqa``, ``medcalc``, ``igakuqa``, ``mcq`` or ``items``.
+        kind: the benchmark loader (``medqa``, ``medcalc``, ``igakuqa``, ``mcq`` or ``items``) when
+            ``name`` is not one; optional.
+        name: what the results are called: ``<out_dir>/<name>_<mode>/`` and the report's column.
+            Without ``kind`` it is also the benchmark (one of the kinds above). Names must be
+            distinct within a stage (two files of one benchmark need ``kind`` and two names).
         data: the benchmark file or directory.
         limit: only the first N items (None = all).
         igakuqa_prompts: IgakuQA few-shot file/dir (None = ``prompts/`` beside the data, ``"none"``
@@ -48,10 +56,25 @@ class BenchmarkSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    name: Literal["medqa", "medcalc", "igakuqa", "mcq", "items"]
+    kind: Literal["medqa", "medcalc", "igakuqa", "mcq", "items"] | None = None
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     data: str
-    limit: int | None
+    limit: int | None = Field(ge=1)  # null = every item; 0 or -1 would silently drop items
     igakuqa_prompts: str | None
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_benchmark_without_kind(cls, name: str, info: ValidationInfo) -> str:
+        if "kind" in info.data and info.data["kind"] is None and name not in BENCHMARK_KINDS:
+            raise PydanticCustomError("unknown_benchmark", "name '{name}' is not a benchmark ({kinds}); set kind: to "
+                                      "the benchmark to give its results another name",
+                                      {"name": name, "kinds": ", ".join(BENCHMARK_KINDS)})
+        return name
+
+    @property
+    def benchmark(self) -> str:
+        """The benchmark loader this section evaluates."""
+        return self.kind or self.name
 
 
 class GenerationSection(BaseModel):
@@ -65,10 +88,19 @@ class GenerationSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    max_new_tokens: int
-    temperature: float
-    batch_size: int
-    thinking_budget: int | None
+    # The same ranges GenerationSettings enforces when the stage runs, so `validate` rejects them too.
+    max_new_tokens: int = Field(ge=1)
+    temperature: float = Field(ge=0)
+    batch_size: int = Field(ge=1)
+    thinking_budget: int | None = Field(ge=1)
+
+    @field_validator("thinking_budget")
+    @classmethod
+    def _budget_below_cap(cls, budget: int | None, info: ValidationInfo) -> int | None:
+        cap = info.data.get("max_new_tokens")
+        if budget is not None and cap is not None and budget >= cap:
+            raise ValueError(f"thinking_budget must be below max_new_tokens ({cap})")
+        return budget
 
 
 class Config(BaseModel):
@@ -84,6 +116,24 @@ class Config(BaseModel):
     generation: GenerationSection
     benchmarks: list[BenchmarkSection]
 
+    @field_validator("benchmarks")
+    @classmethod
+    def _distinct_names(cls, benchmarks: list[BenchmarkSection]) -> list[BenchmarkSection]:
+        # Each name is an output directory (<name>_<mode>/): a repeated one would overwrite the
+        # earlier benchmark's results. Reported at the repeated entry's name (file:line:field).
+        first: dict[str, int] = {}
+        for index, section in enumerate(benchmarks):
+            if section.name in first:
+                raise ValidationError.from_exception_data("Config", [InitErrorDetails(
+                    type=PydanticCustomError(
+                        "duplicate_name", "benchmark name '{name}' is used twice (also benchmarks[{other}]); "
+                        "names are output directories, so the second would overwrite the first's results. "
+                        "Give each a distinct name and set kind: {kind}",
+                        {"name": section.name, "other": first[section.name], "kind": section.benchmark}),
+                    loc=(index, "name"), input=section.name)])
+            first[section.name] = index
+        return benchmarks
+
 
 def run(config: Config, ctx: StageContext) -> dict:
     """Evaluate ``config.model`` on every benchmark; returns ``{"<benchmark>/<mode>/accuracy": ...}``
@@ -95,10 +145,10 @@ def run(config: Config, ctx: StageContext) -> dict:
     backend = load_backend(config.backend, model_path=config.model, dtype=config.dtype)
     metrics: dict[str, float] = {}
     for section in config.benchmarks:
-        if section.igakuqa_prompts is not None and section.name != "igakuqa":
+        if section.igakuqa_prompts is not None and section.benchmark != "igakuqa":
             raise ValueError(f"benchmark {section.name}: igakuqa_prompts applies to igakuqa only")
         request = EvalRequest(
-            benchmark=section.name, data=Path(section.data), mode=config.mode, limit=section.limit,
+            benchmark=section.benchmark, name=section.name, data=Path(section.data), mode=config.mode, limit=section.limit,
             output=ctx.out_dir, prompt_style=config.prompt_style,
             igakuqa_prompts=Path(section.igakuqa_prompts) if section.igakuqa_prompts else None,
             grading=config.grading, settings=settings,

@@ -32,7 +32,8 @@ import importlib
 import importlib.util
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from trl import GRPOConfig, GRPOTrainer
 
 from medreasoner.model import load_tokenizer
@@ -67,7 +68,7 @@ class EnvironmentSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Literal["diagnostic_chain"]
     params: dict[str, Any]
-    max_tool_calling_iterations: int
+    max_tool_calling_iterations: int = Field(ge=1)
 
 
 class DataSection(BaseModel):
@@ -77,7 +78,7 @@ class DataSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     train: str
-    max_prompt_length: int
+    max_prompt_length: int = Field(ge=1)
 
 
 class GrpoSection(BaseModel):
@@ -97,12 +98,12 @@ class GrpoSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    num_generations: int
-    beta: float
-    epsilon: float = 0.2
-    temperature: float
-    max_completion_length: int
-    steps_per_generation: int
+    num_generations: int = Field(ge=2)  # advantages are relative to the group: one completion has none
+    beta: float = Field(ge=0)
+    epsilon: float = Field(0.2, gt=0)
+    temperature: float = Field(gt=0)  # rollouts sample; 0 is not a sampling temperature
+    max_completion_length: int = Field(ge=1)
+    steps_per_generation: int = Field(ge=1)
     loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"]
     scale_rewards: Literal["group", "batch", "none"]
     use_vllm: bool
@@ -126,6 +127,30 @@ class Config(BaseModel):
     environment: EnvironmentSection | None = None
     optim: OptimSection
     peft: PeftSection | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Config":
+        # TRL checks these only when the trainer is built (after the model has loaded); checking them
+        # here lets `validate` reject them. TRL's generation batch is per_device_train_batch_size x
+        # processes x steps_per_generation and must hold whole groups; divisibility on one process
+        # implies it on any number of processes.
+        batch = self.optim.per_device_train_batch_size * self.grpo.steps_per_generation
+        if batch % self.grpo.num_generations:
+            _fail(("grpo", "num_generations"), f"num_generations ({self.grpo.num_generations}) must divide "
+                  f"optim.per_device_train_batch_size x grpo.steps_per_generation ({batch}): TRL's "
+                  "generation batch holds whole groups of completions", self.grpo.num_generations)
+        for index, reward in enumerate(self.rewards):
+            budget, maximum = reward.params.get("budget_tokens"), reward.params.get("max_tokens")
+            if isinstance(budget, int) and isinstance(maximum, int) and budget >= maximum:
+                _fail(("rewards", index, "params", "budget_tokens"), f"budget_tokens ({budget}) must be below "
+                      f"max_tokens ({maximum}): the length penalty grows between the two", budget)
+        return self
+
+
+def _fail(loc: tuple, message: str, value: object) -> None:
+    # A ValidationError with a location, so the recipe error names the exact field and its line.
+    raise ValidationError.from_exception_data("Config", [InitErrorDetails(
+        type=PydanticCustomError("value_error", message), loc=loc, input=value)])
 
 
 def environment_factory(section: EnvironmentSection):

@@ -15,7 +15,7 @@ import importlib.util
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, BitsAndBytesConfig
 
 from medreasoner.model import load_model
@@ -46,9 +46,9 @@ class PeftSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    r: int
-    lora_alpha: int
-    lora_dropout: float
+    r: int = Field(ge=1)
+    lora_alpha: int = Field(ge=1)
+    lora_dropout: float = Field(ge=0, lt=1)
     target_modules: list[str] | Literal["all-linear"]
     load_in_4bit: bool
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from trl import DPOConfig, DPOTrainer
 
 from medreasoner.model import load_tokenizer
@@ -48,7 +48,7 @@ class DataSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     train: str
-    max_length: int
+    max_length: int = Field(ge=1)
 
 
 class PreferenceSection(BaseModel):
@@ -64,8 +64,8 @@ class PreferenceSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     loss: Literal["dpo", "rpo"]
-    beta: float
-    rpo_alpha: float | None = None
+    beta: float = Field(gt=0)  # DPO divides nothing by it, but beta 0 makes the loss constant
+    rpo_alpha: float | None = Field(None, ge=0)
     precompute_ref_log_probs: bool
 
     @model_validator(mode="after")

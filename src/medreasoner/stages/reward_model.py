@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from trl import RewardConfig, RewardTrainer
 
 from medreasoner.model import load_tokenizer
@@ -64,7 +64,7 @@ class DataSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     train: str
-    max_length: int
+    max_length: int = Field(ge=1)
 
 
 class RewardSection(BaseModel):
@@ -78,7 +78,7 @@ class RewardSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     loss: Literal["bradley_terry", "scaled_bradley_terry"]
-    center_rewards_coefficient: float | None = None
+    center_rewards_coefficient: float | None = Field(None, ge=0)
 
 
 class Config(BaseModel):

@@ -19,7 +19,7 @@ Launch (1 GPU / CPU, and multi-GPU with ZeRO-3)::
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from trl import SFTConfig, SFTTrainer
 
 from medreasoner.model import load_tokenizer
@@ -44,8 +44,8 @@ class DataSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     train: str
     validation: str | None = None
-    eval_steps: int | None = None
-    max_length: int
+    eval_steps: int | None = Field(None, ge=1)
+    max_length: int = Field(ge=1)
     packing: bool
     assistant_only_loss: bool
 

@@ -21,7 +21,7 @@ import math
 import shutil
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medreasoner.errors import InputError
 from medreasoner.files import read_jsonl
@@ -40,8 +40,8 @@ class TokenizerSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     corpus: list[str]
-    max_rows_per_file: int
-    vocab_size: int
+    max_rows_per_file: int = Field(ge=1)
+    vocab_size: int = Field(ge=1)
 
 
 class ModelSection(BaseModel):
@@ -54,7 +54,7 @@ class ModelSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     size: str
-    max_position_embeddings: int
+    max_position_embeddings: int = Field(ge=1)
 
     @field_validator("size")
     @classmethod

@@ -12,17 +12,20 @@ loadable by ``AutoModelForCausalLM`` / ``AutoModelForSequenceClassification`` an
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import shutil
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from transformers import TrainerCallback
 
+from medreasoner.files import write_json_atomic
 from medreasoner.model import load_model
 from medreasoner.stages.context import StageContext
 from medreasoner.stages.peft_section import ModelSection, PeftSection
@@ -51,25 +54,27 @@ class OptimSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    learning_rate: float
-    num_train_epochs: float | None = None
-    max_steps: int | None = None
-    per_device_train_batch_size: int
-    gradient_accumulation_steps: int
-    warmup_steps: int
+    # Ranges are checked here so `validate` rejects what the Trainer would reject or silently
+    # misread (max_steps -1 means "whole epochs" and 0 one step to transformers; save_steps 0 saves nothing).
+    learning_rate: float = Field(gt=0)
+    num_train_epochs: float | None = Field(None, gt=0)
+    max_steps: int | None = Field(None, ge=1)
+    per_device_train_batch_size: int = Field(ge=1)
+    gradient_accumulation_steps: int = Field(ge=1)
+    warmup_steps: int = Field(ge=0)
     lr_scheduler_type: Literal["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_min_lr"]
-    min_lr_rate: float | None = None
-    weight_decay: float
-    max_grad_norm: float
+    min_lr_rate: float | None = Field(None, ge=0, le=1)
+    weight_decay: float = Field(ge=0)
+    max_grad_norm: float = Field(ge=0)  # 0 turns clipping off
     bf16: bool
     gradient_checkpointing: bool
     use_cpu: bool
-    logging_steps: int
-    save_steps: int
-    save_total_limit: int | None = None
+    logging_steps: int = Field(ge=1)
+    save_steps: int = Field(ge=1)
+    save_total_limit: int | None = Field(None, ge=1)
     deepspeed: str | None = None
     report_to: list[str] = ["none"]
-    dataloader_num_workers: int = 0
+    dataloader_num_workers: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> "OptimSection":
@@ -157,15 +162,112 @@ def last_checkpoint(out_dir: Path) -> str | None:
     return str(directory / f"checkpoint-{max(steps)}") if steps else None
 
 
+SEGMENTS_FILE = "medreasoner_segments.json"
+
+
+class SegmentsCallback(TrainerCallback):
+    """Record, in every checkpoint, the training segments (runs of ``trainer.train``) that led to it.
+
+    ``checkpoint-<step>/medreasoner_segments.json`` = ``[{"start_step", "end_step", "runtime_s"}]``:
+    the segments before this one (read from the checkpoint it resumed from) plus this one up to the
+    save. A resumed stage adds them up, so its manifest's runtime covers the whole run.
+    """
+
+    def __init__(self, previous: list[dict], start_step: int):
+        self.previous, self.start_step, self.started = previous, start_step, time.perf_counter()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
+
+    def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if checkpoint.is_dir():
+            segment = {"start_step": self.start_step, "end_step": state.global_step,
+                       "runtime_s": round(time.perf_counter() - self.started, 3)}
+            write_json_atomic(checkpoint / SEGMENTS_FILE, self.previous + [segment])
+
+
+def _previous_segments(checkpoint: str | None) -> list[dict]:
+    if checkpoint is None:
+        return []
+    step = int(Path(checkpoint).name.rsplit("-", 1)[1])
+    path = Path(checkpoint) / SEGMENTS_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        # A checkpoint saved before segments were recorded (or killed between the two files).
+        return [{"start_step": 0, "end_step": step, "runtime_s": None}]
+
+
+def whole_run_loss(log_history: list[dict], start_step: int, segment_loss: float | None,
+                   segment_steps: int) -> float | None:
+    """Mean training loss per optimizer step over the whole run, resumed segments included.
+
+    The Trainer's own ``train_loss`` averages only the steps of the last ``train()`` call. Each
+    ``loss`` entry of the log history (kept in ``trainer_state.json`` across resumes) is the mean
+    over the steps since the previous entry, so the steps up to ``start_step`` contribute
+    ``sum(loss_i * (step_i - step_{i-1}))`` and the last segment ``segment_loss * segment_steps``;
+    dividing by the steps covered gives the mean an uninterrupted run reports (exactly, when the
+    checkpoint step is a logged step; steps between the last log and the checkpoint are not in the
+    log and are left out otherwise).
+    """
+    total, steps, previous = 0.0, 0, 0
+    for entry in log_history:
+        step = entry.get("step")
+        if "loss" not in entry or step is None or step > start_step or (loss := _as_float(entry["loss"])) is None:
+            continue
+        total += loss * (step - previous)
+        steps += step - previous
+        previous = step
+    if segment_loss is not None and segment_steps > 0:
+        total += segment_loss * segment_steps
+        steps += segment_steps
+    return total / steps if steps else segment_loss
+
+
 def train(trainer, ctx: StageContext) -> dict:
     """Run ``trainer.train``, resuming from the stage's last checkpoint if one exists.
 
     Returns:
-        the Trainer's final metrics (train_loss, train_runtime in s, ...) plus ``global_step``.
+        The Trainer's final metrics, over the whole run when it was resumed: ``train_loss`` (mean
+        loss per step, :func:`whole_run_loss`), ``train_runtime`` (s, summed over the segments that
+        led to the final weights; work lost after a segment's last checkpoint is not counted),
+        ``train_steps_per_second`` / ``train_samples_per_second`` recomputed from them,
+        ``total_flos`` (the Trainer keeps it across resumes); plus ``global_step``, ``train_segments``
+        (count) and ``segments`` (``[{"start_step", "end_step", "runtime_s", "train_loss"}]``, one per
+        ``trainer.train`` call; runtime None when a checkpoint predates segment records).
     """
-    result = trainer.train(resume_from_checkpoint=last_checkpoint(ctx.out_dir))
+    checkpoint = last_checkpoint(ctx.out_dir)
+    start_step = int(Path(checkpoint).name.rsplit("-", 1)[1]) if checkpoint else 0
+    previous = _previous_segments(checkpoint)
+    trainer.add_callback(SegmentsCallback(previous, start_step))
+    result = trainer.train(resume_from_checkpoint=checkpoint)
     metrics = {key: number for key, value in result.metrics.items() if (number := _as_float(value)) is not None}
-    metrics["global_step"] = trainer.state.global_step
+    end_step = trainer.state.global_step
+    segment_steps = end_step - start_step
+    segment = {"start_step": start_step, "end_step": end_step, "runtime_s": metrics.get("train_runtime"),
+               "train_loss": metrics.get("train_loss")}
+    segments = previous + [segment]
+    if previous:
+        loss = whole_run_loss(trainer.state.log_history, start_step, metrics.get("train_loss"), segment_steps)
+        if loss is not None:
+            metrics["train_loss"] = loss
+        runtimes = [s["runtime_s"] for s in segments if s["runtime_s"] is not None]
+        if "train_runtime" in metrics and runtimes:
+            runtime = sum(runtimes)
+            steps_per_second = metrics.get("train_steps_per_second")
+            samples_per_step = (metrics["train_samples_per_second"] / steps_per_second
+                                if steps_per_second and "train_samples_per_second" in metrics else None)
+            metrics["train_runtime"] = round(runtime, 4)
+            if runtime > 0 and steps_per_second is not None:
+                metrics["train_steps_per_second"] = round(end_step / runtime, 3)
+                if samples_per_step is not None:
+                    metrics["train_samples_per_second"] = round(end_step * samples_per_step / runtime, 3)
+    metrics["global_step"] = end_step
+    metrics["train_segments"] = len(segments)
+    metrics["segments"] = segments
     return metrics
 
 

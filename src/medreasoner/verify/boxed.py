@@ -2,7 +2,10 @@ r"""``boxed``: the last ``\boxed{...}`` compared with a short gold string (or sy
 
 Used for free-text items whose prompt asks for a boxed answer, and by the generative verifier
 judge, whose verdict is ``\boxed{1}`` (consistent) or ``\boxed{0}``: read it with
-:func:`last_boxed`. No box -> no answer. ``official`` = ``normalized``.
+:func:`last_boxed`. No box -> no answer. As for ``diagnosis``, boxes joined only by punctuation
+or hedge words (``\boxed{A} or \boxed{B}``) that differ are a hedge (no answer), and a boxed
+answer negated after its box (``\boxed{Influenza} Not influenza.``) is retracted (no answer).
+``official`` = ``normalized``.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from medreasoner.benchmarks.item import Item
 from medreasoner.verify import names
 from medreasoner.verify.result import Grade, all_or_nothing
-from medreasoner.verify.text import answer_region, last_boxed, unwrap_latex
+from medreasoner.verify.text import answer_region, last_boxed, trailing_boxes, unwrap_latex
 
 MODES = ("normalized", "official")
 
@@ -22,9 +25,21 @@ def extract(text: str, item: Item, mode: str) -> str | None:
 
     >>> extract(r"<think>\boxed{0}</think> verdict: \boxed{1}", None, "normalized")
     '1'
+    >>> extract(r"\boxed{0} or \boxed{1}", None, "normalized") is None
+    True
     """
-    boxed = last_boxed(answer_region(text))
-    return None if boxed is None else unwrap_latex(boxed)
+    region = answer_region(text)
+    boxes = trailing_boxes(region)
+    if not boxes:
+        return None
+    contents = {box.content for box in boxes}  # 100k repeated boxes normalise once
+    keys = {names.normalize_name(unwrap_latex(content[:names.MAX_ANSWER_CHARS + 1])) for content in contents}
+    if len(keys) > 1:
+        return None
+    answer = unwrap_latex(boxes[-1].content)
+    if names.retracted(answer, region[boxes[0].start:], item):
+        return None
+    return answer
 
 
 def check(answer: str | None, item: Item) -> bool:

@@ -1,25 +1,37 @@
 r"""``diagnosis``: open-ended answers (a diagnosis name) matched after name normalisation.
 
-Extraction, on the answer region (think removed, NFKC): the last closed ``\boxed{...}``
-(``\boxed{\text{Acute appendicitis}}``); else the last line-level statement
-``Diagnosis: X`` / ``Final diagnosis: X`` / ``Answer: X`` / ``The most likely diagnosis is X`` /
-``診断: X`` / ``答え: X`` (the rest of that line); else None. Checking compares
-:func:`medreasoner.verify.names.normalize_name` of the answer with the gold string and
-``meta["synonyms"]`` (exact match of the normalised forms; no substring credit, so listing a
-differential of ten diseases earns nothing). ``official`` = ``normalized`` (no official rule exists).
+Extraction, on the answer region (think removed, NFKC), reads the LAST COMMITTED name: the later
+of the last closed ``\boxed{...}`` (``\boxed{\text{Acute appendicitis}}``) and the last
+line-level statement ``Diagnosis: X`` / ``Final diagnosis: X`` / ``Answer: X`` /
+``The most likely diagnosis is X`` / ``診断: X`` / ``答え: X`` (the rest of that line). Then:
+
+* a hedge is no answer: commitments joined only by punctuation or hedge words
+  (``\boxed{Pneumonia} or \boxed{Influenza}``, ``Diagnosis: Pneumonia\nDiagnosis: Influenza``)
+  that name different diagnoses;
+* a retracted name is no answer: the committed name (or, when it matches the gold, any accepted
+  name) negated at or after the commitment (``\boxed{Pneumonia}\nPneumonia is ruled out``;
+  see :func:`medreasoner.verify.names.negates`).
+
+Checking compares :func:`medreasoner.verify.names.normalize_name` of the answer with the gold
+string and ``meta["synonyms"]`` (exact match of the normalised forms; no substring credit, so a
+differential of ten diseases, "not pneumonia" or "pneumonia or influenza" earns nothing).
+``official`` = ``normalized`` (no official rule exists).
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
+from typing import NamedTuple
 
 from medreasoner.benchmarks.item import Item
 from medreasoner.verify import names
 from medreasoner.verify.result import Grade, all_or_nothing
-from medreasoner.verify.text import answer_region, last_boxed, unwrap_latex
+from medreasoner.verify.text import answer_region, is_connective, trailing_boxes, unwrap_latex
 
 MODES = ("normalized", "official")
+# Only the last statements can be the last commitment or joined to it.
+MAX_STATEMENTS_TRIED = 32
 
 # "final/most likely diagnosis is" match through their last word; the lookahead set lets the
 # engine skip ahead on long texts.
@@ -29,23 +41,69 @@ _STATEMENT = re.compile(
 )
 
 
+class _Named(NamedTuple):
+    start: int
+    end: int
+    names: tuple[str, ...]  # the last one is the name read; more than one distinct is a hedge
+
+
+def _commitments(region: str) -> list[_Named]:
+    found = []
+    boxes = trailing_boxes(region)
+    if boxes:
+        # Joined by connective gaps by construction: one commitment; 100k repeated boxes unwrap once.
+        contents = dict.fromkeys(box.content for box in boxes)
+        contents.pop(boxes[-1].content)
+        named = [unwrap_latex(content[:names.MAX_ANSWER_CHARS + 1]) for content in [*contents, boxes[-1].content]]
+        named = [name for name in named if name]
+        if named:
+            found.append(_Named(boxes[0].start, boxes[-1].end, tuple(named)))
+    for match in deque(_STATEMENT.finditer(region), maxlen=MAX_STATEMENTS_TRIED):
+        stated = (match.group(1) if match.group(1) is not None else match.group(2)).strip()
+        if stated:
+            found.append(_Named(match.start(), match.end(), (stated,)))
+    return sorted(found, key=lambda entry: entry.start)
+
+
+def commitment(region: str) -> tuple[int, list[str]] | None:
+    r"""Start of the last commitment and the names it commits to (several = a hedge), or None.
+
+    >>> commitment(r"Diagnosis: flu. On reflection: \boxed{Measles}")
+    (31, ['Measles'])
+    """
+    found = _commitments(region)
+    if not found:
+        return None
+    start, committed = found[-1].start, list(found[-1].names)
+    for previous in reversed(found[:-1]):
+        if previous.end > start or not is_connective(region[previous.end:start]):
+            break
+        start = previous.start
+        committed[:0] = previous.names
+    return start, committed
+
+
 def extract(text: str, item: Item, mode: str) -> str | None:
-    r"""The stated diagnosis, or None.
+    r"""The stated diagnosis, or None (no answer, a hedge, or a retracted name).
 
     >>> extract("...so the final diagnosis: Acute appendicitis", None, "normalized")
     'Acute appendicitis'
     >>> extract(r"Answer: flu. \boxed{\text{Influenza}}", None, "normalized")
     'Influenza'
+    >>> extract(r"\boxed{Pneumonia} or \boxed{Influenza}", None, "normalized") is None
+    True
     """
     region = answer_region(text).replace("*", "")
-    boxed = last_boxed(region)
-    if boxed is not None and unwrap_latex(boxed):
-        return unwrap_latex(boxed)
-    last = next(iter(deque(_STATEMENT.finditer(region), maxlen=1)), None)
-    if last is None:
+    found = commitment(region)
+    if found is None:
         return None
-    stated = (last.group(1) if last.group(1) is not None else last.group(2)).strip()
-    return stated or None
+    start, committed = found
+    if len({names.normalize_name(name[:names.MAX_ANSWER_CHARS + 1]) for name in set(committed)}) > 1:
+        return None
+    answer = committed[-1]
+    if names.retracted(answer, region[start:], item):
+        return None
+    return answer
 
 
 def check(answer: str | None, item: Item) -> bool:

@@ -10,13 +10,16 @@ sorted gold list. No stripping, no lower-casing: ``"b, e"`` is wrong (part ``" e
 cases: 116A71 is always correct (MHLW accepted every answer); a gold ``"x or y"`` (112B30) is
 correct iff pred is exactly ``["x"]`` or ``["y"]``. Numeric entries are compared as strings.
 
-``normalized`` (free-form model output): answer region (think removed), NFKC, lower-case; the
-candidate is the last ``\\boxed{}``, else the rest of the last ``答え:`` / ``正解は`` /
-``Answer:`` statement line, else the last non-empty line, else the first line if it is a clean
-list (the baseline prompt ends with ``答え:``, so a bare answer may open the completion).
-``、`` becomes ``,`` and spaces around commas go. If every comma part is an option letter
-(numeric items: a number) that tuple is the answer, else the leading letter set ("b と e") is;
-otherwise no answer. Then the official check.
+``normalized`` (free-form model output): answer region (think removed), NFKC, lower-case. Choice
+items: the last committed letters as for ``mcq`` (:func:`medreasoner.verify.letters.last_commitment`:
+the later of the last ``\\boxed{}`` and the last ``答え:`` / ``正解は`` / ``Answer:`` statement;
+commitments joined only by punctuation or "または"/"か" merge into a hedge), minus the letters
+negated at or after it (``答えはeではない``, ``eは誤り``, ``e以外``: no answer); with no
+commitment, the last non-empty line (minus its negated letters), else the first line if it is a
+clean list (the baseline prompt ends with ``答え:``, so a bare answer may open the completion).
+Numeric items: the later of the last box and the last statement line, else the last non-empty
+line; a number followed by ではない/以外/... is no answer. ``、`` becomes ``,`` and spaces around
+commas go. Then the official check.
 
 Kinki (禁忌肢, prohibited choices): :func:`chosen_letters` / :func:`selects_kinki` decide whether an
 answer picked a letter listed in ``meta["kinki"]`` (pass criterion: at most 3 such questions).
@@ -28,9 +31,9 @@ import re
 from collections import deque
 
 from medreasoner.benchmarks.item import Item
-from medreasoner.verify.letters import parse_letter_set
+from medreasoner.verify.letters import last_commitment, negated_letters, parse_letter_set
 from medreasoner.verify.result import Grade, all_or_nothing
-from medreasoner.verify.text import answer_region, bound, last_boxed, last_nonempty_line, unwrap_latex
+from medreasoner.verify.text import answer_region, bound, last_box, last_nonempty_line, unwrap_latex
 
 MODES = ("normalized", "official")
 
@@ -49,42 +52,64 @@ def _letters(item: Item) -> frozenset[str]:
     return frozenset(key.lower() for key in item.options if isinstance(key, str) and len(key) == 1)
 
 
-def _candidates(region: str) -> list[tuple[str, bool]]:
-    # (candidate, whether a leading letter set may be read from free text after it)
-    boxed = last_boxed(region)
-    if boxed is not None:
-        return [(unwrap_latex(boxed[:CANDIDATE_CHARS]), True)]
+_NUMBER_NEGATED = re.compile(r"\s*(?:ではない|ではなく|でない|じゃない|は誤|は不正解|は正しくない|は間違|以外|を除|は違|\s*is\s+(?:not|incorrect|wrong))")
+
+
+def _numeric_candidate(region: str) -> str:
+    # The later of the last box and the last statement line (the last committed answer), else the last line.
+    box = last_box(region)
     last = next(iter(deque(_STATEMENT.finditer(region), maxlen=1)), None)
-    if last is not None:
-        return [(region[last.end():last.end() + CANDIDATE_CHARS].split("\n", 1)[0], True)]
-    # The baseline prompt ends with "答え:", so a bare answer may open the completion; only a clean
-    # letter list is read there ("aは誤り" is a remark about a, not a choice of a).
-    first_line = region.lstrip()[:CANDIDATE_CHARS].split("\n", 1)[0]
-    return [(last_nonempty_line(region)[-CANDIDATE_CHARS:], True), (first_line, False)]
+    if last is not None and (box is None or last.start() > box.start):
+        return region[last.end():last.end() + CANDIDATE_CHARS].split("\n", 1)[0]
+    if box is not None:
+        return unwrap_latex(box.content[:CANDIDATE_CHARS])
+    return last_nonempty_line(region)[-CANDIDATE_CHARS:]
 
 
-def _parse(candidate: str, letters: frozenset[str], allow_free_text: bool) -> tuple[str, ...] | None:
+def _clean(candidate: str) -> str:
     candidate = candidate.replace("、", ",").strip()
     # split/strip rather than a regex: "\s*,\s*" backtracks quadratically over long space runs.
-    candidate = ",".join(part.strip() for part in candidate.split(",")).strip(" .。")
-    if not letters:
-        number = _NUMBER.fullmatch(candidate) if not allow_free_text else _NUMBER.search(candidate)
-        return (number.group(),) if number else None
-    parts = candidate.split(",")
+    return ",".join(part.strip() for part in candidate.split(",")).strip(" .。")
+
+
+def _number(candidate: str) -> tuple[str, ...] | None:
+    candidate = _clean(candidate)
+    number = _NUMBER.search(candidate)
+    if number is None or _NUMBER_NEGATED.match(candidate, number.end()):
+        return None
+    return (number.group(),)
+
+
+def _letters_from_line(line: str, letters: frozenset[str], allow_free_text: bool) -> frozenset[str] | None:
+    cleaned = _clean(line)
+    parts = cleaned.split(",")
     if all(part in letters for part in parts):
-        return tuple(sorted(parts))
-    chosen = parse_letter_set(candidate, letters) if allow_free_text else None
-    return tuple(sorted(chosen)) if chosen else None
+        chosen = frozenset(parts)
+    elif allow_free_text:
+        chosen = parse_letter_set(cleaned, letters)
+    else:
+        return None
+    if chosen is None:
+        return None
+    return (chosen - negated_letters(line, letters)) or None
 
 
 def _normalized(text: str, item: Item) -> tuple[str, ...] | None:
     region = answer_region(text).lower().replace("*", "")
     letters = _letters(item)
-    for candidate, allow_free_text in _candidates(region):
-        parsed = _parse(candidate, letters, allow_free_text)
-        if parsed is not None:
-            return parsed
-    return None
+    if not letters:
+        return _number(_numeric_candidate(region))
+    commitment = last_commitment(region, letters)
+    if commitment is not None:
+        chosen = commitment.letters - negated_letters(region[commitment.start:], commitment.letters)
+    else:
+        # The baseline prompt ends with "答え:", so a bare answer may open the completion; only a clean
+        # letter list is read there ("aは誤り" is a remark about a, not a choice of a).
+        first_line = region.lstrip()[:CANDIDATE_CHARS].split("\n", 1)[0]
+        chosen = _letters_from_line(last_nonempty_line(region)[-CANDIDATE_CHARS:], letters, True)
+        if chosen is None:
+            chosen = _letters_from_line(first_line, letters, False)
+    return tuple(sorted(chosen)) if chosen else None
 
 
 def extract(text: str, item: Item, mode: str) -> tuple[str, ...] | None:

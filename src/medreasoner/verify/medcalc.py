@@ -173,14 +173,19 @@ def extract(text: str, item: Item, mode: str) -> Answer:
             return official_value(medcalc_official.extract_answer(bound(text), kind), kind)
         except medcalc_official.ExtractionFailed:
             return None
-    found = medcalc_free.candidate(answer_region(text))
-    if found is None:
+    region = answer_region(text)
+    committed = medcalc_free.commitment(region)
+    if committed is None:
         return None
+    found, start = committed
     if kind == "date":
         return medcalc_free.date(found)
     if kind == "gestational_age":
         return medcalc_free.gestational_age(found)
-    return medcalc_free.number(found)
+    value = medcalc_free.number(found)
+    if value is not None and medcalc_free.retracted(found, region[start:]):
+        return None
+    return value
 
 
 def grade(text: str, item: Item, mode: str) -> Grade:

@@ -1,15 +1,20 @@
 r"""MedCalc-Bench ``normalized`` extraction: free-form model output, no JSON required.
 
-The answer region (think removed, NFKC) gives one candidate string, the first that exists of:
-the last ``\boxed{...}``; the official JSON ``"answer": ...`` field; the rest of the line after
-the last ``answer is`` / ``Answer:`` / ``答え:``; the last non-empty line (after its last ``:`` or
-`` is ``). Then, by the calculator's kind:
+The answer region (think removed, NFKC) gives one candidate string, the LAST COMMITTED of: the
+last ``\boxed{...}``, the official JSON ``"answer": ...`` field, the rest of the line after the
+last ``answer is`` / ``Answer:`` / ``答え:`` (whichever starts last wins, so a later statement
+corrects a box); with none of them, the last non-empty line (after its last ``:`` or `` is ``).
+Boxes joined only by punctuation or hedge words (``\boxed{23.9} or \boxed{75.7}``) with different
+contents are a hedge: no answer. Then, by the calculator's kind:
 
 * number: a ``str(<expression>)`` is evaluated as in ``official``; else after the last ``=`` if
   any, the FIRST number (``-`` and U+2212 minus, thousands
   commas dropped), so units never matter: ``25.2 mL/min/1.73 m²`` -> 25.2,
   ``22.9 kg/m^2`` -> 22.9 (the official rule takes the last number, 2), ``1 + 0 + 1 = 2`` -> 2;
-  ``12%`` -> 12 (no division by 100: the value as written);
+  ``12%`` -> 12 (no division by 100: the value as written). No answer when that number opens a
+  range or list (``23.9 to 75.7``, ``between 23.9 and 75.7``, ``23.9-75.7``, ``25 ± 2``,
+  ``23.9 or 75.7``, ``1, 0, 1``; units may sit between) or is negated (``not 25.2``,
+  ``25.2 is incorrect``, also anywhere after the commitment: :func:`retracted`);
 * date: first ``M/D/YYYY`` or ``YYYY-MM-DD``;
 * gestational age: ``14 weeks and 1 day`` / ``(14, 1)`` / the official tuple regex; ``14 weeks`` -> (14, 0).
 
@@ -24,7 +29,7 @@ from collections import deque
 
 from medreasoner.benchmarks.item import GestationalAge
 from medreasoner.verify import medcalc_official
-from medreasoner.verify.text import last_boxed, last_nonempty_line, unwrap_latex
+from medreasoner.verify.text import last_nonempty_line, trailing_boxes, unwrap_latex
 
 _STATEMENT = re.compile(r"(?=[Aa答])(?:(?i:\banswer\b\s*(?:is|:|=))|答え\s*(?:は|:))")
 # A candidate longer than this is cut (head kept; tail for the last-line fallback): an answer
@@ -37,28 +42,81 @@ _DATE_US = re.compile(r"(?<!\d)(\d{1,2})/(\d{1,2})/(\d{4})(?!\d)")
 _DATE_ISO = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _WEEKS_DAYS = re.compile(r"(?<!\d)(\d{1,3})\s*(?:weeks?|wks?|w)\b[^\d]{0,20}?(\d{1,2})\s*(?:days?|d)\b", re.IGNORECASE)
 _WEEKS = re.compile(r"(?<!\d)(\d{1,3})\s*weeks?\b", re.IGNORECASE)
+# After the read number: an optional unit, then a range/list connector and another number.
+_RANGE_AFTER = re.compile(
+    r"\s*(?:%|[^\W\d_]{1,12}(?:/[^\W\d_]{1,12}){0,3})?\s*\(?\s*"
+    r"(?:-|–|—|~|～|〜|±|\+/-|\+-|,|;|(?i:to|and|or|through|until)\b|から|または|か|と)\s*[-−]?\.?\d"
+)
+_NEGATED_BEFORE = re.compile(
+    r"(?i:\b(?:not|never|cannot|rather\s+than|instead\s+of|except|excluding)|n't)\s+(?i:be\s+)?(?i:equal\s+to\s+)?$"
+)
+_NEGATED_AFTER = re.compile(
+    r"\s*(?:%|[^\W\d_]{1,12}(?:/[^\W\d_]{1,12}){0,3})?\s*"
+    r"(?:(?i:(?:is|was|would\s+be)\s+(?:not\s+(?:correct|right|the\s+answer)|incorrect|wrong)\b|\?\s*no\b)"
+    r"|ではない|でない|じゃない|は誤|は不正解|は間違|以外)"
+)
+_NUMBER_TEXT = re.compile(r"[-−]?(?<![\d.])(?:\d+(?:[.,]\d+)*|\.\d+)")
+
+
+def commitment(region: str) -> tuple[str, int] | None:
+    r"""The candidate string (see the module docstring) and where its commitment starts, or None.
+
+    >>> commitment(r"\boxed{25.2}" + "\nOn reflection, the answer is 30.")
+    ('30.', 32)
+    >>> commitment(r"\boxed{23.9} or \boxed{75.7}") is None
+    True
+    """
+    boxes = trailing_boxes(region)
+    statement = next(iter(deque(_STATEMENT.finditer(region), maxlen=1)), None)
+    field = medcalc_official.last_answer_field(region)
+    field_start = region.rfind('nswer":') if field is not None else -1
+    box_start = boxes[-1].start if boxes else -1
+    statement_start = statement.start() if statement is not None else -1
+    latest = max(box_start, field_start, statement_start)
+    if latest == -1:
+        line = last_nonempty_line(region)[-CANDIDATE_CHARS:]
+        if not line:
+            return None
+        lead = _LINE_LEAD.match(line)
+        return (line[lead.end():].strip() if lead else line), len(region) - len(line)
+    if latest == box_start:
+        if len({box.content.strip() for box in boxes}) > 1:
+            return None
+        return unwrap_latex(boxes[-1].content[:CANDIDATE_CHARS]), boxes[0].start
+    if latest == field_start:
+        return field[:CANDIDATE_CHARS].strip().strip('"'), field_start
+    return region[statement.end():statement.end() + CANDIDATE_CHARS].split("\n", 1)[0].strip(), statement_start
 
 
 def candidate(region: str) -> str | None:
-    r"""The string the answer is read from (see the module docstring), or None for an empty region.
+    r"""The string the answer is read from (see the module docstring), or None.
 
     >>> candidate("BMI = 70 / 1.75^2\nThe answer is 22.9 kg/m2.")
     '22.9 kg/m2.'
     """
-    boxed = last_boxed(region)
-    if boxed is not None:
-        return unwrap_latex(boxed[:CANDIDATE_CHARS])
-    field = medcalc_official.last_answer_field(region)
-    if field is not None:
-        return field[:CANDIDATE_CHARS].strip().strip('"')
-    statement = next(iter(deque(_STATEMENT.finditer(region), maxlen=1)), None)
-    if statement is not None:
-        return region[statement.end():statement.end() + CANDIDATE_CHARS].split("\n", 1)[0].strip()
-    line = last_nonempty_line(region)[-CANDIDATE_CHARS:]
-    if not line:
-        return None
-    lead = _LINE_LEAD.match(line)
-    return line[lead.end():].strip() if lead else line
+    found = commitment(region)
+    return None if found is None else found[0]
+
+
+def retracted(found: str, tail: str) -> bool:
+    """True when ``tail`` (the text from the commitment on) negates the number read from ``found``.
+
+    >>> retracted("25.2", "25.2. On reflection, 25.2 is wrong."), retracted("25.2", "25.2, not 2.")
+    (True, False)
+    """
+    expression = medcalc_official.str_call_argument(found)
+    if expression is not None:
+        return False
+    found = found.replace("\u2212", "-")
+    match = _NUMBER_TEXT.search(found[found.rfind("=") + 1:])
+    if match is None:
+        return False
+    literal = re.escape(match.group().lstrip("-−"))
+    pattern = (
+        rf"(?i:\b(?:not|never|cannot|rather\s+than|instead\s+of)|n't)\s+(?i:be\s+)?{literal}(?!\d|\.\d)"
+        rf"|(?<![\d.]){literal}(?!\.?\d){_NEGATED_AFTER.pattern}"
+    )
+    return re.search(pattern, tail) is not None
 
 
 def number(text: str) -> float | None:
@@ -80,9 +138,14 @@ def number(text: str) -> float | None:
             except OverflowError:
                 return None
     text = text.replace("\u2212", "-")
-    text = text[text.rfind("=") + 1:]
-    match = _NUMBER.search(_THOUSANDS.sub("", text))
+    text = _THOUSANDS.sub("", text[text.rfind("=") + 1:])
+    match = _NUMBER.search(text)
     if match is None:
+        return None
+    # A range, a list or a negated number is not one committed value.
+    if _RANGE_AFTER.match(text, match.end()) or _NEGATED_AFTER.match(text, match.end()):
+        return None
+    if _NEGATED_BEFORE.search(text, max(0, match.start() - 40), match.start()):
         return None
     try:
         return float(match.group())

@@ -1,10 +1,24 @@
-"""``multiselect``: choose-all-that-apply items with partial credit (per-item F1) and micro-F1 counts.
+"""``multiselect``: choose-all-that-apply items, scored so that knowledge-free hedging earns nothing.
 
-Extraction is the same as ``mcq`` (several letters allowed by construction). ``check`` is the
-all-or-nothing exact set match; :func:`grade` scores F1 = 2tp / (2tp + fp + fn) and reports
-``counts = (tp, fp, fn)`` so a scorer can aggregate micro-F1 over items. An answer that names every
-option is treated as an abstention (tp = fp = 0, fn = |gold|): F1 alone would still pay it
-2|gold| / (|gold| + n_options), a reward for not choosing. No answer is also an abstention.
+Extraction is the same as ``mcq`` (several letters allowed by construction; the last committed
+answer, negated letters removed). ``check`` is the all-or-nothing exact set match.
+
+Score (the RL reward and the reported ``mean_score``): the informedness of the selection over
+the item's option decisions, clipped at 0::
+
+    score = max(0, tp / |gold| - fp / |non-gold options|)
+
+1.0 for the exact set; 0.0 for every option, for no answer, and for any selection that picks
+wrong options at least as often (relatively) as right ones. A selection made without knowledge
+(each option picked independently of whether it is correct) has tp/|gold| = fp/|non-gold| in
+expectation, so it scores about 0: selecting everything scores exactly 0, a constant "A, B, C, D"
+or a random half of 5 options at most 0.3 in expectation (:data:`KNOWLEDGE_FREE_MAX`), the same
+range as guessing one letter. Plain per-item F1 paid the constant "A, B, C, D" 0.456 on the
+synthetic multi-select test set.
+
+Counts (``(tp, fp, fn)``, summed by the scorer into the WiNGPT-3.0 micro-F1 over option
+decisions): the raw decisions, except that a selection no better than chance (score 0, every
+option included) gets no true positives: ``(0, fp, |gold|)``. No answer is ``(0, 0, |gold|)``.
 """
 
 from __future__ import annotations
@@ -14,6 +28,9 @@ from medreasoner.verify import mcq
 from medreasoner.verify.result import Grade
 
 MODES = ("normalized", "official")
+# Upper bound on the expected score of a knowledge-free selection of any fixed size on items with
+# five or more options (exact computation over all subsets; 1/3 with four options).
+KNOWLEDGE_FREE_MAX = 0.3
 
 
 def extract(text: str, item: Item, mode: str) -> frozenset[str] | None:
@@ -31,17 +48,40 @@ def check(answer: frozenset[str] | None, item: Item) -> bool:
     return mcq.check(answer, item)
 
 
+def _gold(item: Item) -> frozenset[str]:
+    return item.gold if isinstance(item.gold, frozenset) else frozenset()
+
+
+def informedness(answer: frozenset[str] | None, item: Item) -> float:
+    """``max(0, tp/|gold| - fp/|non-gold|)`` over the item's options; 0.0 for no answer or every option.
+
+    >>> item = Item("1", "Q", {k: k for k in "ABCDE"}, frozenset("AC"), "multiselect")
+    >>> informedness(frozenset("AC"), item), informedness(frozenset("A"), item), informedness(frozenset("ABCDE"), item)
+    (1.0, 0.5, 0.0)
+    """
+    gold = _gold(item)
+    if answer is None or not gold or mcq.names_every_option(answer, item):
+        return 0.0
+    options = mcq.option_letters(item) | gold
+    negatives = len(options - gold)
+    false_rate = len(answer - gold) / negatives if negatives else 0.0
+    return max(0.0, len(answer & gold) / len(gold) - false_rate)
+
+
 def counts(answer: frozenset[str] | None, item: Item) -> tuple[int, int, int]:
-    """``(tp, fp, fn)`` of ``answer`` against the gold letters (abstentions count only fn).
+    """``(tp, fp, fn)`` of ``answer``; a selection no better than chance gets no true positives.
 
     >>> item = Item("1", "Q", {k: k for k in "ABCDE"}, frozenset("AC"), "multiselect")
     >>> counts(frozenset("AB"), item), counts(frozenset("ABCDE"), item), counts(None, item)
-    ((1, 1, 1), (0, 0, 2), (0, 0, 2))
+    ((1, 1, 1), (0, 3, 2), (0, 0, 2))
     """
-    gold = item.gold if isinstance(item.gold, frozenset) else frozenset()
-    if answer is None or mcq.names_every_option(answer, item):
+    gold = _gold(item)
+    if answer is None:
         return 0, 0, len(gold)
-    return len(answer & gold), len(answer - gold), len(gold - answer)
+    fp = len(answer - gold)
+    if informedness(answer, item) <= 0.0:
+        return 0, fp, len(gold)
+    return len(answer & gold), fp, len(gold - answer)
 
 
 def f1(tp: int, fp: int, fn: int) -> float:
@@ -55,7 +95,6 @@ def f1(tp: int, fp: int, fn: int) -> float:
 
 
 def grade(text: str, item: Item, mode: str) -> Grade:
-    """Score = per-item F1, ``correct`` = exact match, ``counts`` = (tp, fp, fn)."""
+    """Score = :func:`informedness`, ``correct`` = exact match, ``counts`` = (tp, fp, fn) for micro-F1."""
     answer = extract(text, item, mode)
-    item_counts = counts(answer, item)
-    return Grade(answer, check(answer, item), f1(*item_counts), item_counts)
+    return Grade(answer, check(answer, item), informedness(answer, item), counts(answer, item))

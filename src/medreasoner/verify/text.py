@@ -7,8 +7,10 @@ so a verifier built on them can grade adversarial completions (1 MB of ``\\boxed
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from typing import NamedTuple
 
 # Completions longer than this are cut to their LAST characters before grading. 2,000,000 chars is
 # ~500k tokens, far past any generation budget, so real outputs are never cut; the cap only bounds
@@ -20,6 +22,7 @@ THINK_CLOSE = "</think>"
 
 _BOXED_OPEN = re.compile(r"\\boxed\s*\{")
 _BRACE = re.compile(r"[{}]")
+_BRACE_RUN = re.compile(r"\{+|\}+")
 # The fast path looks for the last box among the final characters only.
 _LAST_BOX_WINDOW = 20_000
 # LaTeX wrappers a model puts inside a box: \boxed{\text{B}}, \boxed{\mathrm{B}}, \boxed{\textbf{B}}.
@@ -60,13 +63,78 @@ def strip_think(text: str) -> str:
     return text
 
 
+# Unicode normalisation sorts each run of combining marks (non-starters) by combining class, which
+# CPython does in time quadratic in the run length (128k marks took 33 s). Runs longer than the
+# Stream-Safe Text Format limit of UAX #15 (30 non-starters) never occur in real text, so they are
+# cut to their first 30 marks before any normalisation.
+MAX_NONSTARTERS = 30
+# Combining marks live in planes 0 and 1; plane 14 holds only starters (variation selectors, tags).
+_NONSTARTER_PLANES = 0x20000
+
+
+@functools.cache
+def _nonstarter_class() -> str:
+    # Built once, on the first non-ASCII text (~0.1 s): every character with a non-zero combining
+    # class, plus the few starters whose decomposition begins with one (U+0F73, U+FF9E, ...).
+    codes = []
+    for code in range(_NONSTARTER_PLANES):
+        char = chr(code)
+        if unicodedata.combining(char) or (
+            unicodedata.decomposition(char) and unicodedata.combining(unicodedata.normalize("NFKD", char)[0])
+        ):
+            codes.append(code)
+    ranges, start = [], None
+    for index, code in enumerate(codes):
+        if start is None:
+            start = code
+        if index + 1 == len(codes) or codes[index + 1] != code + 1:
+            ranges.append(f"\\U{start:08x}-\\U{code:08x}")
+            start = None
+    return "[" + "".join(ranges) + "]"
+
+
+@functools.cache
+def _nonstarter_runs() -> re.Pattern[str]:
+    char_class = _nonstarter_class()
+    return re.compile(f"({char_class}{{{MAX_NONSTARTERS}}}){char_class}+")
+
+
+@functools.cache
+def _nonstarters() -> re.Pattern[str]:
+    return re.compile(_nonstarter_class() + "+")
+
+
+def drop_combining(text: str) -> str:
+    """``text`` without combining marks (accents of a decomposed text), in one regex pass.
+
+    >>> drop_combining("Barre\u0301")
+    'Barre'
+    """
+    if text.isascii():
+        return text
+    return _nonstarters().sub("", text)
+
+
+def cap_nonstarters(text: str) -> str:
+    """Cut every run of more than :data:`MAX_NONSTARTERS` combining marks to its first 30 (linear time).
+
+    >>> len(cap_nonstarters("e" + "\u0301" * 1000))
+    31
+    """
+    if text.isascii():
+        return text
+    return _nonstarter_runs().sub(r"\1", text)
+
+
 def fold_width(text: str) -> str:
     """NFKC normalisation: full-width letters, digits and punctuation become ASCII.
+
+    Long runs of combining marks are capped first (:func:`cap_nonstarters`), which keeps this linear.
 
     >>> fold_width("答え：ｂ，ｅ（Ａ）")
     '答え:b,e(A)'
     """
-    return unicodedata.normalize("NFKC", text)
+    return unicodedata.normalize("NFKC", cap_nonstarters(text))
 
 
 def answer_region(text: str) -> str:
@@ -76,6 +144,14 @@ def answer_region(text: str) -> str:
     'Answer: B'
     """
     return fold_width(strip_think(bound(text)))
+
+
+class Box(NamedTuple):
+    r"""A closed ``\boxed{...}``: ``text[start:end]`` is the whole box, ``content`` what its braces hold."""
+
+    start: int
+    end: int
+    content: str
 
 
 def last_boxed(text: str) -> str | None:
@@ -92,6 +168,16 @@ def last_boxed(text: str) -> str | None:
     >>> last_boxed("no box") is None
     True
     """
+    box = last_box(text)
+    return None if box is None else box.content
+
+
+def last_box(text: str) -> Box | None:
+    r"""The last closed box (latest opening) with its position, or None; see :func:`last_boxed`.
+
+    >>> last_box(r"x \boxed{B} y")
+    Box(start=2, end=11, content='B')
+    """
     last = None
     for last in _BOXED_OPEN.finditer(text[-_LAST_BOX_WINDOW:]):
         pass
@@ -102,29 +188,88 @@ def last_boxed(text: str) -> str | None:
         for brace in _BRACE.finditer(text, offset + last.end() - 1):
             depth += 1 if brace.group() == "{" else -1
             if depth == 0:
-                return text[offset + last.end():brace.start()]
+                return Box(offset + last.start(), brace.end(), text[offset + last.end():brace.start()])
     return _last_closed_box(text)
 
 
-def _last_closed_box(text: str) -> str | None:
+def _last_closed_box(text: str) -> Box | None:
     # General case (the last box is unclosed or outside the window): pair every brace after the
     # first box in one pass; the closed box with the latest opening wins.
     first = _BOXED_OPEN.search(text)
     if first is None:
         return None
-    box_braces = {m.end() - 1 for m in _BOXED_OPEN.finditer(text, first.start())}
-    open_positions: list[int] = []
+    box_starts = {m.end() - 1: m.start() for m in _BOXED_OPEN.finditer(text, first.start())}
+    # Braces are paired run by run ("{{{{" is one stack entry [start, count]), so a megabyte of nested
+    # braces costs two regex matches, not a million Python steps. A box's "{" follows "\boxed" (or a
+    # space), so it always starts a run: only run starts need their closing position.
+    runs: list[list[int]] = []
     best_open = best_close = -1
-    for m in _BRACE.finditer(text, first.end() - 1):
-        if m.group() == "{":
-            open_positions.append(m.start())
-        elif open_positions:
-            opened = open_positions.pop()
-            if opened in box_braces and opened > best_open:
-                best_open, best_close = opened, m.start()
+    for m in _BRACE_RUN.finditer(text, first.end() - 1):
+        start, end = m.span()
+        if text[start] == "{":
+            runs.append([start, end - start])
+            continue
+        closed = start  # position of the next "}" of this run to pair
+        while closed < end and runs:
+            top = runs[-1]
+            take = min(top[1], end - closed)
+            closed += take
+            top[1] -= take
+            if top[1] == 0:
+                runs.pop()
+                if top[0] in box_starts and top[0] > best_open:
+                    best_open, best_close = top[0], closed - 1
     if best_open == -1:
         return None
-    return text[best_open + 1:best_close]
+    return Box(box_starts[best_open], best_close + 1, text[best_open + 1:best_close])
+
+
+# Boxes that follow each other with only this between them are committed together (a hedge such as
+# "\boxed{A} or \boxed{B}"); any other text between two boxes ("On reflection, ...") makes the
+# later one a correction. Also used between answer statements.
+MAX_GAP_CHARS = 40
+CONNECTIVE_GAP = re.compile(
+    r"(?:[\s,.;:!?/|&+()\[\]\-–—、。・]"
+    r"|(?i:\b(?:or|and|either|maybe|possibly|perhaps|probably|alternatively|also|the)\b)"
+    r"|または|あるいは|もしくは|および|及び|か|と|も)*"
+)
+# A box with at most one level of nested braces (``\\boxed{\\text{B}}``); the boxes before the last one
+# are found with this pattern, which runs in C and cannot backtrack (braces are excluded from [^{}]).
+_SIMPLE_BOX = re.compile(r"\\boxed\s*\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
+
+
+def is_connective(gap: str) -> bool:
+    """True when ``gap`` is short and holds only punctuation, spaces and hedge words ("or", "and", "または").
+
+    >>> is_connective(" or "), is_connective("\\nOn reflection, ")
+    (True, False)
+    """
+    if not gap or gap.isspace():
+        return len(gap) <= MAX_GAP_CHARS  # fast path for boxes that follow each other directly
+    return len(gap) <= MAX_GAP_CHARS and CONNECTIVE_GAP.fullmatch(gap) is not None
+
+
+def trailing_boxes(text: str) -> list[Box]:
+    r"""The last closed box and the boxes right before it joined only by :func:`is_connective` gaps, in order.
+
+    Earlier boxes count only with at most one level of nested braces inside. Linear in the text:
+    100k repeated boxes give 100k entries.
+
+    >>> [b.content for b in trailing_boxes(r"\boxed{C} Wait. \boxed{A} or \boxed{B}")]
+    ['A', 'B']
+    """
+    last = last_box(text)
+    if last is None:
+        return []
+    earlier = list(_SIMPLE_BOX.finditer(text, 0, last.start))
+    start, first = last.start, len(earlier)
+    while first > 0:
+        end = earlier[first - 1].end()
+        if end != start and (end > start or not is_connective(text[end:start])):
+            break
+        first -= 1
+        start = earlier[first].start()
+    return [Box(m.start(), m.end(), m.group(1)) for m in earlier[first:]] + [last]
 
 
 def unwrap_latex(text: str) -> str:

@@ -15,6 +15,8 @@ from medreasoner.calculators.entities import Entities, EntityError, Result, Step
 from medreasoner.calculators.scores_cardio import Tally
 
 CONVENTION = "medcalc-v1.0"
+# medcalc-v1.0 plus the quirks found only in the v1.0 test file's labels (not in the calculator code).
+TESTFILE_CONVENTION = "medcalc-v1.0-testfile"
 
 # g/mol as printed in the v1.0 explanations; they differ between calculators (cholesterol 386.654 for LDL but
 # 386.65 for Framingham; bilirubin 548.66 for Child-Pugh but 584.66 for SOFA) and from units.MOLAR_MASS.
@@ -37,11 +39,13 @@ def unit_of(e: Entities, key: str, default: str) -> str:
     return re.sub(r"\s+", "", unit).replace("μ", "µ").lower()
 
 
-def quirk_steps(what: str) -> Steps:
-    """A :class:`Steps` whose first line states that this result reproduces a v1.0 label quirk."""
+def quirk_steps(what: str, convention: str = CONVENTION) -> Steps:
+    """A :class:`Steps` whose first line states that this result reproduces a v1.0 label quirk (of the label
+    code for ``medcalc-v1.0``, of the test file's labels for ``medcalc-v1.0-testfile``)."""
+    source = "test file's labels" if convention == TESTFILE_CONVENTION else "label code"
     steps = Steps()
-    steps.add(f"[{CONVENTION} label convention] {what} This reproduces a quirk of the MedCalc-Bench v1.0 "
-              "label code and is NOT the published definition (see docs/medcalc_errata.md).")
+    steps.add(f"[{convention} label convention] {what} This reproduces a quirk of the MedCalc-Bench v1.0 "
+              f"{source} and is NOT the published definition (see docs/medcalc_errata.md).")
     return steps
 
 
@@ -96,3 +100,16 @@ def v1_celsius(e: Entities, key: str = "Temperature", default: float = 37.0) -> 
     if key in e.raw and "celsisus" in unit_of(e, key, "°C"):
         return (e.number(key) - 32.0) * 5.0 / 9.0
     return e.celsius(key, default)
+
+
+def v1_code_celsius(e: Entities, key: str = "Temperature", default: float = 37.0) -> float:
+    """Temperature in °C as the v1.0 code's ``convert_temperature.fahrenheit_to_celsius_explanation`` reads
+    it: a value whose unit is exactly 'degrees celsius' is kept; ANY other unit (the misspelt
+    'degrees celsisus', '°C', 'degrees fahrenheit', ...) is converted as Fahrenheit, (t − 32) × 5/9,
+    rounded for display. Used by APACHE II, which calls that function; a bare number counts as Celsius."""
+    if key not in e.raw:
+        return default
+    raw = e.raw[key]
+    if not (isinstance(raw, (list, tuple)) and len(raw) == 2) or raw[1] == "degrees celsius":
+        return e.number(key)
+    return v1_round((e.number(key) - 32.0) * 5.0 / 9.0)

@@ -9,26 +9,58 @@ from __future__ import annotations
 
 import datetime as dt
 
-from medreasoner.calculators.conventions.v1_common import (quirk_steps, quirk_tally, unit_of, v1_celsius,
-                                                           v1_to_mg_dl, with_notice)
+from medreasoner.calculators.conventions.v1_common import (TESTFILE_CONVENTION, quirk_steps, quirk_tally, unit_of,
+                                                           v1_celsius, v1_to_mg_dl, with_notice)
 from medreasoner.calculators.entities import Entities, EntityError, Result, fmt
 from medreasoner.calculators.scores_cardio import rcri
 from medreasoner.calculators.scores_critical import _EYE, _MOTOR, _VERBAL
 from medreasoner.calculators.scores_infection import glasgow_blatchford, psi
 
 
-def gcs_verbal_twice(e: Entities):
-    """GCS with the verbal response added twice (eye + 2 × verbal + motor), verbal 'not testable' = 4.
-    Evidence: all 20 rows 848–867 (labels up to 20, above the scale maximum of 15)."""
-    t = quirk_tally("Glasgow Coma Score", "The verbal response is counted twice.")
-    verbal_table = {**_VERBAL, "not testable": 4}
+# The verbal points table of glasgow_coma_score.py: the published one, except 'not testable' = 4.
+V1_GCS_VERBAL = {**_VERBAL, "not testable": 4}
+
+
+def gcs_v1(e: Entities):
+    """GCS as the v1.0 calculator code computes it: eye + verbal + motor, each counted once, with verbal
+    'not testable' scored 4 (the code's own explanation says it assumes 'oriented', which is 5).
+
+    Source: MedCalc-Bench ``calculator_implementations/glasgow_coma_score.py``,
+    ``compute_glasgow_coma_score_explanation`` (both stored revisions, incl. the one at commit f557a04 that
+    produced the v1.0 one-shot exemplar 4 + 5 + 5 = 14): its points table maps verbal 'not testable' to 4
+    and eye 'not testable' to 4, and each response is added exactly once. The motor table there has no
+    'not testable' entry (the code would raise KeyError); we keep the published 6 for it.
+    The test set's labels (rows 848–867) add the verbal response twice; that doubling is in the test file,
+    not in this code (docs/medcalc_errata.md, "Rows still disagreeing under medcalc-v1.0").
+    ``medcalc-v1.0-testfile`` reproduces that doubling on top of this function
+    (:func:`gcs_testfile_verbal_twice`).
+    Evidence: one-shot exemplar of calculator 21 (answer 14); rows 856 and 863 show verbal
+    'not testable' = 4 (label − eye − motor = 2 × 4)."""
+    t = quirk_tally("Glasgow Coma Score", "Verbal 'not testable' scores 4 (code table), not 5.")
     for key, table, default in (("Best eye response", _EYE, "eyes open spontaneously"),
-                                ("Best verbal response", verbal_table, "oriented"),
-                                ("Best verbal response", verbal_table, "oriented"),
+                                ("Best verbal response", V1_GCS_VERBAL, "oriented"),
                                 ("Best motor response", _MOTOR, "obeys commands")):
         value, points = e.choice(key, table, default)
         t.add(points, f"{key}: '{value}'")
     return t.result()
+
+
+def gcs_testfile_verbal_twice(e: Entities):
+    """GCS as the v1.0 TEST FILE labels it: :func:`gcs_v1` (the code's eye + verbal + motor, verbal 'not
+    testable' = 4) plus the verbal points a second time, i.e. eye + 2 × verbal + motor (up to 20, above the
+    scale's maximum of 15). The doubling is not in ``glasgow_coma_score.py`` nor in the one-shot exemplar
+    (14 = 4 + 5 + 5); it exists only in the test file's labels, so only ``medcalc-v1.0-testfile`` uses it.
+    Evidence: all 20 rows 848–867 (label − medcalc-v1.0 value = verbal points on every row; row 853
+    labelled 20, rows 856 and 863 verbal 'not testable' counted 2 × 4)."""
+    base = gcs_v1(e)
+    value, points = e.choice("Best verbal response", V1_GCS_VERBAL, "oriented")
+    total = base.answer + points
+    steps = quirk_steps("The verbal response is counted twice, as in the test file's GCS labels (rows 848–867).",
+                        TESTFILE_CONVENTION)
+    steps.lines.extend(base.explanation.splitlines())
+    steps.add(f"Best verbal response: '{value}' counted a second time: +{points} (total {total}).")
+    steps.add(f"Glasgow Coma Score (test-file label) = {total}.")
+    return steps.result(total)
 
 
 _V1_ENCEPHALOPATHY = {"no encephalopathy": 1, "grade 1-2": 2, "grade 3-4": 3}

@@ -44,6 +44,10 @@ class EndpointBackend:
 
     def __init__(self, base_url: str, model_name: str, *, api_key_env: str, timeout_s: float, max_retries: int,
                  backoff_s: float):
+        # A negative retry count made the retry loop run zero times (UnboundLocalError, not an error message).
+        if max_retries < 0 or not timeout_s > 0 or not backoff_s >= 0:
+            raise ValueError(f"need max_retries >= 0, timeout_s > 0, backoff_s >= 0; got {max_retries}, "
+                             f"{timeout_s}, {backoff_s}")
         self.base_url = base_url.rstrip("/")
         self.model_name = model_name
         self.api_key_env = api_key_env

@@ -1,0 +1,246 @@
+r"""Play diagnostic-chain episodes (WiNGPT-3.0 S4) with a model, exactly as GRPO training does, and score them.
+
+One episode: reset a :class:`~medreasoner.sim.environment.DiagnosticEnvironment` on an
+``env/*.jsonl`` row, render the prompt with the tokenizer's chat template and the environment's tools,
+generate greedily, parse the reply; while it calls tools (and fewer than ``max_turns`` rounds ran),
+run them on the environment, append the tool results and generate again. The episode is scored
+with :func:`medreasoner.sim.environment.episode_outcome` (the terms of the GRPO reward).
+
+The token sequence is built the way TRL 1.16's ``GRPOTrainer`` builds it (``_tokenize_prompts``,
+``_generate_single_turn``, ``_tool_call_loop``), so an evaluated episode is what the policy saw in
+training and what ``env/sft_train.jsonl`` taught:
+
+- the chat template is TRL's training template (:func:`trl.chat_template_utils.get_training_chat_template`)
+  when the tokenizer's own is not prefix-preserving (the Qwen3 template is not), else the tokenizer's;
+- the prompt is ``apply_chat_template([observed prompt], tools=<bound methods>, add_generation_prompt=True)``;
+- a reply is cut after its first EOS and parsed with :func:`trl.chat_template_utils.parse_response`
+  (the tokenizer's response template, set by ``add_response_schema`` when missing; malformed calls
+  fall back to plain text);
+- tools are called by name with the parsed arguments; an exception becomes ``{"error": ...}``;
+  the results are appended as ``{"role": "tool", "name", "content": str(result)}`` and tokenised by
+  concatenation (prompt + reply ids + :func:`tool_suffix_ids`), never by re-rendering;
+- a round whose tool results would reach the model's context length is rolled back and the
+  episode ends (TRL's overlong rule). Unlike TRL, ``max_new_tokens`` caps each reply, not the whole
+  completion (TRL's ``max_completion_length`` counts every turn and the tool results).
+
+The final text is the last assistant message (:func:`medreasoner.rewards.completion.completion_text`,
+what the GRPO rewards read). ``generate`` is pluggable (tests script it); :func:`hf_generate` is the
+greedy Hugging Face one.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from trl.chat_template_utils import (
+    add_response_schema,
+    get_training_chat_template,
+    is_chat_template_prefix_preserving,
+    parse_response,
+)
+
+from medreasoner.eval.metrics import wilson_ci
+from medreasoner.rewards.completion import completion_text
+from medreasoner.sim.environment import DiagnosticEnvironment, episode_outcome
+from medreasoner.sim.episodes import observed_prompt, tool_methods
+
+# prompts (token ids) -> replies (token ids, cut after the first EOS, EOS included)
+Generate = Callable[[list[list[int]]], list[list[int]]]
+
+
+def episode_chat_template(tokenizer) -> str | None:
+    """The template GRPOTrainer renders tool episodes with (None = the tokenizer's own); also adds the
+    response parser TRL adds, so :func:`parse_response` can read tool calls."""
+    if getattr(tokenizer, "response_template", None) is None and getattr(tokenizer, "response_schema", None) is None:
+        add_response_schema(tokenizer)
+    return None if is_chat_template_prefix_preserving(tokenizer) else get_training_chat_template(tokenizer)
+
+
+def prompt_ids(tokenizer, prompt: list[dict], tools: list, chat_template: str | None) -> list[int]:
+    """Token ids of the prompt with the tool schemas and the generation prompt (GRPOTrainer._tokenize_prompts)."""
+    tokenized = tokenizer.apply_chat_template(
+        conversation=[prompt], tools=tools or None, chat_template=chat_template,
+        add_generation_prompt=True, tokenize=True, return_dict=True,
+    )
+    return list(tokenized["input_ids"][0])
+
+
+def tool_suffix_ids(tokenizer, tool_messages: list[dict], chat_template: str | None) -> list[int]:
+    """Tokens that follow a reply when tool results are appended (GRPOTrainer._get_tool_suffix_ids):
+    render a dummy tool-calling turn with and without the results and keep the difference, cut at the
+    last EOS of the shorter rendering."""
+    dummy = [
+        {"role": "user", "content": "dummy"},
+        {"role": "assistant", "content": "",
+         "tool_calls": [{"type": "function", "function": {"name": tool_messages[0]["name"], "arguments": {}}}]},
+    ]
+    prefix = tokenizer.apply_chat_template(dummy, add_generation_prompt=False, tokenize=True,
+                                           chat_template=chat_template, return_dict=False)
+    full = tokenizer.apply_chat_template(dummy + tool_messages, add_generation_prompt=True, tokenize=True,
+                                         chat_template=chat_template, return_dict=False)
+    eos = [i for i, token in enumerate(prefix) if token == tokenizer.eos_token_id]
+    if eos:
+        prefix = prefix[: eos[-1] + 1]
+    if full[: len(prefix)] != prefix:
+        raise ValueError("chat template: the EOS-trimmed prefix is not a prefix of the rendering with tool results")
+    return list(full[len(prefix):])
+
+
+def call_tools(tool_calls: list[dict], tools: dict[str, Callable]) -> tuple[list[dict], int]:
+    """Run parsed tool calls; return the tool messages and the number of failed calls (TRL's
+    ``_tool_call_loop`` rules: unknown tools, bad arguments and exceptions become ``{"error": ...}``)."""
+    messages, failures = [], 0
+    for call in tool_calls:
+        if call.get("type") != "function":
+            name, result = call.get("name", "unknown"), {"error": f"Unsupported tool call type: {call.get('type')}"}
+            failures += 1
+        else:
+            name = call["function"]["name"]
+            try:
+                if name not in tools:
+                    raise ValueError(f"Tool {name} not found.")
+                result = tools[name](**call["function"]["arguments"])
+            except Exception as error:  # noqa: BLE001  (any tool failure is the model's, reported back to it)
+                result = {"error": str(error)}
+                failures += 1
+        messages.append({"role": "tool", "name": name, "content": result if isinstance(result, list) else str(result)})
+    return messages, failures
+
+
+@dataclass
+class Episode:
+    """One episode in progress: the environment, the conversation and its token ids."""
+
+    row: dict
+    env: DiagnosticEnvironment
+    prompt: list[dict]
+    prompt_ids: list[int]
+    completion_ids: list[int] = field(default_factory=list)
+    completion: list[dict] = field(default_factory=list)
+    tool_calls: int = 0
+    tool_failures: int = 0
+    rounds: int = 0
+    truncated: bool = False  # a round was rolled back: the context was full
+
+    @property
+    def ids(self) -> list[int]:
+        return self.prompt_ids + self.completion_ids
+
+
+def play_episodes(rows: Sequence[dict], generate: Generate, tokenizer, *, max_turns: int,
+                  max_length: int) -> list[Episode]:
+    """Play one episode per row with ``generate`` (all rows in one batch; chunk the rows to bound memory).
+
+    Args:
+        rows: ``env/*.jsonl`` rows (``prompt``, ``case``, ...).
+        generate: the policy (prompt ids -> reply ids ending in EOS when finished).
+        max_turns: environment turns and tool-calling rounds (GRPO's ``environment.params.max_turns``
+            and ``max_tool_calling_iterations``).
+        max_length: the model's context length; a round whose tool results reach it is rolled back.
+    """
+    template = episode_chat_template(tokenizer)
+    episodes = []
+    for row in rows:
+        env = DiagnosticEnvironment(max_turns=max_turns)
+        prompt = observed_prompt(copy.deepcopy(row), env)
+        episodes.append(Episode(row, env, prompt, prompt_ids(tokenizer, prompt, tool_methods(env), template)))
+    active = episodes
+    for round_index in range(max_turns + 1):
+        replies = generate([episode.ids for episode in active])
+        calling = []
+        for episode, reply in zip(active, replies, strict=True):
+            reply = list(reply)
+            message = parse_response(tokenizer, reply, prefix=episode.ids, tools=tool_methods(episode.env)) if reply else {}
+            episode.completion_ids += reply
+            if message:
+                episode.completion.append(message)
+            if message.get("tool_calls") and round_index < max_turns:
+                calling.append(episode)
+        active = []
+        for episode in calling:
+            results, failures = call_tools(episode.completion[-1]["tool_calls"],
+                                           {tool.__name__: tool for tool in tool_methods(episode.env)})
+            episode.tool_calls += len(results)
+            episode.tool_failures += failures
+            suffix = tool_suffix_ids(tokenizer, results, template)
+            if len(episode.ids) + len(suffix) >= max_length:
+                episode.truncated = True  # TRL rolls the results back and the rollout ends as it is
+                continue
+            episode.completion += results
+            episode.completion_ids += suffix
+            episode.rounds += 1
+            active.append(episode)
+        if not active:
+            break
+    return episodes
+
+
+def score_episode(episode: Episode) -> dict[str, Any]:
+    """The ``predictions.jsonl`` record of a finished episode."""
+    final_text = completion_text(episode.completion)
+    outcome = episode_outcome(episode.env, final_text)
+    menu = episode.env.case["menu"]
+    return {
+        "id": episode.env.case["id"],
+        "correct": outcome["correct"],
+        "answered": outcome["answered"],
+        "label": episode.env.case["label"]["name"],
+        "submitted": episode.env.submitted,
+        "exams": [menu[exam]["name"] for exam in episode.env.requested],
+        "num_exams": len(episode.env.requested),
+        "num_tool_calls": episode.tool_calls,
+        "num_tool_failures": episode.tool_failures,
+        "exam_cost": outcome["cost"],
+        "wasted_cost": outcome["wasted_cost"],
+        "key_exam_coverage": outcome["evidence"],
+        "key_exams": [menu[exam]["name"] for exam in episode.env.case["key_exams"]],
+        "rounds": episode.rounds,
+        "truncated": episode.truncated,
+        "num_completion_tokens": len(episode.completion_ids),
+        "final_text": final_text,
+    }
+
+
+def summarize(predictions: list[dict]) -> dict[str, Any]:
+    """Accuracy with its Wilson 95 % interval, and the means of the episode measures."""
+    n = len(predictions)
+    if n == 0:
+        raise ValueError("no episodes to summarize")
+    k = sum(p["correct"] for p in predictions)
+    low, high = wilson_ci(k, n)
+    mean = lambda key: sum(float(p[key]) for p in predictions) / n  # noqa: E731
+    return {
+        "num_episodes": n,
+        "accuracy": k / n,
+        "accuracy_ci95": [low, high],
+        "mean_exams": mean("num_exams"),
+        "mean_tool_calls": mean("num_tool_calls"),
+        "mean_key_exam_coverage": mean("key_exam_coverage"),
+        "mean_exam_cost": mean("exam_cost"),
+        "mean_wasted_cost": mean("wasted_cost"),
+        "answered_rate": mean("answered"),
+        "truncated_rate": mean("truncated"),
+        "mean_completion_tokens": mean("num_completion_tokens"),
+    }
+
+
+def hf_generate(model, tokenizer, *, max_new_tokens: int) -> Generate:
+    """Greedy batched generation with a Hugging Face causal LM (left padding; replies cut after the first EOS)."""
+    import torch
+
+    eos = tokenizer.eos_token_id
+
+    def generate(prompts: list[list[int]]) -> list[list[int]]:
+        batch = tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt").to(model.device)
+        with torch.no_grad():
+            output = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                    eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
+        replies = []
+        for row in output[:, batch["input_ids"].shape[1]:].tolist():
+            replies.append(row[: row.index(eos) + 1] if eos in row else row)
+        return replies
+
+    return generate

@@ -1,0 +1,109 @@
+"""What a report shows of how a pipeline run trained: logged curves and sampling headroom.
+
+A finding that does not appear must be reported with what the curves show (issue 9), so the report
+reads, for every training stage of a pipeline run (in recipe order):
+
+- the logged metrics of ``metrics.jsonl`` (written by the stage's ``MetricsCallback``), averaged over
+  the first and the last quarter of the logged steps: loss for every stage; reward, per-reward means,
+  KL (only logged when ``beta`` > 0), entropy and completion length for GRPO; reward accuracy,
+  margins and chosen/rejected log-probabilities for preference training;
+- for every ``generate`` stage that drew several samples per question, pass@1 (the mean per-question
+  share of correct samples, at the sampling temperature) and pass@k (some sample correct), graded with
+  :func:`medreasoner.verify.grade`, the same check as rewards and evaluation. pass@k far above pass@1
+  is the headroom RL can take; a GRPO run that learns moves pass@1 towards it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from medreasoner.data.pool import pool_item
+from medreasoner.eval.report_pipeline import recipe_stages
+from medreasoner.files import read_jsonl
+from medreasoner.verify import grade
+
+# stage kind -> logged metrics worth a row (those a run did not log are skipped)
+CURVES = {
+    "cpt": ("loss", "mean_token_accuracy"),
+    "sft": ("loss", "mean_token_accuracy"),
+    "grpo": ("reward", "rewards/correctness_reward/mean", "rewards/diagnostic_env_reward/mean", "kl", "entropy",
+             "completions/mean_length", "frac_reward_zero_std"),
+    "preference": ("loss", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected"),
+    "reward_model": ("loss", "accuracy"),
+}
+
+
+def _logged(path: Path) -> list[dict]:
+    """The per-step log entries of a ``metrics.jsonl`` (the closing summary line has no ``loss``)."""
+    entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [e for e in entries if "step" in e and "train_runtime" not in e]
+
+
+def _window_mean(entries: list[dict], key: str) -> float | None:
+    values = [e[key] for e in entries if isinstance(e.get(key), (int, float))]
+    return sum(values) / len(values) if values else None
+
+
+def curve_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
+    """One row per (training stage, metric): logged steps, mean of the first and last quarter of the log."""
+    header = ["stage", "metric", "logged steps", "first quarter", "last quarter"]
+    rows = []
+    for stage in recipe_stages(run_dir) or []:
+        keys = CURVES.get(stage.get("kind", ""))
+        path = Path(run_dir) / stage["name"] / "metrics.jsonl"
+        if keys is None or not path.is_file():
+            continue
+        entries = _logged(path)
+        if not entries:
+            continue
+        quarter = max(1, len(entries) // 4)
+        head, tail = entries[:quarter], entries[-quarter:]
+        for key in keys:
+            first, last = _window_mean(head, key), _window_mean(tail, key)
+            if first is None or last is None:
+                continue
+            steps = f"{entries[0]['step']}–{entries[-1]['step']}"
+            rows.append([stage["name"], key, steps, f"{first:.4g}", f"{last:.4g}"])
+    return header, rows
+
+
+def pass_at_k(samples_path: Path, mode: str = "normalized") -> dict | None:
+    """pass@1 and pass@k of a ``generate`` output (questions with a verifier and >= 2 samples).
+
+    Returns:
+        ``{"questions", "k", "pass@1", "pass@k"}`` (fractions), or None when no question qualifies.
+    """
+    outcomes: dict[str, list[bool]] = defaultdict(list)
+    for _, row in read_jsonl(samples_path):
+        item = pool_item(row)
+        if item is not None:
+            outcomes[row["id"]].append(grade(row.get("response", ""), item, mode).correct)
+    scored = [o for o in outcomes.values() if len(o) >= 2]
+    if not scored:
+        return None
+    return {
+        "questions": len(scored),
+        "k": min(len(o) for o in scored),
+        "pass@1": sum(sum(o) / len(o) for o in scored) / len(scored),
+        "pass@k": sum(any(o) for o in scored) / len(scored),
+    }
+
+
+def sampling_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
+    """pass@1 and pass@k of every multi-sample ``generate`` stage of the run, in recipe order."""
+    header = ["stage", "model", "prompt", "questions", "k", "pass@1 %", "pass@k %"]
+    rows = []
+    for stage in recipe_stages(run_dir) or []:
+        config = stage.get("config") or {}
+        path = Path(run_dir) / stage["name"] / "data.jsonl"
+        if stage.get("kind") != "generate" or config.get("num_samples", 1) < 2 or not path.is_file():
+            continue
+        figures = pass_at_k(path)
+        if figures is None:
+            continue
+        model = str(config.get("model") or (config.get("endpoint") or {}).get("model", "?"))
+        rows.append([stage["name"], model, str(config.get("prompt", "?")), str(figures["questions"]),
+                     str(figures["k"]), f"{100 * figures['pass@1']:.1f}", f"{100 * figures['pass@k']:.1f}"])
+    return header, rows

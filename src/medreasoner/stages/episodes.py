@@ -1,0 +1,87 @@
+"""Evaluate a model in the diagnostic-chain environment (WiNGPT-3.0 S4), recipe ``kind: episodes``.
+
+Rows -> episodes -> scores: each ``env/*.jsonl`` row (``env/validation.jsonl`` to choose settings,
+``env/test.jsonl`` to report) is played greedily by ``model`` through
+:func:`medreasoner.eval.episodes.play_episodes`, which renders, generates, parses tool calls and runs
+the tools the way TRL's GRPOTrainer does during environment training. Writes
+``<out_dir>/predictions.jsonl`` (per episode: id, correct, exams requested and their number, exam
+cost, key-exam coverage, final text, ...) and ``<out_dir>/results.json`` (accuracy with its Wilson
+95 % interval, mean exams, key-exam coverage and cost per episode, the fraction of episodes that
+ended with an answer).
+
+Example recipe section::
+
+    - name: episodes_sft
+      kind: episodes
+      config: {model: "${sft}", cases: "${world}/env/validation.jsonl", max_turns: 4,
+               max_new_tokens: 64, limit: null, batch_size: 32}
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from medreasoner.files import read_jsonl
+from medreasoner.stages.context import StageContext
+
+
+class Config(BaseModel):
+    """``kind: episodes`` stage configuration; every field is required.
+
+    Attributes:
+        model: Hugging Face model directory (or hub id).
+        cases: ``env/*.jsonl`` rows (``prompt``, ``case``).
+        max_turns: environment turns and tool-calling rounds per episode (match the GRPO stage's
+            ``environment.params.max_turns`` and ``max_tool_calling_iterations``).
+        max_new_tokens: generated tokens per model turn.
+        limit: only the first N rows (null = all).
+        batch_size: episodes generated together.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    model: str
+    cases: str
+    max_turns: Annotated[int, Field(ge=1, le=64)]
+    max_new_tokens: Annotated[int, Field(ge=1, le=32768)]
+    limit: Annotated[int, Field(ge=1)] | None
+    batch_size: Annotated[int, Field(ge=1, le=4096)]
+
+
+def run(config: Config, ctx: StageContext) -> dict:
+    """Play and score the episodes; returns ``results.json``'s metrics."""
+    import torch
+
+    from medreasoner.eval.episodes import hf_generate, play_episodes, score_episode, summarize
+    from medreasoner.model import load_model, load_tokenizer
+
+    rows = [row for _, row in read_jsonl(config.cases)]
+    if config.limit is not None:
+        rows = rows[: config.limit]
+    if not rows:
+        raise ValueError(f"{config.cases}: no episodes")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tokenizer = load_tokenizer(config.model, padding_side="left")
+    model = load_model(config.model, dtype="float32" if device == "cpu" else "bfloat16").to(device).eval()
+    generate = hf_generate(model, tokenizer, max_new_tokens=config.max_new_tokens)
+    start = time.perf_counter()
+    predictions = []
+    with open(ctx.out_dir / "predictions.jsonl", "w", encoding="utf-8") as handle:
+        for first in range(0, len(rows), config.batch_size):
+            batch = rows[first: first + config.batch_size]
+            for episode in play_episodes(batch, generate, tokenizer, max_turns=config.max_turns,
+                                         max_length=model.config.max_position_embeddings):
+                record = score_episode(episode)
+                predictions.append(record)
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    metrics = summarize(predictions)
+    metrics["seconds"] = time.perf_counter() - start
+    results = {"model": config.model, "cases": config.cases, "max_turns": config.max_turns,
+               "max_new_tokens": config.max_new_tokens, "metrics": metrics}
+    (ctx.out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    logged = {f"episodes/{key}": value for key, value in metrics.items() if isinstance(value, (int, float))}
+    ctx.log(logged, 0)
+    return {key: value for key, value in metrics.items() if not isinstance(value, list)}

@@ -1,0 +1,261 @@
+r"""Environment episodes (WiNGPT-3.0 S4): demonstrations, the episode evaluator, the ``episodes`` stage.
+
+A scripted policy replays each expert demonstration through :func:`play_episodes`; the resulting
+token sequence must be exactly what TRL's SFTTrainer tokenises for that demonstration, and the
+prompt, chat template and tool-result tokens must be GRPOTrainer's own.
+
+Run: .venv/bin/python -m pytest tests/test_episodes.py -q
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from medreasoner.eval.episodes import (
+    episode_chat_template,
+    play_episodes,
+    prompt_ids,
+    score_episode,
+    summarize,
+    tool_suffix_ids,
+)
+from medreasoner.model import build_tiny_model, load_tokenizer
+from medreasoner.sim.config import WorldConfig
+from medreasoner.sim.environment import DiagnosticEnvironment, environment_factory
+from medreasoner.sim.episodes import DEMONSTRATION_MAX_EXAMS, demonstration_exams, observed_prompt, tool_methods
+from medreasoner.sim.world import build_world
+from medreasoner.stages.datasets import load_conversations
+from medreasoner.verify import grade
+
+WORLD = dict(
+    seed=5, knowledge_base=None, setting_weights={"primary_care": 0.5, "emergency": 0.5}, noise=0.0,
+    enable_pertinent_negatives=False, num_exams_revealed=2, num_options=5, chain_verbosity="short",
+    plausible_threshold=0.15, num_cases={"train": 24, "validation": 6, "test": 6}, train_tasks=["diagnosis"],
+    cpt_languages=["en"], num_cpt_case_reports=0, num_calculator_tasks=0, cpt_only_conditions=[],
+)
+
+
+def _read(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("episodes")
+    build_world(WorldConfig(**WORLD), root / "world")
+    corpus = [line for name in ("cpt/train.jsonl", "env/sft_train.jsonl")
+              for line in (root / "world" / name).read_text(encoding="utf-8").splitlines()]
+    model_dir = build_tiny_model(root / "tiny", size="tiny-0.5m", corpus=corpus, seed=0, vocab_size=800,
+                                 max_position_embeddings=4096)
+    return root / "world", model_dir, load_tokenizer(model_dir, padding_side="left")
+
+
+def _reply(tokenizer, content: str = "", call: dict | None = None) -> list[int]:
+    """Token ids of one assistant reply as the training template writes it (empty think block first)."""
+    text = "<think>\n\n</think>\n\n" + content
+    if call is not None:
+        text += f"<tool_call>\n{json.dumps(call, ensure_ascii=False)}\n</tool_call>"
+    return tokenizer.encode(text + tokenizer.eos_token, add_special_tokens=False)
+
+
+def _expert(tokenizer, rows):
+    """A scripted policy that plays each row's demonstration: its exams in order, then the label."""
+    plans = []
+    for row in rows:
+        case = json.loads(row["case"])
+        plans.append([{"name": "request_exam", "arguments": {"name": case["menu"][e]["name"]}}
+                      for e in demonstration_exams(case)] + [case["label"]["name"]])
+
+    def generate(prompts):
+        active = [plan for plan in plans if plan]  # finished episodes are no longer asked
+        assert len(active) == len(prompts)
+        replies = []
+        for plan in active:
+            step = plan.pop(0)
+            replies.append(_reply(tokenizer, call=step) if isinstance(step, dict)
+                           else _reply(tokenizer, f"Most likely diagnosis: \\boxed{{{step}}}"))
+        return replies
+
+    return generate
+
+
+def test_world_writes_env_splits_and_demonstrations(setup):
+    world, _, _ = setup
+    manifest = json.loads((world / "manifest.json").read_text())
+    for split, n in (("train", 24), ("validation", 6), ("test", 6)):
+        rows = _read(world / f"env/{split}.jsonl")
+        assert len(rows) == manifest["counts"][f"env/{split}.jsonl"] == n
+        assert all(json.loads(r["case"])["id"].startswith(split) for r in rows)
+    demos, train = _read(world / "env/sft_train.jsonl"), _read(world / "env/train.jsonl")
+    assert len(demos) == len(train)
+    for demo, row in zip(demos, train):
+        case = json.loads(row["case"])
+        messages = demo["messages"]
+        assert messages[0]["content"].startswith(row["prompt"][0]["content"]) and case["summary"] in messages[0]["content"]
+        calls = [m["tool_calls"][0]["function"]["arguments"]["name"] for m in messages if m.get("tool_calls")]
+        assert calls == [case["menu"][e]["name"] for e in case["menu"] if e in case["key_exams"]][:DEMONSTRATION_MAX_EXAMS]
+        assert [m["role"] for m in messages] == ["user"] + ["assistant", "tool"] * len(calls) + ["assistant"]
+        assert messages[-1]["content"].endswith(f"\\boxed{{{case['label']['name']}}}")
+        assert [t["function"]["name"] for t in json.loads(demo["tools"])] == ["request_exam", "submit_diagnosis"]
+
+
+def test_cpt_only_labels_get_no_demonstration(setup, tmp_path):
+    world, _, _ = setup
+    label = json.loads(_read(world / "env/train.jsonl")[0]["case"])["label"]["name"]
+    from medreasoner.sim.kb import load_knowledge_base
+
+    condition = next(c.id for c in load_knowledge_base().conditions if c.en == label)
+    build_world(WorldConfig(**{**WORLD, "cpt_only_conditions": [condition]}), tmp_path / "w")
+    labels = [json.loads(r["case"])["label"]["name"] for r in _read(tmp_path / "w/env/train.jsonl")]
+    demos = _read(tmp_path / "w/env/sft_train.jsonl")
+    assert label not in labels and len(demos) == len(labels) < len(_read(world / "env/train.jsonl"))
+    assert all(label not in demo["messages"][-1]["content"] for demo in demos)
+
+
+def test_expert_replay_is_the_sft_sequence_and_scores_perfectly(setup):
+    """The evaluator's token sequence == what SFTTrainer tokenises for the demonstration."""
+    world, _, tokenizer = setup
+    rows = _read(world / "env/train.jsonl")[:6]
+    episodes = play_episodes(rows, _expert(tokenizer, rows), tokenizer, max_turns=DEMONSTRATION_MAX_EXAMS,
+                             max_length=4096)
+    dataset = load_conversations(world / "env/sft_train.jsonl")
+    template = episode_chat_template(tokenizer)
+    for index, episode in enumerate(episodes):
+        demo = dataset[index]
+        sft_ids = tokenizer.apply_chat_template(demo["messages"], tools=json.loads(demo["tools"]),
+                                                chat_template=template, tokenize=True, return_dict=True)["input_ids"]
+        assert sft_ids[: len(episode.ids)] == episode.ids
+        assert tokenizer.decode(sft_ids[len(episode.ids):]) == "\n"  # the template's newline after the last <|im_end|>
+        record = score_episode(episode)
+        case = json.loads(rows[index]["case"])
+        assert record["correct"] and record["answered"] and not record["truncated"]
+        assert record["num_exams"] == len(demonstration_exams(case)) == episode.rounds
+        assert record["exams"] == [case["menu"][e]["name"] for e in demonstration_exams(case)]
+        if len(case["key_exams"]) <= DEMONSTRATION_MAX_EXAMS:
+            assert record["key_exam_coverage"] == 1.0 and record["wasted_cost"] == 0.0
+        assert grade(record["final_text"], _item(case)).correct
+    summary = summarize([score_episode(e) for e in episodes])
+    assert summary["accuracy"] == 1.0 and summary["answered_rate"] == 1.0 and summary["accuracy_ci95"][1] == 1.0
+
+
+def _item(case):
+    from medreasoner.benchmarks.item import Item
+
+    return Item(case["id"], "", {}, case["label"]["name"], "diagnosis", {"synonyms": case["label"]["synonyms"]})
+
+
+def test_loop_runs_tools_appends_results_and_stops(setup):
+    world, _, tokenizer = setup
+    row = next(r for r in _read(world / "env/validation.jsonl") if json.loads(r["case"])["key_exams"])
+    case = json.loads(row["case"])
+    exam = next(iter(case["menu"].values()))
+    script = [
+        _reply(tokenizer, call={"name": "request_exam", "arguments": {"name": exam["name"]}}),
+        _reply(tokenizer, call={"name": "no_such_tool", "arguments": {}}),  # fails, reported back
+        _reply(tokenizer, call={"name": "request_exam", "arguments": {"name": "an exam not on the menu"}}),
+        _reply(tokenizer, call={"name": "request_exam", "arguments": {"name": exam["name"]}}),  # beyond max_turns
+    ]
+    seen = []
+
+    def generate(prompts):
+        seen.append(tokenizer.decode(prompts[0]))
+        return [script[len(seen) - 1]]
+
+    episode = play_episodes([row], generate, tokenizer, max_turns=3, max_length=4096)[0]
+    assert len(seen) == 4 and episode.rounds == 3  # 3 tool rounds, then the 4th reply is not executed
+    assert f"<tool_response>\n{exam['name']}: {exam['result']}\n</tool_response>" in seen[1]
+    assert "Tool no_such_tool not found." in seen[2] and "not available" in seen[3]
+    record = score_episode(episode)
+    assert record["num_tool_calls"] == 3 and record["num_tool_failures"] == 1 and record["num_exams"] == 1
+    assert record["exam_cost"] == exam["cost"] and not record["answered"] and not record["correct"]
+    # a wrong boxed answer is graded (answered, not correct); submit_diagnosis counts as the answer
+    wrong = play_episodes([row], lambda p: [_reply(tokenizer, "\\boxed{Not a disease}")], tokenizer,
+                          max_turns=3, max_length=4096)[0]
+    assert score_episode(wrong)["answered"] and not score_episode(wrong)["correct"]
+    calls = iter([_reply(tokenizer, call={"name": "submit_diagnosis", "arguments": {"diagnosis": case["label"]["name"]}}),
+                  _reply(tokenizer, "Done.")])
+    submitted = play_episodes([row], lambda p: [next(calls)], tokenizer, max_turns=3, max_length=4096)[0]
+    assert score_episode(submitted)["correct"] and score_episode(submitted)["submitted"] == case["label"]["name"]
+
+
+def test_context_limit_rolls_back_the_round(setup):
+    world, _, tokenizer = setup
+    row = _read(world / "env/validation.jsonl")[0]
+    exam = next(iter(json.loads(row["case"])["menu"].values()))["name"]
+    reply = _reply(tokenizer, call={"name": "request_exam", "arguments": {"name": exam}})
+    env = DiagnosticEnvironment(max_turns=3)
+    length = len(prompt_ids(tokenizer, observed_prompt(row, env), tool_methods(env), episode_chat_template(tokenizer)))
+    episode = play_episodes([row], lambda p: [reply], tokenizer, max_turns=3, max_length=length + len(reply) + 3)[0]
+    assert episode.truncated and episode.rounds == 0 and len(episode.completion) == 1
+
+
+@pytest.mark.slow
+def test_prompt_template_and_tool_suffix_are_grpo_trainers(setup, tmp_path, monkeypatch):
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    world, model_dir, tokenizer = setup
+    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
+    rows = _read(world / "env/train.jsonl")[:2]
+    trainer = GRPOTrainer(
+        model=str(model_dir), reward_funcs=[lambda completions, **kw: [0.0] * len(completions)],
+        args=GRPOConfig(output_dir=str(tmp_path / "out"), per_device_train_batch_size=2, num_generations=2,
+                        max_completion_length=64, max_steps=1, use_cpu=True, report_to=[], beta=0.0,
+                        max_tool_calling_iterations=3, save_strategy="no"),
+        train_dataset=Dataset.from_list(rows), processing_class=load_tokenizer(model_dir, padding_side="left"),
+        environment_factory=environment_factory(max_turns=3))
+    template = episode_chat_template(tokenizer)
+    assert trainer.chat_template == template is not None  # the Qwen3 template is not prefix-preserving
+    prompts = []
+    for row in rows:
+        env = DiagnosticEnvironment(max_turns=3)
+        prompts.append(observed_prompt(row, env))
+    trainer._batch_environments = [None] * len(prompts)
+    trl_ids, _, _ = trainer._tokenize_prompts(prompts)
+    for prompt, ids in zip(prompts, trl_ids):
+        env = DiagnosticEnvironment(max_turns=3)
+        assert prompt_ids(tokenizer, prompt, tool_methods(env), template) == list(ids)
+    messages = [{"role": "tool", "name": "request_exam", "content": "vital signs: temperature 39.1 C"}]
+    assert tool_suffix_ids(tokenizer, messages, template) == trainer._get_tool_suffix_ids(messages)
+
+
+@pytest.mark.slow
+def test_episodes_stage_writes_predictions_and_results(setup, tmp_path):
+    from medreasoner.stages.episodes import Config, run
+    from stage_testing import make_ctx
+
+    world, model_dir, _ = setup
+    logged = []
+    config = Config(model=str(model_dir), cases=str(world / "env/validation.jsonl"), max_turns=2,
+                    max_new_tokens=8, limit=4, batch_size=3)
+    metrics = run(config, make_ctx(tmp_path / "episodes", logged))
+    predictions = _read(tmp_path / "episodes/predictions.jsonl")
+    results = json.loads((tmp_path / "episodes/results.json").read_text())
+    assert len(predictions) == 4 and results["metrics"]["num_episodes"] == 4
+    assert {"id", "correct", "exams", "num_exams", "exam_cost", "key_exam_coverage", "final_text"} <= set(predictions[0])
+    assert 0 <= metrics["accuracy"] <= 1 and len(results["metrics"]["accuracy_ci95"]) == 2
+    assert logged and "episodes/accuracy" in logged[0][1]
+    with pytest.raises(ValueError):
+        Config(model="m", cases="c", max_turns=0, max_new_tokens=8, limit=None, batch_size=1)
+
+
+def test_sft_loader_keeps_tools_as_json_and_rejects_mixed_rows(tmp_path):
+    from medreasoner.errors import InputError
+
+    messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}]
+    path = tmp_path / "sft.jsonl"
+    path.write_text(json.dumps({"messages": messages, "tools": tools}) + "\n"
+                    + json.dumps({"messages": messages, "tools": json.dumps(tools)}) + "\n")
+    dataset = load_conversations(path)
+    assert [json.loads(t) for t in dataset["tools"]] == [tools, tools]
+    path.write_text(json.dumps({"messages": messages, "tools": tools}) + "\n" + json.dumps({"messages": messages}) + "\n")
+    with pytest.raises(InputError, match="every row has tools"):
+        load_conversations(path)
+    path.write_text(json.dumps({"messages": messages, "tools": "{not json"}) + "\n")
+    with pytest.raises(InputError, match="not valid JSON"):
+        load_conversations(path)
+    path.write_text(json.dumps({"messages": messages}) + "\n")
+    assert "tools" not in load_conversations(path).column_names

@@ -1,0 +1,89 @@
+"""The report's training sections: logged curves per training stage and pass@1 / pass@k of sampling stages.
+
+A hand-written pipeline run: a GRPO stage with 8 logged steps whose reward rises from 0.2 to 0.9, and a
+``generate`` stage with 3 questions x 4 samples whose correct counts are 4, 1 and 0 (pass@1 = 5/12,
+pass@k = 2/3), graded by the real diagnosis verifier.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from eval_support import ScriptedBackend, write_medqa
+
+from medreasoner.cli import main
+from medreasoner.eval.generation import GenerationSettings
+from medreasoner.eval.runner import EvalRequest, run_eval
+from medreasoner.eval.report_training import curve_rows, pass_at_k, sampling_rows
+
+
+def _pool_row(index: int) -> dict:
+    return {"id": f"q{index}", "question": f"Case {index}: what is the most likely diagnosis?", "options": {},
+            "gold": {"text": "Influenza"}, "verifier": "diagnosis", "meta": {"synonyms": ["flu"]},
+            "domain": "medical", "language": "en", "reference": "\\boxed{Influenza}", "source": "world"}
+
+
+def _run(tmp_path):
+    run = tmp_path / "run"
+    stages = [{"name": "grpo", "kind": "grpo", "config": {}},
+              {"name": "rollouts", "kind": "generate", "config": {"num_samples": 4, "prompt": "answer", "model": "m"}}]
+    (run / "grpo").mkdir(parents=True)
+    (run / "rollouts").mkdir()
+    (run / "recipe.yaml").write_text(yaml.safe_dump({"name": "t", "seed": 0, "stages": stages}))
+    log = [{"step": s, "reward": 0.2 + 0.1 * s, "entropy": 1.0 - 0.05 * s, "loss": 0.0} for s in range(8)]
+    log.append({"step": 8, "train_runtime": 3.0, "train_loss": 0.0})  # the closing summary is not a step
+    (run / "grpo" / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in log))
+    answers = {0: ["\\boxed{Influenza}"] * 4, 1: ["\\boxed{flu}", "\\boxed{Migraine}", "", "The answer is not influenza."],
+               2: ["\\boxed{Asthma}"] * 4}
+    rows = [{**_pool_row(q), "sample": s, "response": text} for q, texts in answers.items() for s, text in enumerate(texts)]
+    (run / "rollouts" / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return run
+
+
+def test_curve_rows_average_first_and_last_quarter_of_logged_steps(tmp_path):
+    header, rows = curve_rows(_run(tmp_path))
+    by_metric = {row[1]: row for row in rows if row[0] == "grpo"}
+    assert set(by_metric) == {"reward", "entropy"}  # metrics the run did not log are skipped
+    assert by_metric["reward"][2] == "0–7"
+    assert float(by_metric["reward"][3]) == pytest.approx(0.25)  # steps 0, 1
+    assert float(by_metric["reward"][4]) == pytest.approx(0.85)  # steps 6, 7
+
+
+def test_pass_at_k_grades_every_sample_with_the_verifier(tmp_path):
+    figures = pass_at_k(_run(tmp_path) / "rollouts" / "data.jsonl")
+    assert figures == {"questions": 3, "k": 4, "pass@1": pytest.approx(5 / 12), "pass@k": pytest.approx(2 / 3)}
+
+
+def test_report_shows_training_sections(tmp_path):
+    run = _run(tmp_path)
+    assert sampling_rows(run)[1] == [["rollouts", "m", "answer", "3", "4", "41.7", "66.7"]]
+    settings = GenerationSettings(max_new_tokens=8, temperature=0.0, seed=0, thinking_budget=None, batch_size=2)
+    request = EvalRequest(benchmark="medqa", data=write_medqa(tmp_path / "medqa.jsonl", 2), mode="answer", limit=None,
+                          output=run / "eval", prompt_style="chat", igakuqa_prompts=None, grading="normalized",
+                          settings=settings)
+    run_eval(request, ScriptedBackend({}), show_progress=False)  # a report needs one evaluated model
+    assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "## Training curves (run)" in markdown and "## Sampling headroom (run)" in markdown
+
+
+def test_environment_run_reports_its_episodes(tmp_path):
+    """A run whose only evaluation is an ``episodes`` stage (S4) is reportable: accuracy with its CI
+    and the exams requested per episode, in recipe order."""
+    run = tmp_path / "run"
+    stages = [{"name": "episodes_sft", "kind": "episodes", "config": {"model": "sft"}},
+              {"name": "episodes_grpo", "kind": "episodes", "config": {"model": "grpo"}}]
+    run.mkdir()
+    (run / "recipe.yaml").write_text(yaml.safe_dump({"name": "t", "seed": 0, "stages": stages}))
+    for name, correct, exams in (("episodes_grpo", 30, 2.5), ("episodes_sft", 20, 1.25)):
+        (run / name).mkdir()
+        metrics = {"num_episodes": 40, "accuracy": correct / 40, "accuracy_ci95": [0.1, 0.9], "mean_exams": exams,
+                   "mean_key_exam_coverage": 0.5, "mean_exam_cost": 3.0, "answered_rate": 1.0}
+        (run / name / "results.json").write_text(json.dumps({"metrics": metrics}))
+    assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
+    section = (tmp_path / "report" / "report.md").read_text().split("## Diagnostic-chain episodes (run)")[1]
+    rows = [line for line in section.splitlines() if line.startswith("| episodes_")]
+    assert rows[0].startswith("| episodes_sft | sft | 40 | 50.0 [10.0, 90.0] | 1.25 |")
+    assert rows[1].startswith("| episodes_grpo | grpo | 40 | 75.0 [10.0, 90.0] | 2.50 |")
