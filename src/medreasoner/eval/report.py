@@ -35,9 +35,9 @@ def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[s
     runs = []
     for index, run_dir in enumerate(run_dirs):
         files = sorted(run_dir.rglob("results.json"))
-        if not files or not any(_is_eval_result(file) for file in files):
-            if funnel_rows(run_dir)[1] or episode_rows(run_dir)[1]:
-                continue  # a data-engine or environment run: the report shows its funnel / episodes only
+        if not files:
+            if funnel_rows(run_dir)[1]:
+                continue  # a data-engine run: the report shows its funnel only
             raise InputError(run_dir, "no results.json below this directory (is it an eval --output directory?)")
         groups: dict[Path, dict] = {}
         for file in files:
@@ -51,19 +51,14 @@ def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[s
             # Keyed by the results' name (the benchmark unless an eval stage named two files of one benchmark).
             groups.setdefault(file.parent.parent, {})[(body.get("name") or body["benchmark"], body["mode"])] = body
         if not groups:
+            if episode_rows(run_dir)[1]:
+                continue  # an environment run: the report shows its episodes (their results.json is not an eval's)
             raise InputError(run_dir, "no evaluation results.json (with schema_version) below this directory")
         base = labels[index] if labels else run_dir.resolve().name
         for group_dir, results in sorted(groups.items(), key=lambda kv: stage_order_key(run_dir, kv[0])):
             relative = group_dir.resolve().relative_to(run_dir.resolve())
             runs.append((base if str(relative) == "." else f"{base}/{relative}", results))
     return runs
-
-
-def _is_eval_result(path: Path) -> bool:
-    try:
-        return '"schema_version"' in path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return True  # let the reader below report it
 
 
 def _pct(value: float) -> str:
