@@ -83,7 +83,7 @@ def _section(url: str, concurrency: int):
     from medreasoner.data.generate_endpoint import EndpointSection
 
     return EndpointSection(base_url=url, api_key_env="MEDREASONER_BENCH_KEY", concurrency=concurrency, timeout_s=30.0,
-                           max_retries=3, backoff_initial_s=0.1, backoff_max_s=1.0)
+                           max_retries=3)
 
 
 def _pool(num_requests: int) -> list[dict]:

@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         model_dir = build_tiny_model(root / "model", size=args.size, corpus=corpus, seed=0, vocab_size=2048,
                                      max_position_embeddings=args.max_length)
         config = sft.Config.model_validate({
-            "model": {"path": str(model_dir), "dtype": "float32"},
+            "model": {"path": str(model_dir), "dtype": "float32", "chat_template": "model"},
             "data": {"train": str(root / "sft.jsonl"), "max_length": args.max_length, "packing": False,
                      "assistant_only_loss": True},
             "optim": {"learning_rate": 1e-3, "max_steps": args.steps, "per_device_train_batch_size": args.batch,

@@ -57,7 +57,7 @@ def config(pool: Path, **changes) -> generate.Config:
             "dtype": "auto", "progress": False,
             "generation": {"max_new_tokens": 16, "temperature": 0.0, "top_p": 1.0, "seed": 0, "batch_size": 4},
             "endpoint": {"base_url": "http://127.0.0.1:9/v1", "api_key_env": "MEDREASONER_TEST_KEY", "concurrency": 3,
-                         "timeout_s": 10.0, "max_retries": 2, "backoff_initial_s": 0.01, "backoff_max_s": 0.05}}
+                         "timeout_s": 10.0, "max_retries": 2}}
     for key, value in changes.items():
         if key in ("endpoint", "generation") and isinstance(value, dict):
             data[key] = {**data[key], **value}
@@ -208,20 +208,15 @@ def test_endpoint_over_http_with_medreasoner_serve_matches_in_process(tmp_path, 
     # `medreasoner serve`'s own service and request handler on a real socket, in a thread of this
     # process (a subprocess would import torch a second time: ~10 s on 2 busy cores).
     from medreasoner.eval.backends.hf import HFBackend
-    from medreasoner.eval.server import ModelService, make_handler
+    from medreasoner.eval.server import BackgroundServer, make_app
 
     model = tiny_model(tmp_path_factory)
     pool = write_pool(tmp_path / "pool.jsonl")
-    service = ModelService(HFBackend(str(model), dtype="float32"), "tiny", default_max_tokens=64)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(service))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        cfg = config(pool, model="tiny", endpoint={"base_url": f"http://127.0.0.1:{httpd.server_address[1]}/v1"},
-                     generation={"max_new_tokens": 6})
+    app = make_app(HFBackend(str(model), dtype="float32"), model_name="tiny", api_key=None, default_max_tokens=64,
+                   max_batch_rows=8, batch_wait_s=0.0, split_reasoning=False)
+    with BackgroundServer(app, host="127.0.0.1", port=0) as server:
+        cfg = config(pool, model="tiny", endpoint={"base_url": server.url}, generation={"max_new_tokens": 6})
         metrics = run_step(cfg, tmp_path / "remote")
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
     local = config(pool, backend="hf", model=str(model), dtype="float32", endpoint=None,
                    generation={"max_new_tokens": 6})
     run_step(local, tmp_path / "local")
@@ -293,7 +288,7 @@ def test_server_that_always_fails_gives_one_error_line_and_drop_reasons(tmp_path
                        "model=fake", "dtype=auto", "progress=false",
                        "generation={max_new_tokens: 8, temperature: 0.7, top_p: 0.9, seed: 3, batch_size: 2}",
                        f"endpoint={{base_url: '{server.url}', api_key_env: NO_SUCH_KEY_VAR, concurrency: 2, "
-                       "timeout_s: 5, max_retries: 1, backoff_initial_s: 0.0, backoff_max_s: 0.0}",
+                       "timeout_s: 5, max_retries: 1}",
                        "--output", str(out)])
     err = capsys.readouterr().err
     assert status == 2
@@ -311,7 +306,7 @@ def cli_args(pool: Path, url: str, out: Path) -> list[str]:
             "model=fake", "dtype=auto", "progress=false",
             "generation={max_new_tokens: 8, temperature: 0.0, top_p: 1.0, seed: 0, batch_size: 1}",
             f"endpoint={{base_url: '{url}', api_key_env: NO_SUCH_KEY_VAR, concurrency: 2, timeout_s: 10, "
-            "max_retries: 0, backoff_initial_s: 0, backoff_max_s: 0}", "--output", str(out)]
+            "max_retries: 0}", "--output", str(out)]
 
 
 @pytest.mark.slow
@@ -393,7 +388,7 @@ def test_config_errors_are_one_line_input_errors(overrides, message):
     base = ["input=pool.jsonl", "num_samples=2", "max_questions=null", "prompt=answer", "backend=endpoint", "model=m", "dtype=auto",
             "progress=false", "generation={max_new_tokens: 8, temperature: 0, top_p: 1, seed: 0, batch_size: 4}",
             "endpoint={base_url: 'http://127.0.0.1:1/v1', api_key_env: K, concurrency: 2, timeout_s: 5, "
-            "max_retries: 1, backoff_initial_s: 0.1, backoff_max_s: 1}"]
+            "max_retries: 1}"]
     if overrides == ["backend=endpoint"]:
         base = [o for o in base if not o.startswith("endpoint=")]
     with pytest.raises(InputError, match=message) as caught:

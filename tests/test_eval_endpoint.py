@@ -41,7 +41,7 @@ def server(tmp_path_factory):
 
 
 def endpoint(url: str, **changes) -> EndpointBackend:
-    options = dict(api_key_env="MEDREASONER_TEST_KEY", timeout_s=60.0, max_retries=2, backoff_s=0.01)
+    options = dict(api_key_env="MEDREASONER_TEST_KEY", timeout_s=60.0, max_retries=2)
     return EndpointBackend(url, "tiny", **{**options, **changes})
 
 

@@ -75,9 +75,9 @@ def test_resume_with_other_settings_is_refused(tmp_path_factory, tmp_path):
     data = write_medqa(tmp_path / "medqa.jsonl", 2)
     assert main(eval_args(model, data, tmp_path / "out")) == 0
     with pytest.raises(InputError, match="other settings"):
-        from medreasoner.cli import build_parser
+        from medreasoner.cli import parse_args
 
-        args = build_parser("eval").parse_args(eval_args(model, data, tmp_path / "out", "--temperature", "0.5"))
+        args = parse_args(eval_args(model, data, tmp_path / "out", "--temperature", "0.5"))
         args._module.run(args)
     assert main(eval_args(model, data, tmp_path / "out", "--temperature", "0.5")) == 2  # CLI: message, exit 2
 
@@ -107,9 +107,9 @@ def test_resume_with_another_model_at_the_same_path_is_refused(tmp_path_factory,
     assert json.loads((run_dir / "results.json").read_text())["model_identity"] == identity
 
     _perturb_weights(model)  # model B: other weights, same path string, same settings
-    from medreasoner.cli import build_parser
+    from medreasoner.cli import parse_args
 
-    args = build_parser("eval").parse_args(eval_args(model, data, out))
+    args = parse_args(eval_args(model, data, out))
     with pytest.raises(InputError) as caught:
         args._module.run(args)
     message = str(caught.value)

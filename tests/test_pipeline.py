@@ -70,6 +70,9 @@ def test_outputs_lineage_skip_refuse_force(recipe_path, tmp_path):
     assert all(i["manifest_sha256"] == file_sha256(run_dir / "world" / "stage_manifest.json") for i in base["inputs"])
     assert world["inputs"] == [] and world["final_metrics"]["count/sft/train.jsonl"] == 12
     assert base["versions"]["torch"] and base["versions"]["trl"] and base["wall_time_s"] > 0
+    # One process; a data stage would run on rank 0 alone under a launcher (tests/test_multiprocess.py).
+    assert base["launch"] == {"world_size": 1, "ran_on": "rank 0", "backend": None}
+    assert not list((run_dir / "base").glob(".build*"))  # the model's scratch directory is gone
     # The world stage logged its counts: metrics.jsonl and TensorBoard.
     logged = [json.loads(line) for line in (run_dir / "world" / "metrics.jsonl").read_text().splitlines()]
     assert logged[0]["step"] == 0 and logged[0]["count/sft/train.jsonl"] == 12

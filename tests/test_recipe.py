@@ -179,7 +179,7 @@ def test_nested_training_config_error_paths(tmp_path):
   - name: sft
     kind: sft
     config:
-      model: {path: "${second}", dtype: float32}
+      model: {path: "${second}", dtype: float32, chat_template: model}
       data: {train: train.jsonl, max_length: 64, packing: false, assistant_only_loss: true}
       optim:
         learning_rate: fast

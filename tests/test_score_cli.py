@@ -33,7 +33,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 def test_igakuqa_official_directory_of_baseline_files(tmp_path, capsys):
     results, rows = run_score(tmp_path, "--benchmark", "igakuqa", "--data", str(IGAKUQA), "--predictions",
-                              str(IGAKUQA / "baseline_results"), "--model-name", "mymodel", "--mode", "official")
+                              str(IGAKUQA / "baseline_results"), "--model-name", "mymodel", "--grading", "official")
     assert (results["benchmark"], results["mode"], results["n"]) == ("igakuqa", "official", 11)
     year = results["years"]["2019"]
     # Correct: A2 ("d,a" reordered), A3 ("04"), A4 (0 points), A5, B1 ("d" for "a or d"), B2, E1.
@@ -55,7 +55,7 @@ def test_igakuqa_official_directory_of_baseline_files(tmp_path, capsys):
 def test_igakuqa_normalized_counts_full_width_kinki(tmp_path):
     results, _ = run_score(tmp_path, "--benchmark", "igakuqa", "--data", str(IGAKUQA / "data" / "2019"),
                            "--predictions", str(IGAKUQA / "baseline_results"), "--model-name", "mymodel",
-                           "--mode", "normalized")
+                           "--grading", "normalized")
     assert results["years"]["2019"]["kinki_ids"] == ["113A1", "113A2", "113C1"]
 
 
@@ -85,7 +85,7 @@ def test_medcalc_official_output_format(tmp_path):
          "Ground Truth Answer": "('14 weeks', '1 days')", **common},  # the v1.0 exception text
     ])
     results, rows = run_score(tmp_path, "--benchmark", "medcalc", "--data", str(FIXTURES / "medcalc_test.csv"),
-                              "--predictions", str(predictions), "--mode", "official")
+                              "--predictions", str(predictions), "--grading", "official")
     assert [(row["id"], row["correct"]) for row in rows] == [("1", True), ("2", False), ("3", True), ("4", False)]
     assert results["categories"]["physical"]["average"] == 100.0
     assert results["categories"]["risk"]["average"] == 0.0
@@ -99,7 +99,7 @@ def test_our_format_mcq_normalized(tmp_path):
         {"id": 2, "response": "Answer: A, C"},
     ])
     results, rows = run_score(tmp_path, "--benchmark", "mcq", "--data", str(FIXTURES / "mcq.jsonl"),
-                              "--predictions", str(predictions), "--mode", "normalized")
+                              "--predictions", str(predictions), "--grading", "normalized")
     assert results["overall"]["accuracy"] == 1.0 and results["overall"]["micro_f1"] == 1.0
     assert results["coverage"]["missing_ids"] == ["q3"]
     assert rows[0] == {"id": "dx-1", "extracted": ["B"], "correct": True, "score": 1.0}
@@ -134,7 +134,7 @@ def test_directory_with_several_models_needs_model_name(capsys):
 def test_medcalc_outputs_of_another_version_are_rejected(tmp_path, capsys):
     predictions = write_jsonl(tmp_path / "outputs.jsonl", [{"Row Number": 1, "LLM Answer": "25", "Ground Truth Answer": "26.1"}])
     code = main(["score", "--benchmark", "medcalc", "--data", str(FIXTURES / "medcalc_test.csv"), "--predictions",
-                 str(predictions), "--mode", "official"])
+                 str(predictions), "--grading", "official"])
     assert code == 2
     assert "outputs.jsonl:1: field 'Ground Truth Answer'" in capsys.readouterr().err
 

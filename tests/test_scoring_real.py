@@ -49,7 +49,7 @@ def _score(tmp_path, *args: str) -> dict:
 def test_igakuqa_official_baselines(shared_benchmarks, tmp_path, model):
     root = shared_benchmarks / "igakuqa"
     results = _score(tmp_path, "--benchmark", "igakuqa", "--data", str(root), "--predictions",
-                     str(root / "baseline_results"), "--model-name", model, "--mode", "official")
+                     str(root / "baseline_results"), "--model-name", model, "--grading", "official")
     assert results["coverage"]["n_scored"] == results["coverage"]["n_total"] == 2000
     for year, (correct, score, total, required, general, kinki) in IGAKUQA_EXPECTED[model].items():
         row = results["years"][year]
@@ -65,7 +65,7 @@ def test_igakuqa_official_baselines(shared_benchmarks, tmp_path, model):
 def test_igakuqa_normalized_counts_full_width_prohibited_choices(shared_benchmarks, tmp_path):
     root = shared_benchmarks / "igakuqa"
     results = _score(tmp_path, "--benchmark", "igakuqa", "--data", str(root / "data"), "--predictions",
-                     str(root / "baseline_results"), "--model-name", "chatgpt", "--mode", "normalized")
+                     str(root / "baseline_results"), "--model-name", "chatgpt", "--grading", "normalized")
     for year, problem_id in FULL_WIDTH_KINKI_HITS.items():
         assert problem_id in results["years"][year]["kinki_ids"]
         assert results["years"][year]["kinki_questions"] >= IGAKUQA_EXPECTED["chatgpt"][year][5] + 1
@@ -77,7 +77,7 @@ def test_medcalc_gpt4o_mini_direct_answer(shared_benchmarks, tmp_path):
     outputs = bench / "model_outputs" / "openai_gpt-4o-mini_direct_answer.jsonl"
     items_out = tmp_path / "items.jsonl"
     results = _score(tmp_path, "--benchmark", "medcalc", "--data", str(bench / "test_data_v1.0.csv"),
-                     "--predictions", str(outputs), "--mode", "official", "--items-out", str(items_out))
+                     "--predictions", str(outputs), "--grading", "official", "--items-out", str(items_out))
     official = json.loads((bench / "model_outputs" / "results_gpt-4o-mini_direct_answer.json").read_text())
     assert results["overall"]["average"] == official["overall"]["average"] == 20.63
     assert results["overall"]["std"] == official["overall"]["std"]

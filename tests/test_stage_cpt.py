@@ -34,6 +34,7 @@ def test_cpt_trains_on_raw_text(world, packing):
     })
     metrics = cpt.run(config, make_ctx(out, logged))
     assert metrics["global_step"] == 3 and math.isfinite(metrics["train_loss"])
+    assert list((out / "dataset_cache" / "generator").iterdir())  # the corpus is cached inside the run
     assert changed_tensors(model, out)
     generate(out)
 

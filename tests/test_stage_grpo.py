@@ -38,7 +38,7 @@ def _config(model, files, **grpo_overrides):
                "steps_per_generation": 1, "loss_type": "grpo", "scale_rewards": "group", "use_vllm": False}
     section.update(grpo_overrides)
     return grpo.Config.model_validate({
-        "model": {"path": str(model), "dtype": "float32"},
+        "model": {"path": str(model), "dtype": "float32", "chat_template": "model"},
         "data": {"train": str(files["grpo"]), "max_prompt_length": 64},
         "grpo": section,
         "rewards": [{"name": "distinct_characters_reward", "weight": 1.0, "params": {"scale": 0.1}},
@@ -80,7 +80,9 @@ def test_reward_names_and_params_fail_at_load_time(world, test_reward):
 def test_use_vllm_without_vllm_is_a_clear_error(world, test_reward, tmp_path):
     _, files, model = world
     with pytest.raises(ValueError, match="needs vLLM"):
-        grpo.run(_config(model, files, use_vllm=True, vllm_mode="colocate"), make_ctx(tmp_path, []))
+        grpo.run(_config(model, files, use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=0.3,
+                         vllm_tensor_parallel_size=1, vllm_max_model_length=128, vllm_enable_sleep_mode=False),
+                 make_ctx(tmp_path, []))
 
 
 @pytest.mark.slow

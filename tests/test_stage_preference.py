@@ -20,7 +20,7 @@ def world(tmp_path_factory):
 
 def _config(model, files, section, peft=None):
     return preference.Config.model_validate({
-        "model": {"path": str(model), "dtype": "float32"},
+        "model": {"path": str(model), "dtype": "float32", "chat_template": "model"},
         "data": {"train": str(files["preference"]), "max_length": 128},
         "preference": section,
         "optim": cpu_optim(),

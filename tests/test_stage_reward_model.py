@@ -28,7 +28,7 @@ def test_reward_model_trains_and_scores(world, loss, peft):
     out = root / f"run-{loss}" / "rm"
     logged = []
     config = reward_model.Config.model_validate({
-        "model": {"path": str(model), "dtype": "float32"},
+        "model": {"path": str(model), "dtype": "float32", "chat_template": "model"},
         "data": {"train": str(files["preference"]), "max_length": 128},
         "reward": {"loss": loss},
         "optim": cpu_optim(),

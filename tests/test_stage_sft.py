@@ -23,7 +23,7 @@ def world(tmp_path_factory):
 
 
 def _config(model, files, **overrides):
-    config = {"model": {"path": str(model), "dtype": "float32"},
+    config = {"model": {"path": str(model), "dtype": "float32", "chat_template": "model"},
               "data": {"train": str(files["sft"]), "max_length": 128, "packing": False, "assistant_only_loss": True},
               "optim": cpu_optim()}
     config.update(overrides)

@@ -54,6 +54,64 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise InputError(path, "empty file: no records")
 
 
+def read_parquet(path: str | Path, *, batch_rows: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(row_index, record)`` (index 0-based, as ``dataset[i]``) for every row of a Parquet file.
+
+    Args:
+        path: the file.
+        batch_rows: rows decoded into Python objects at a time (bounds memory, never changes a result).
+
+    Values of Arrow's JSON extension type (how ``datasets`` writes its ``Json`` feature to Parquet)
+    are decoded with the standard library, so numbers come back exactly as written.
+
+    Raises:
+        InputError: missing file, not a Parquet file, unreadable rows, or no rows at all.
+    """
+    import pyarrow as pa  # imported here: most callers of this module never read Parquet
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as error:
+        raise InputError(path, f"not a readable Parquet file ({error})") from None
+    decoders = {field.name: decoder for field in parquet.schema_arrow if (decoder := _json_decoder(field.type))}
+    num_records = 0
+    try:
+        for batch in parquet.iter_batches(batch_size=batch_rows):
+            for record in batch.to_pylist():
+                yield num_records, {key: decoders[key](value) if key in decoders else value
+                                    for key, value in record.items()}
+                num_records += 1
+    except (pa.ArrowException, OSError) as error:
+        raise InputError(path, f"unreadable Parquet data from this row on ({error})", row=num_records) from None
+    if num_records == 0:
+        raise InputError(path, "empty file: no records")
+
+
+def _json_decoder(arrow_type):
+    """A function turning a value of ``arrow_type`` (as ``to_pylist`` gives it) into plain JSON values
+    (JSON-extension strings parsed, lists and structs walked), or None when the type holds no JSON."""
+    import pyarrow as pa
+
+    if isinstance(arrow_type, pa.JsonType):
+        return lambda value: None if value is None else json.loads(value)
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type):
+        item = _json_decoder(arrow_type.value_type)
+        if item is None:
+            return None
+        return lambda value: None if value is None else [item(element) for element in value]
+    if pa.types.is_struct(arrow_type):
+        fields = {field.name: decoder for field in arrow_type if (decoder := _json_decoder(field.type))}
+        if not fields:
+            return None
+        return lambda value: None if value is None else {
+            key: fields[key](element) if key in fields else element for key, element in value.items()}
+    return None
+
+
 def read_text_utf8(path: str | Path, what: str = "file") -> str:
     """Read a whole UTF-8 text file (a leading byte-order mark is dropped).
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -80,7 +81,7 @@ def build_tiny_model(out_dir: str | Path, *, size: str, corpus: list[str], seed:
     """Build a randomly initialised Qwen2 causal LM and its tokenizer; save both to ``out_dir``.
 
     Args:
-        out_dir: destination Hugging Face directory (written via a temp dir, then renamed).
+        out_dir: destination Hugging Face directory (written into a fresh temp dir beside it, then renamed).
         size: a key of :data:`TINY_SIZES` (parameter counts 0.5M-5M).
         corpus: texts to train the tokenizer on.
         seed: seed for the weight initialisation.
@@ -109,13 +110,18 @@ def build_tiny_model(out_dir: str | Path, *, size: str, corpus: list[str], seed:
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
-    tmp_dir = out_dir.with_name(out_dir.name + ".tmp")
-    if tmp_dir.exists():  # left by an interrupted build
-        shutil.rmtree(tmp_dir)
-    tmp_dir.mkdir(parents=True)
-    model.save_pretrained(tmp_dir)
-    tokenizer.save_pretrained(tmp_dir)
-    os.replace(tmp_dir, out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # A temp dir of its own: two builds of the same out_dir at once (e.g. every rank of a launch) must
+    # not write into, or delete, each other's files; the loser of the final rename fails. A build
+    # killed midway leaves its hidden temp dir (the tiny_model stage deletes its scratch on rerun).
+    tmp_dir = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
+    try:
+        model.save_pretrained(tmp_dir)
+        tokenizer.save_pretrained(tmp_dir)
+        os.replace(tmp_dir, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
     return out_dir
 
 

@@ -17,6 +17,12 @@ States on a re-run: finished with the same config and inputs -> skipped; started
 its last checkpoint (the directory is never wiped); finished or started with a *different* config,
 or built from inputs that have since been rebuilt -> refused, unless ``force`` is set, in which case
 that stage's directory is deleted and rebuilt (and so, in turn, every later stage reading it).
+
+Under a multi-process launcher (``accelerate launch``, ``torchrun``) every rank runs this loop. The
+training stages (:data:`EVERY_RANK_KINDS`) run on every rank, where the Trainer splits the data (DDP)
+or the model (FSDP, ZeRO-3) across them; every other stage (world, tiny_model, data steps, merge,
+eval...) runs on rank 0 alone while the other ranks wait, then every rank reads its manifest. Only
+rank 0 writes ``resolved_config.yaml``, metrics, the final model and the manifest. See docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ import os
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib import metadata
 from pathlib import Path
 
@@ -37,6 +44,7 @@ import yaml
 from medreasoner.errors import InputError
 from medreasoner.files import read_text_utf8, write_text_atomic
 from medreasoner.recipe import Recipe, Stage, format_field, parse_yaml
+from medreasoner.source_commit import source_commit
 from medreasoner.stages import load_stage
 from medreasoner.stages.context import StageContext
 from medreasoner.tracking import MetricsLog, check_trackers
@@ -45,6 +53,14 @@ STAGE_MANIFEST = "stage_manifest.json"
 RESOLVED_CONFIG = "resolved_config.yaml"
 VERSIONED_PACKAGES = ("medreasoner", "torch", "transformers", "trl", "peft", "datasets", "accelerate",
                       "tokenizers", "deepspeed", "vllm")
+# Stage kinds whose run() is collective: every rank calls it and the Trainer shares the work out. Every
+# other kind runs on rank 0 only. A new training stage must be added here, or it trains single-process
+# on rank 0 while the other ranks wait.
+EVERY_RANK_KINDS = frozenset({"cpt", "sft", "reward_model", "preference", "grpo"})
+# How long the other ranks wait for a rank-0 stage (a 72B eval or merge takes hours). The default
+# group's timeout (the Trainer's ddp_timeout, 30 min) would end the wait first; a failing rank 0 does
+# not make them wait this long, because the launcher stops every rank when one exits with an error.
+RANK0_STAGE_TIMEOUT = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,11 @@ def run_recipe(recipe: Recipe, *, force: bool, echo=print) -> dict[str, dict]:
         InputError: a finished stage's config or inputs changed and ``force`` is False.
     """
     check_trackers(recipe.path, recipe.report_to)
+    with _process_group():
+        return _run_stages(recipe, force=force, echo=echo)
+
+
+def _run_stages(recipe: Recipe, *, force: bool, echo) -> dict[str, dict]:
     main = is_main_process()
     if main:
         recipe.run_dir.mkdir(parents=True, exist_ok=True)
@@ -77,6 +98,7 @@ def run_recipe(recipe: Recipe, *, force: bool, echo=print) -> dict[str, dict]:
         out_dir = recipe.run_dir / stage.name
         header = f"[{stage.index + 1}/{total}] {stage.name} ({stage.kind})"
         state = stage_state(recipe, stage)
+        _barrier()  # every rank has judged the directory before rank 0 writes into it
         if state.status == "done":
             echo(f"{header}: finished earlier, skipping ({out_dir})")
             results[stage.name] = read_manifest(out_dir)["final_metrics"]
@@ -127,21 +149,27 @@ def stage_state(recipe: Recipe, stage: Stage) -> StageState:
 def _run_stage(recipe: Recipe, stage: Stage, out_dir: Path, main: bool) -> tuple[dict, float]:
     module = load_stage(stage.kind)
     config = stage.config_dict()
+    every_rank = stage.kind in EVERY_RANK_KINDS
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out_dir / RESOLVED_CONFIG,
                      yaml.safe_dump({"name": stage.name, "kind": stage.kind, "config": config}, sort_keys=False))
-    metrics_log = MetricsLog(out_dir, report_to=recipe.report_to, project=recipe.name, stage_name=stage.name,
-                             config=config, enabled=main)
+    _barrier()  # the directory exists before any other rank opens files in it
     started = datetime.now(timezone.utc)
     clock, cpu_clock = time.perf_counter(), time.process_time()
-    try:
-        metrics = module.run(stage.config, StageContext(run_dir=recipe.run_dir, out_dir=out_dir,
-                                                        seed=recipe.seed, log=metrics_log.log))
-    finally:
-        metrics_log.close()
+    metrics: dict = {}
+    if every_rank or main:
+        # The training stages (EVERY_RANK_KINDS) log to the trackers through their Trainer's callbacks.
+        metrics_log = MetricsLog(out_dir, report_to=recipe.report_to, project=recipe.name, stage_name=stage.name,
+                                 config=config, enabled=main, trainer_stage=every_rank)
+        try:
+            metrics = module.run(stage.config, StageContext(run_dir=recipe.run_dir, out_dir=out_dir,
+                                                            seed=recipe.seed, log=metrics_log.log,
+                                                            report_to=recipe.report_to, recipe=recipe.path))
+        finally:
+            metrics_log.close()
     wall_time, cpu_time = time.perf_counter() - clock, time.process_time() - cpu_clock
-    _barrier()
+    _barrier()  # for a rank-0 stage, the other ranks wait here while rank 0 works
     if main:
         manifest = {
             "stage": stage.name,
@@ -153,13 +181,17 @@ def _run_stage(recipe: Recipe, stage: Stage, out_dir: Path, main: bool) -> tuple
             "config_sha256": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest(),
             "inputs": stage_inputs(recipe, stage, config),
             "versions": library_versions(),
+            "git_commit": source_commit(),  # None outside a git checkout; "+dirty" with uncommitted changes
             "started_at": started.isoformat(timespec="seconds"),
             "wall_time_s": round(wall_time, 3),
             "cpu_time_s": round(cpu_time, 3),  # this process, all threads: comparable across loaded machines
+            "launch": launch_info(every_rank),
             "final_metrics": metrics,
         }
         write_text_atomic(out_dir / STAGE_MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
     _barrier()
+    if not (every_rank or main):
+        metrics = read_manifest(out_dir)["final_metrics"]
     return metrics, wall_time
 
 
@@ -222,16 +254,86 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
+def launch_info(every_rank: bool) -> dict:
+    """How the stage ran: ``world_size`` (processes of the launch), ``ran_on`` (``"every rank"`` or
+    ``"rank 0"``) and ``backend`` of the process group (``gloo``, ``nccl``; None single-process).
+    A training stage's ``final_metrics`` add what its Trainer saw (:func:`medreasoner.stages.training.train`)."""
+    ran_on = "every rank" if every_rank else "rank 0"
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.distributed.is_available() or not torch.distributed.is_initialized():
+        return {"world_size": 1, "ran_on": ran_on, "backend": None}
+    return {"world_size": torch.distributed.get_world_size(), "ran_on": ran_on,
+            "backend": str(torch.distributed.get_backend())}
+
+
 def is_main_process() -> bool:
     """True unless this is a non-zero rank of a distributed launch (``RANK`` set by accelerate/torchrun)."""
     return os.environ.get("RANK", "0") == "0"
 
 
+def check_fsdp_available(distributed_type: str) -> None:
+    """Refuse an FSDP launch on CPU, which accelerate would silently turn into plain DDP.
+
+    accelerate (1.15) switches a launch with ``distributed_type: FSDP`` to FSDP only when its state
+    is a GPU-like type (``MULTI_GPU``, ``MULTI_XPU``...); on CPU the state is ``MULTI_CPU`` and the
+    FSDP settings are ignored, so a run meant to shard would replicate the model instead. (DeepSpeed
+    has no such gap: its CPU accelerator runs ZeRO-3 over gloo; docs/distributed.md.)
+
+    Args:
+        distributed_type: accelerate's distributed type of this process (``PartialState().distributed_type``).
+
+    Raises:
+        InputError: naming the launcher's environment variable, before any stage runs.
+    """
+    from accelerate.utils import parse_flag_from_env
+
+    if parse_flag_from_env("ACCELERATE_USE_FSDP") and distributed_type == "MULTI_CPU":
+        raise InputError("ACCELERATE_USE_FSDP", "the accelerate config asks for FSDP, but this launch runs on CPU, "
+                         "where accelerate sets up MULTI_CPU (plain DDP) and ignores FSDP; launch with "
+                         "configs/accelerate/cpu_ddp.yaml on CPU (see docs/distributed.md)")
+
+
+_WAIT_GROUP: list = []  # the gloo group of the pipeline's barriers, while a launch is running
+
+
+@contextmanager
+def _process_group():
+    # Under accelerate/torchrun (WORLD_SIZE > 1) the ranks must meet at barriers before any Trainer
+    # exists, so the process group is set up here. PartialState does it the way the Trainer would
+    # (gloo on CPU, nccl on GPU, deepspeed.comm under a DeepSpeed config) and the Trainer reuses it.
+    # The barriers use their own gloo group with a long timeout (RANK0_STAGE_TIMEOUT).
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        yield
+        return
+    import torch
+    from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
+    from transformers import TrainingArguments
+
+    created = not torch.distributed.is_initialized()
+    # Starts the group unless one exists. cpu=True without a GPU: otherwise accelerate finds no device
+    # backend and counts one process. The timeout of the Trainer's collectives stays what
+    # TrainingArguments.ddp_timeout gives (s).
+    ddp_timeout = TrainingArguments.__dataclass_fields__["ddp_timeout"].default
+    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available(),
+                         timeout=timedelta(seconds=ddp_timeout))
+    check_fsdp_available(state.distributed_type.value)
+    group = torch.distributed.new_group(backend="gloo", timeout=RANK0_STAGE_TIMEOUT)
+    _WAIT_GROUP.append(group)
+    try:
+        yield
+    finally:
+        _WAIT_GROUP.clear()
+    # Reached only when every stage succeeded (after an error the launcher stops the other ranks).
+    # None: the default group and every other one (it was created here, so it is ours to end).
+    torch.distributed.destroy_process_group(None if created else group)
+
+
 def _barrier() -> None:
-    # Under accelerate/torchrun every rank runs the pipeline; the trainers set up the process group.
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
+    if _WAIT_GROUP:
+        import torch
+
+        torch.distributed.barrier(group=_WAIT_GROUP[-1])
 
 
 def _strings(value, loc: tuple):

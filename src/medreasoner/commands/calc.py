@@ -25,19 +25,25 @@ from medreasoner.errors import InputError
 from medreasoner.files import check_output_path, write_json_atomic
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Sub-commands ``list``, ``compute`` and ``check``."""
-    sub = parser.add_subparsers(dest="calc_command", required=True, metavar="ACTION")
-    sub.add_parser("list", help="list calculator ids, names and output types")
-    compute = sub.add_parser("compute", help="compute one calculator from a Relevant Entities dict")
-    compute.add_argument("calculator_id", type=int, help="MedCalc-Bench Calculator ID (see `calc list`)")
-    compute.add_argument("--entities", required=True,
-                         help="JSON (or Python-literal) dict, e.g. '{\"age\": [60, \"years\"], \"sex\": \"Male\"}'")
-    _add_convention(compute)
-    check = sub.add_parser("check", help="recompute every row of a MedCalc-Bench CSV and compare with its labels")
-    check.add_argument("--data", required=True, type=Path, help="MedCalc-Bench CSV (e.g. test_data_v1.0.csv)")
-    check.add_argument("--output", type=Path, help="write the agreement report as JSON here")
-    _add_convention(check)
+# action -> one-line help (``medreasoner calc --help``).
+ACTIONS = {
+    "list": "list the calculators: id, name, category, output type",
+    "compute": "compute one calculator from the patient's values (a MedCalc-Bench Relevant Entities dict)",
+    "check": "recompute every row of a MedCalc-Bench CSV and compare with its labels",
+}
+
+
+def add_action_arguments(parser: argparse.ArgumentParser, action: str) -> None:
+    """Register the arguments of ``calc <action>``."""
+    if action == "compute":
+        parser.add_argument("calculator_id", type=int, help="MedCalc-Bench Calculator ID (see `medreasoner calc list`)")
+        parser.add_argument("--entities", required=True,
+                            help="JSON (or Python-literal) dict, e.g. '{\"age\": [60, \"years\"], \"sex\": \"Male\"}'")
+        _add_convention(parser)
+    elif action == "check":
+        parser.add_argument("--data", required=True, type=Path, help="MedCalc-Bench CSV (e.g. test_data_v1.0.csv)")
+        parser.add_argument("--output", type=Path, help="write the agreement report as JSON here")
+        _add_convention(parser)
 
 
 def _add_convention(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +58,7 @@ def _add_convention(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the chosen action; returns the exit status."""
     actions = {"list": _list, "compute": _compute, "check": _check}
-    return actions[args.calc_command](args)
+    return actions[args.action](args)
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -24,24 +24,38 @@ from medreasoner.errors import InputError
 from medreasoner.files import check_output_path, read_text_utf8
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Sub-commands ``build-world`` and one per data-engine step."""
-    sub = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    build = sub.add_parser("build-world", help="generate the synthetic clinical world (all training and eval data)")
-    build.add_argument("--config", required=True, type=Path, help="world config YAML (see configs/world/)")
-    build.add_argument("--output", required=True, type=Path, help="output directory (replaced atomically)")
-    for step, module_name in STEPS.items():
-        step_parser = sub.add_parser(step, help=f"data-engine step {step!r} ({module_name})")
-        step_parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                                 help="config values, e.g. input=pool.jsonl threshold=0.8 (before the options)")
-        step_parser.add_argument("--config", type=Path, help="YAML file holding the step's config mapping")
-        step_parser.add_argument("--output", required=True, type=Path, help="output directory")
-        step_parser.add_argument("--seed", type=int, default=0, help="seed for the step's random choices (default 0)")
+# action -> one-line help (``medreasoner data --help``); every data-engine step is an action.
+ACTIONS = {
+    "build-world": "generate the synthetic clinical world (all training and evaluation data of the tiny pipeline)",
+    "generate": "sample answers to pool questions from a teacher endpoint or a local model",
+    "filter": "keep the sampled answers worth training on (format, repetition, length, verified answer)",
+    "dedup": "drop near-duplicate questions",
+    "decontaminate": "drop training rows that overlap an evaluation set",
+    "difficulty": "grade every question Basic, Intermediate or Advanced",
+    "sample": "draw the SFT mix from verified answers, weighted by difficulty",
+    "select_rl": "pick RL questions whose sampled answers are neither all right nor all wrong",
+    "preferences": "build preference pairs (reference > correct > wrong answer) from sampled explanations",
+    "vrm_data": "build training conversations for the verifier reward model",
+}
+
+
+def add_action_arguments(parser: argparse.ArgumentParser, action: str) -> None:
+    """Register the arguments of ``data <action>``: the world builder's, or a data-engine step's."""
+    if action == "build-world":
+        parser.add_argument("--config", required=True, type=Path, help="world config YAML (see configs/world/)")
+        parser.add_argument("--output", required=True, type=Path, help="output directory (replaced atomically)")
+        return
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="config values, e.g. input=pool.jsonl threshold=0.8 (before, between or after "
+                             "the options)")
+    parser.add_argument("--config", type=Path, help="YAML file holding the step's settings (a recipe stage's config:)")
+    parser.add_argument("--output", required=True, type=Path, help="output directory")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the step's random choices (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the chosen action; returns the exit status."""
-    if args.data_command == "build-world":
+    if args.action == "build-world":
         return _build_world(args)
     return _run_step(args)
 
@@ -81,7 +95,7 @@ def load_step_config(step: str, config_path: Path | None, overrides: list[str]):
 def _run_step(args: argparse.Namespace) -> int:
     from medreasoner.stages.context import StageContext
 
-    module, config = load_step_config(args.data_command, args.config, args.overrides)
+    module, config = load_step_config(args.action, args.config, args.overrides)
     check_output_path(args.output, kind="dir")  # before a step loads any model
     args.output.mkdir(parents=True, exist_ok=True)
     random.seed(args.seed)
@@ -90,7 +104,7 @@ def _run_step(args: argparse.Namespace) -> int:
         del step  # one-shot steps log once; the figures go to the table below
 
     metrics = module.run(config, StageContext(run_dir=args.output.parent, out_dir=args.output, seed=args.seed, log=log))
-    table = Table("metric", "value", title=f"{args.data_command} -> {args.output}")
+    table = Table("metric", "value", title=f"{args.action} -> {args.output}")
     for key, value in metrics.items():
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     Console(highlight=False).print(table)

@@ -23,6 +23,8 @@ from medreasoner.eval.backends.openai_api import EndpointError
 from medreasoner.eval.generation import GenerationSettings
 from medreasoner.eval.runner import MODE_CHOICES, EvalRequest, run_eval
 from medreasoner.files import check_model_dir, check_output_path
+from medreasoner.stages.evaluate import headline_metrics
+from medreasoner.tracking import TRACKER_PACKAGES, check_trackers, command_settings, log_once
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,10 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--endpoint", help="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1")
     parser.add_argument("--model-name", help="model name sent to the endpoint (required with --endpoint)")
     parser.add_argument("--backend", choices=["hf", "vllm"], default="hf", help="engine for --model (default: hf)")
-    parser.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS))
+    parser.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS), help="format of --data")
     parser.add_argument("--data", required=True, type=Path, help="benchmark file or directory")
     parser.add_argument("--mode", choices=sorted(MODE_CHOICES), default="answer",
-                        help="answer only, explanation before the answer, or both with a paired comparison")
+                        help="prompt: answer only (default), explanation before the answer, or both with a "
+                             "paired comparison (a recipe's mode:)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N items")
     parser.add_argument("--output", type=Path, default=Path("runs/eval"), help="output directory (default: runs/eval)")
     parser.add_argument("--batch-size", type=int, default=8,
@@ -51,25 +54,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="IgakuQA few-shot prompt.jsonl or its dir "
                         "(default: <data root>/prompts; 'none' = zero-shot)")
     parser.add_argument("--grading", choices=["normalized", "official"], default="normalized",
-                        help="answer extraction: tolerant (default) or the benchmark's official rule")
-    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="hf/vllm weights dtype: auto (bf16 on GPU, fp32 on CPU), "
-                        "float32, bfloat16, float16")
+                        help="answer extraction: tolerant (normalized, default) or the benchmark's official rule "
+                             "(official), as score --grading")
+    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                        help="weights dtype of --model: auto (default; bfloat16 on a GPU, float32 on CPU), float32, "
+                             "bfloat16 or float16")
     parser.add_argument("--api-key-env", default="OPENAI_API_KEY",
                         help="environment variable holding the endpoint's API key (default OPENAI_API_KEY)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="endpoint request timeout in seconds (default 120)")
-    parser.add_argument("--max-retries", type=int, default=5, help="endpoint retries on 429/5xx/timeout (default 5)")
-    parser.add_argument("--retry-backoff", type=float, default=1.0,
-                        help="first retry delay in seconds, doubled per retry (default 1.0)")
+    parser.add_argument("--max-retries", type=int, default=5,
+                        help="endpoint retries on connection errors, timeouts, 408/409/429/5xx (default 5)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--report-to", action="append", default=[], choices=sorted(TRACKER_PACKAGES),
+                        help="also log the headline metrics to tensorboard (OUTPUT/tb), wandb or mlflow "
+                             "(project medreasoner-eval); repeatable")
 
 
 def make_backend(args: argparse.Namespace):
     """The backend the arguments name (loading the model for hf/vllm)."""
     if args.endpoint:
         return load_backend("endpoint", base_url=args.endpoint, model_name=args.model_name,
-                            api_key_env=args.api_key_env, timeout_s=args.timeout, max_retries=args.max_retries,
-                            backoff_s=args.retry_backoff)
+                            api_key_env=args.api_key_env, timeout_s=args.timeout, max_retries=args.max_retries)
     return load_backend(args.backend, model_path=args.model, dtype=args.dtype)
 
 
@@ -82,8 +88,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     for option, value, low, hint in bounds:
         if value is not None and value < low:
             raise InputError(option, f"must be >= {low}, got {value}" + (f" ({hint})" if hint else ""))
-    for option, value, positive in (("--temperature", args.temperature, False), ("--timeout", args.timeout, True),
-                                    ("--retry-backoff", args.retry_backoff, False)):
+    for option, value, positive in (("--temperature", args.temperature, False), ("--timeout", args.timeout, True)):
         if not (value > 0 if positive else value >= 0):  # also false for NaN
             raise InputError(option, f"must be {'> 0' if positive else '>= 0'}, got {value}")
     if args.endpoint:
@@ -95,6 +100,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     else:
         check_model_dir(args.model)
     check_output_path(args.output, kind="dir")
+    check_trackers("--report-to", args.report_to, field=None)
     load_benchmark(args.benchmark, args.data)  # a malformed item fails here, not after the model loads
 
 
@@ -119,6 +125,10 @@ def run(args: argparse.Namespace) -> int:
     except EndpointError as error:
         raise InputError("--endpoint", str(error)) from None
     print_summary(results, args.output)
+    if args.report_to:
+        log_once(args.output, headline_metrics(args.benchmark, results), report_to=args.report_to,
+                 project="medreasoner-eval", run_name=f"{args.output.name}/{args.benchmark}",
+                 config=command_settings(args))
     return 0
 
 

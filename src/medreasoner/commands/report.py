@@ -15,6 +15,7 @@ from pathlib import Path
 
 from medreasoner.errors import InputError
 from medreasoner.files import check_output_path, read_text_utf8
+from medreasoner.tracking import TRACKER_PACKAGES, check_trackers, command_settings, log_once
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,10 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--findings", type=Path,
                         help="findings YAML: contrasts reported per RUN_DIR (one per seed) and pooled "
                              "(e.g. configs/findings/tiny.yaml)")
+    parser.add_argument("--report-to", action="append", default=[], choices=sorted(TRACKER_PACKAGES),
+                        help="also log each row's accuracy to tensorboard (OUTPUT/tb), wandb or mlflow "
+                             "(project medreasoner-report); repeatable")
 
 
 # Top-level keys (and their JSON types) the report reads from every evaluation results.json.
 RESULTS_KEYS = {"benchmark": str, "mode": str, "metrics": dict, "summary": dict, "tokens": dict, "latency_s": dict}
+# Keys it reads when present (older results lack some): provenance, timing, item sets.
+OPTIONAL_KEYS = {"model_identity": dict, "backend": dict, "generation": dict, "correct_by_id": dict, "data": str}
 
 
 def check_inputs(args: argparse.Namespace) -> None:
@@ -45,6 +51,7 @@ def check_inputs(args: argparse.Namespace) -> None:
         for file in sorted(run_dir.rglob("results.json")):
             _check_results(file)
     check_output_path(args.output, kind="dir")
+    check_trackers("--report-to", args.report_to, field=None)
     if args.findings is not None:
         read_text_utf8(args.findings, "findings file")
     for target in args.embed:
@@ -66,7 +73,8 @@ def _check_results(file: Path) -> None:
     for key, kind in RESULTS_KEYS.items():
         if key not in body:
             raise InputError(file, "missing key in an evaluation results.json", field=key)
-        if not isinstance(body[key], kind):
+    for key, kind in {**RESULTS_KEYS, **OPTIONAL_KEYS}.items():
+        if key in body and not isinstance(body[key], kind):
             raise InputError(file, f"expected a JSON {'object' if kind is dict else 'string'}, got "
                              f"{type(body[key]).__name__}", field=key)
 
@@ -81,4 +89,15 @@ def run(args: argparse.Namespace) -> int:
     paths += [embed_summary(args.output, target) for target in args.embed]
     for path in paths:
         print(path)
+    if args.report_to:
+        log_once(args.output, report_metrics(args.run_dirs, labels), report_to=args.report_to,
+                 project="medreasoner-report", run_name=args.output.name, config=command_settings(args))
     return 0
+
+
+def report_metrics(run_dirs: list[Path], labels: list[str] | None) -> dict[str, float]:
+    """``<row>/<results name>/<mode>/accuracy`` (fraction) for every row of the report's table."""
+    from medreasoner.eval.report import collect_runs
+
+    return {f"{label}/{name}/{mode}/accuracy": body["metrics"]["accuracy"]
+            for label, results in collect_runs(run_dirs, labels) for (name, mode), body in results.items()}

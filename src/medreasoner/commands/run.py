@@ -3,8 +3,11 @@
     medreasoner run recipes/tiny/pipeline.yaml
     medreasoner run recipes/tiny/sft.yaml sft.optim.learning_rate=1e-3 seed=1 --output runs/sft_lr1e-3
     accelerate launch --config_file configs/accelerate/zero3.yaml -m medreasoner.cli run recipes/wingpt3/s1_sft.yaml
+    accelerate launch --config_file configs/accelerate/cpu_ddp.yaml -m medreasoner.cli run recipes/tiny/sft.yaml
 
-``key=value`` overrides come right after the recipe (before the options); values are YAML scalars
+Under a launcher every process runs this command; only rank 0 prints (docs/distributed.md).
+
+``key=value`` overrides may come before, between or after the options; values are YAML scalars
 (``1e-4``, ``true``, ``[wandb]``). See docs/recipes.md for the forms of ``key``.
 """
 
@@ -27,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", type=Path, help="recipe YAML file")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="override recipe values, e.g. sft.optim.learning_rate=1e-4 or seed=1 "
-                             "(put them right after the recipe, before the options)")
+                             "(anywhere after the recipe)")
     parser.add_argument("--output", type=Path, help="run directory (default: runs/<recipe name>)")
     parser.add_argument("--force", action="store_true",
                         help="rebuild stages whose config or inputs changed since they ran (default: refuse)")

@@ -1,9 +1,9 @@
 """`medreasoner score`: grade existing predictions against a benchmark and write results JSON.
 
     medreasoner score --benchmark igakuqa --data IgakuQA/ --predictions IgakuQA/baseline_results \\
-        --model-name gpt4 --mode official --output results.json
+        --model-name gpt4 --grading official --output results.json
     medreasoner score --benchmark medcalc --data test_data.csv \\
-        --predictions openai_gpt-4o-mini_direct_answer.jsonl --mode official
+        --predictions openai_gpt-4o-mini_direct_answer.jsonl --grading official
     medreasoner score --benchmark mcq --data my_questions.jsonl --predictions responses.jsonl
 
 Predictions formats (detected by keys): ours ``{"id", "response"}``; IgakuQA baseline files
@@ -25,6 +25,7 @@ from rich.table import Table
 
 from medreasoner.benchmarks import BENCHMARKS, load_benchmark
 from medreasoner.benchmarks.item import GestationalAge
+from medreasoner.cli import DeprecatedAlias
 from medreasoner.files import check_output_path, write_json_atomic, write_text_atomic
 from medreasoner.scoring import MODES, summarize
 from medreasoner.scoring.predictions import grade_predictions, read_predictions
@@ -35,8 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--benchmark", required=True, choices=sorted(BENCHMARKS), help="benchmark format of --data")
     parser.add_argument("--data", required=True, type=Path, help="benchmark file (IgakuQA: root, data/, year dir or file)")
     parser.add_argument("--predictions", required=True, type=Path, help="predictions JSONL, or IgakuQA baseline_results dir")
-    parser.add_argument("--mode", choices=MODES, default="official",
-                        help="official: reproduce the benchmark's own scorer; normalized: tolerant answer extraction")
+    parser.add_argument("--grading", choices=MODES, default="official",
+                        help="official (default): reproduce the benchmark's own scorer; normalized: tolerant answer "
+                             "extraction (as eval --grading and a recipe's grading:; formerly --mode)")
+    parser.add_argument("--mode", dest="grading", choices=MODES, action=DeprecatedAlias, replacement="--grading")
     parser.add_argument("--model-name", help="IgakuQA directory: score the files *_<NAME>.jsonl")
     parser.add_argument("--output", type=Path, help="write the results JSON here")
     parser.add_argument("--items-out", type=Path, help="write one JSON line per scored item: id, extracted, correct, score")
@@ -51,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
     predictions = read_predictions(args.predictions, args.model_name)
     progress = Console(stderr=True)
     grades = grade_predictions(items, track(predictions, description="grading", console=progress, transient=True,
-                                            disable=not progress.is_terminal), args.mode)
-    results = {"benchmark": args.benchmark, "mode": args.mode, "version": BENCHMARKS[args.benchmark].version}
-    results.update(summarize(args.benchmark, items, grades, mode=args.mode))
+                                            disable=not progress.is_terminal), args.grading)
+    # The results key stays "mode" (readers of earlier score results files depend on it).
+    results = {"benchmark": args.benchmark, "mode": args.grading, "version": BENCHMARKS[args.benchmark].version}
+    results.update(summarize(args.benchmark, items, grades, mode=args.grading))
     print_results(results, Console())
     if args.output is not None:
         write_json_atomic(args.output, results)
@@ -88,7 +92,7 @@ def to_jsonable(value: Any) -> Any:
 def print_results(results: dict[str, Any], console: Console) -> None:
     """Print the overall line, the coverage, and the per-year or per-category table."""
     coverage = results["coverage"]
-    console.print(f"[bold]{results['benchmark']}[/bold] ({results['mode']} mode): "
+    console.print(f"[bold]{results['benchmark']}[/bold] ({results['mode']} grading): "
                   f"{coverage['n_scored']}/{coverage['n_total']} items scored")
     if coverage["missing_ids"]:
         shown = ", ".join(coverage["missing_ids"][:10])

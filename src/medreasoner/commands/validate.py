@@ -2,6 +2,12 @@
 
     medreasoner validate                      # every *.yaml under ./recipes
     medreasoner validate recipes/wingpt3 my_recipe.yaml
+    medreasoner validate recipes/tiny/sft.yaml --output runs/sft_lr1e-3 sft.optim.learning_rate=1e-3
+
+``key=value`` overrides and ``--output`` mean what they mean to ``medreasoner run``, so replacing
+``run`` by ``validate`` in a command line checks that command without running it. An argument is
+an override when it holds ``=`` and is not an existing file or directory; overrides apply to every
+recipe named.
 
 Each recipe is parsed, its ``${stage}`` references resolved and every stage's config checked against
 its stage's typed ``Config``. Data and model paths are not required to exist (scale recipes name
@@ -22,8 +28,20 @@ from medreasoner.recipe import load_recipe
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``validate`` arguments."""
-    parser.add_argument("recipes", nargs="*", type=Path,
-                        help="recipe files or directories (default: every *.yaml under ./recipes)")
+    parser.add_argument("recipes", nargs="*", metavar="RECIPE|KEY=VALUE",
+                        help="recipe files or directories (default: every *.yaml under ./recipes), and key=value "
+                             "overrides applied to each recipe as run applies them, e.g. seed=1")
+    parser.add_argument("--output", type=Path,
+                        help="run directory the recipes' ${stage} references point into, as with run --output "
+                             "(default: runs/<recipe name>)")
+
+
+def split_arguments(arguments: list[str]) -> tuple[list[Path], list[str]]:
+    """(recipe paths, ``key=value`` overrides): an argument holding ``=`` that is not an existing
+    path is an override, as in ``medreasoner run``."""
+    paths = [Path(a) for a in arguments if "=" not in a or Path(a).exists()]
+    overrides = [a for a in arguments if "=" in a and not Path(a).exists()]
+    return paths, overrides
 
 
 def recipe_files(paths: list[Path]) -> list[Path]:
@@ -41,15 +59,16 @@ def recipe_files(paths: list[Path]) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Validate each recipe; print one line per recipe; returns 2 if any failed, else 0."""
-    if not args.recipes and not Path("recipes").is_dir():
+    paths, overrides = split_arguments(args.recipes)
+    if not paths and not Path("recipes").is_dir():
         raise InputError("recipes", "no recipes/ directory here: run from the repository root or name recipe files")
-    files = recipe_files(args.recipes or [Path("recipes")])
+    files = recipe_files(paths or [Path("recipes")])
     if not files:
-        raise InputError(args.recipes[0] if args.recipes else "recipes", "no *.yaml recipe found")
+        raise InputError(paths[0] if paths else "recipes", "no *.yaml recipe found")
     failures = []
     for path in files:
         try:
-            recipe = load_recipe(path)
+            recipe = load_recipe(path, overrides, run_dir=args.output)
         except InputError as error:
             failures.append(str(error))
             print(f"FAIL {error}")

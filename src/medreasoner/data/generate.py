@@ -35,7 +35,7 @@ Example recipe section::
         progress: true
         generation: {max_new_tokens: 4096, temperature: 0.6, top_p: 0.95, seed: 0, batch_size: 64}
         endpoint: {base_url: "https://api.deepseek.com/v1", api_key_env: DEEPSEEK_API_KEY, concurrency: 16,
-                   timeout_s: 600, max_retries: 5, backoff_initial_s: 1, backoff_max_s: 60}
+                   timeout_s: 600, max_retries: 5}
 """
 
 from __future__ import annotations

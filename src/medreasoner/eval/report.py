@@ -4,8 +4,12 @@ Rows are runs, columns are benchmarks, each split into answer-only accuracy, exp
 their paired difference (explain - answer), with the 95 % intervals from results.json (Wilson score
 for accuracies, paired BCa bootstrap for differences; docs/evaluation.md).
 A details table adds what each benchmark officially reports (IgakuQA points and pass/fail per
-year, MedCalc-Bench per-category accuracy) and generation cost (tokens, latency). The HTML file is
-self-contained (plots embedded as data URIs); the Markdown file links the PNGs beside it.
+year, MedCalc-Bench per-category accuracy) and generation cost (tokens, latency per request and
+throughput, :mod:`medreasoner.eval.report_timing`). A provenance table names the model (content
+hash), data, source commit and date behind every row (:mod:`medreasoner.eval.report_provenance`),
+and a warning opens the report when results placed side by side were computed on different items
+(:mod:`medreasoner.eval.report_itemsets`). The HTML file is self-contained (plots embedded as data
+URIs); the Markdown file links the PNGs beside it.
 """
 
 from __future__ import annotations
@@ -17,16 +21,33 @@ from pathlib import Path
 
 from medreasoner.errors import InputError
 from medreasoner.eval.findings import evaluate_contrast, findings_rows, load_findings
+from medreasoner.eval.report_itemsets import item_set_rows
 from medreasoner.eval.report_pipeline import baseline_rows, episode_rows, funnel_rows, gain_rows, stage_order_key
-from medreasoner.eval.report_training import curve_rows, sampling_rows
 from medreasoner.eval.report_plots import accuracy_plot, delta_plot, findings_plot
+from medreasoner.eval.report_provenance import provenance_rows
+from medreasoner.eval.report_timing import timing_cells
+from medreasoner.eval.report_training import curve_rows, sampling_rows
 from medreasoner.files import write_text_atomic
 
 BENCHMARK_ORDER = ["medqa", "medcalc", "igakuqa", "mcq", "items"]
 STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
          "th,td{border:1px solid #bbb;padding:4px 8px;text-align:right}th{background:#eef}"
          "td:first-child{text-align:left}td{white-space:nowrap}"
-         "img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}code{background:#f4f4f4}")
+         "img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}code{background:#f4f4f4}"
+         ".warning{border:2px solid #c00;background:#fff4f4;padding:0 1em;margin:1em 0}")
+WARNING_TITLE = "Warning: results side by side were computed on different items"
+WARNING_NOTE = ("Accuracies of one benchmark column below come from different item sets (compared by item id), so "
+                "they do not compare as they stand; the paired figures (Δ explain − answer, gains) use only the "
+                "items both cells answered.")
+TIMING_NOTE = ("latency / request: seconds from sending a request to its answer (hf, vllm: the wall time of the "
+               "batch it was generated in); throughput: items and completion tokens per second of generation wall "
+               "time (hf, vllm: the sum of the batches' times; ≈ endpoint: summed request time / requests in "
+               "flight, an upper bound).")
+PROVENANCE_NOTE = ("model sha256: over the weights, tokenizer and config files; data sha256: as the pipeline "
+                   "recorded the input (a file's own hash, or the manifest of the stage that wrote it); commit: the "
+                   "medreasoner source the pipeline ran from (+dirty: with uncommitted changes); date (UTC): the "
+                   "eval stage's start, or when results.json was written. A standalone eval records no data hash "
+                   "or commit.")
 
 
 def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[str, dict]]:
@@ -106,13 +127,13 @@ def build_tables(runs: list[tuple[str, dict]]) -> tuple[list[str], list[list[str
             row += [_acc(answer), _acc(explain), _delta(answer, explain)]
         rows.append(row)
     details_header = ["run", "benchmark", "mode", "n", "accuracy %", "no answer %", "completion tokens (mean/p95)",
-                      "latency s (p50)", "official breakdown"]
+                      "latency / request s (p50)", "throughput items/s", "throughput tokens/s", "official breakdown"]
     details = []
     for label, results in runs:
         for (benchmark, mode), body in sorted(results.items(), key=lambda kv: (benchmarks.index(kv[0][0]), kv[0][1])):
             m, tokens = body["metrics"], body["tokens"]["completion"]
             details.append([label, benchmark, mode, str(m["n"]), _pct(m["accuracy"]), _pct(m["no_answer_rate"]),
-                            f"{tokens['mean']:.0f}/{tokens['p95']:.0f}", f"{body['latency_s']['p50']:.2f}",
+                            f"{tokens['mean']:.0f}/{tokens['p95']:.0f}", *timing_cells(body),
                             _benchmark_details(body)])
     return header, rows, details_header, details
 
@@ -169,6 +190,9 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
         plots.append(findings_plot(results, output / "findings.png"))
         write_text_atomic(output / "findings.json", json.dumps(results, indent=2) + "\n")
     if runs:
+        item_sets = item_set_rows(runs)
+        if item_sets[1]:
+            sections.insert(0, (WARNING_TITLE, WARNING_NOTE, *item_sets))  # first thing a reader sees
         header, rows, details_header, details = build_tables(runs)
         benchmarks = [h.rsplit(" ", 1)[0] for h in header[1::3]]
         run_labels = [label for label, _ in runs]
@@ -181,7 +205,8 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
         if gains[1]:
             sections.append(("Gain over the model it was trained from", "Paired on the items both runs "
                              "answered; the parent is found through the recipe's model paths.", *gains))
-        sections.append(("Details", None, details_header, details))
+        sections.append(("Details", TIMING_NOTE, details_header, details))
+        sections.append(("Provenance", PROVENANCE_NOTE, *provenance_rows(runs)))
     for run_dir in run_dirs:
         baselines = baseline_rows(run_dir)
         if baselines[1]:
@@ -207,9 +232,12 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
                              "question at the sampling temperature; pass@k = some sample correct.", *sampling))
     markdown_parts, html_parts = ["# Evaluation report"], ["<h1>Evaluation report</h1>"]
     for title, text, header, rows in sections:
-        markdown_parts += [f"## {title}", *([text] if text else []), _markdown_table(header, rows)]
-        html_parts.append(f"<h2>{html.escape(title)}</h2>" + (f"<p>{html.escape(text)}</p>" if text else "")
-                          + _html_table(header, rows))
+        warning = title == WARNING_TITLE
+        markdown_parts += [f"## {title}", *([f"**{text}**" if warning else text] if text else []),
+                           _markdown_table(header, rows)]
+        block = (f"<h2>{html.escape(title)}</h2>" + (f"<p>{html.escape(text)}</p>" if text else "")
+                 + _html_table(header, rows))
+        html_parts.append(f'<div class="warning">{block}</div>' if warning else block)
     if plots:
         markdown_parts += ["## Plots", *[f"![{p.stem}]({p.name})" for p in plots]]
         html_parts.append("<h2>Plots</h2>" + "".join(
@@ -218,8 +246,10 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Evaluation report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(html_parts)}</body></html>\n")
     write_text_atomic(output / "report.md", "\n\n".join(markdown_parts) + "\n")
-    # summary.md (what --embed quotes): the findings alone in a findings report, else every table but Details.
-    quoted = [s for s in sections if s[0] == "Findings"] if findings is not None else [s for s in sections if s[0] != "Details"]
+    # summary.md (what --embed quotes): the findings alone in a findings report, else every table but Details
+    # and Provenance (machine-local paths and dates do not belong in the README).
+    quoted = ([s for s in sections if s[0] == "Findings"] if findings is not None
+              else [s for s in sections if s[0] not in ("Details", "Provenance")])
     embedded = "\n\n".join(f"**{title}.** " + (f"{text}\n\n" if text else "\n\n") + _markdown_table(header, rows)
                              for title, text, header, rows in quoted)
     write_text_atomic(output / "summary.md", embedded + "\n")

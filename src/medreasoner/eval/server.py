@@ -1,180 +1,355 @@
-"""A small OpenAI-compatible server for a local Hugging Face model (stdlib ``http.server``).
+"""``medreasoner serve``: an OpenAI-compatible HTTP API for a local checkpoint, on FastAPI and uvicorn.
 
-Endpoints: ``GET /v1/models``, ``POST /v1/chat/completions``, ``POST /v1/completions`` (non-streaming,
-``n = 1``). Requests are handled one at a time behind a lock (batch of 1): the point is to let any
-OpenAI-API client (``medreasoner eval --endpoint``, lm-eval's ``local-chat-completions``, scripts)
-talk to a checkpoint from a training run, not to be fast. Generation goes through the HF backend
-with the same chat template, so greedy answers equal ``medreasoner eval --model`` answers.
+Routes: ``GET /health`` (no key needed), ``GET /v1/models``, ``GET /v1/models/{id}``,
+``POST /v1/chat/completions`` and ``POST /v1/completions`` (both with ``stream``, ``n``, ``stop``,
+``temperature``, ``top_p``, ``seed``, ``max_tokens``). Requests become rows of the batching engine
+(:mod:`.server_engine`): requests that arrive together are generated in one batch. Requests are
+validated by :mod:`.server_schema` (unsupported parameters are refused with 400) and answered by
+:mod:`.server_responses`. Greedy replies equal ``medreasoner eval --model`` replies: the same
+model, chat template, greedy ``GenerationConfig`` and decoding as the HF eval backend.
+
+Why not ``transformers serve`` (transformers 5.24, ``transformers/cli/serving/``): without
+continuous batching it generates one request at a time on one thread; its continuous batching
+takes the first request's generation config for every request; it ignores ``n``, ``logprobs``,
+``response_format`` and other unsupported fields with a log warning instead of an error; it loads
+any requested model name (from the hub, which we cannot reach) instead of refusing it; it has no API
+key; and ``max_tokens`` defaults to at least 1024 whatever the context. Its reasoning split and
+SSE format are what this module also provides.
+
+Errors are OpenAI-style bodies (``{"error": {"message", "type", "param", "code"}}``): 400 for a bad
+body or parameter, 401 for a missing or wrong key, 404 for another model name or route, 408 for a
+body that does not arrive within :data:`BODY_TIMEOUT_S`, 413 above :data:`MAX_BODY_BYTES`, 500 when
+generation fails. Each request is logged in one access-log line (logger ``medreasoner.serve``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import json
+import logging
+import socket
 import threading
 import time
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from jinja2 import TemplateError
+from starlette.exceptions import HTTPException
 
 from medreasoner.eval.backends.hf import HFBackend
-from medreasoner.eval.generation import GenerationSettings, Prompt
+from medreasoner.eval.generation import THINK_OPEN, Prompt
+from medreasoner.eval.server_engine import BatchEngine, Job, RowSpec
+from medreasoner.eval.server_responses import ReplyShape, stream_reply, whole_reply
+from medreasoner.eval.server_schema import APIError, ChatRequest, CompletionRequest, parse_chat, parse_completion
+
+log = logging.getLogger("medreasoner.serve")
+MAX_BODY_BYTES = 16 * 2**20  # a request body above 16 MiB is refused (413)
+BODY_TIMEOUT_S = 30.0  # a body still incomplete after this many seconds is refused (408), not waited for
+SHUTDOWN_GRACE_S = 5  # on Ctrl-C, open streams get this long to finish
 
 
-class RequestError(ValueError):
-    """A client error, answered with HTTP 400 and an OpenAI-style error body."""
-
-
-def _number(body: dict, key: str, kind: type, default):
-    value = body.get(key, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and int(value) != value):
-        raise RequestError(f"'{key}' must be a {kind.__name__}")
-    return kind(value)
-
-
-class ModelService:
-    """Turns request bodies into completions with one locked HF backend.
+class ModelServer:
+    """Turns validated requests into engine jobs and their replies.
 
     Args:
-        backend: the loaded :class:`HFBackend`.
-        model_name: the id reported by ``/v1/models`` and echoed in responses.
-        default_max_tokens: used when a request gives no ``max_tokens``.
+        backend: the loaded HF backend (chat template, context length).
+        engine: the batching engine generating with ``backend``'s model.
+        model_name: the one model id this server answers to.
+        api_key: the key clients must send as ``Authorization: Bearer <key>``; None = no key needed.
+        default_max_tokens: generated-token cap of requests without ``max_tokens``; None = the rest
+            of the context window (as vLLM does).
+        split_reasoning: chat replies carry ``<think>`` reasoning as ``reasoning_content``.
     """
 
-    def __init__(self, backend: HFBackend, model_name: str, default_max_tokens: int):
-        self.backend = backend
-        self.model_name = model_name
+    def __init__(self, backend: HFBackend, engine: BatchEngine, *, model_name: str, api_key: str | None,
+                 default_max_tokens: int | None, split_reasoning: bool):
+        self.backend, self.engine = backend, engine
+        self.model_name, self.api_key = model_name, api_key
         self.default_max_tokens = default_max_tokens
-        self.lock = threading.Lock()
+        self.split_reasoning = split_reasoning
+        self.context_length: int | None = backend.describe()["context_length"]
+        self.created = int(time.time())
 
-    def models(self) -> dict:
-        """The ``/v1/models`` body."""
-        return {"object": "list", "data": [{"id": self.model_name, "object": "model", "owned_by": "medreasoner"}]}
+    def model_card(self) -> dict:
+        """The served model as ``/v1/models`` lists it."""
+        return {"id": self.model_name, "object": "model", "created": self.created, "owned_by": "medreasoner",
+                "max_model_len": self.context_length}
 
-    def _settings(self, body: dict) -> GenerationSettings:
-        if body.get("stream"):
-            raise RequestError("streaming is not supported")
-        if body.get("n", 1) != 1:
-            raise RequestError("only n = 1 is supported")
-        max_tokens = _number(body, "max_tokens", int, None) or _number(body, "max_completion_tokens", int,
-                                                                       self.default_max_tokens)
+    def check_model(self, name: str) -> None:
+        """404 unless ``name`` is the served model."""
+        if name != self.model_name:
+            raise APIError(404, f"The model '{name}' does not exist; this server serves '{self.model_name}'",
+                           param="model", code="model_not_found")
+
+    async def chat(self, request: ChatRequest):
+        """The response to a chat request (JSON, or an SSE stream)."""
+        self.check_model(request.model)
+        messages = tuple(message.for_template() for message in request.messages)
         try:
-            # OpenAI's default temperature is 1.0; a seed is optional there, 0 here.
-            return GenerationSettings(max_new_tokens=max_tokens, temperature=_number(body, "temperature", float, 1.0),
-                                      seed=_number(body, "seed", int, 0), thinking_budget=None, batch_size=1)
-        except ValueError as error:
-            raise RequestError(str(error)) from None
+            text = self.backend.prompt_text(Prompt(style="chat", messages=messages))
+        except TemplateError as error:
+            raise APIError(400, f"the chat template rejected the messages: {error}", param="messages") from None
+        ids = self.engine.encode(text)
+        rows = self._rows([ids], request, param="messages")
+        shape = ReplyShape(chat=True, model=self.model_name, prompt_tokens=(len(ids),),
+                           split=self.split_reasoning, opened=text.rstrip().endswith(THINK_OPEN),
+                           include_usage=request.include_usage)
+        return await self._respond(rows, shape, request.stream)
 
-    def _generate(self, prompt: Prompt, settings: GenerationSettings):
-        with self.lock:
-            return self.backend.generate([prompt], settings)[0]
+    async def complete(self, request: CompletionRequest):
+        """The response to a text-completion request (JSON, or an SSE stream)."""
+        self.check_model(request.model)
+        encoded = [self.engine.encode(prompt) for prompt in request.prompts]
+        rows = self._rows(encoded, request, param="prompt")
+        shape = ReplyShape(chat=False, model=self.model_name, prompt_tokens=tuple(map(len, encoded)),
+                           split=False, opened=False, include_usage=request.include_usage)
+        return await self._respond(rows, shape, request.stream)
 
-    def _envelope(self, kind: str, choice: dict, completion) -> dict:
-        return {
-            "id": f"{'chatcmpl' if kind == 'chat.completion' else 'cmpl'}-{uuid.uuid4().hex}", "object": kind,
-            "created": int(time.time()), "model": self.model_name, "choices": [choice],
-            "usage": {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
-                      "total_tokens": completion.prompt_tokens + completion.completion_tokens},
-        }
+    def _rows(self, encoded: list[list[int]], request: ChatRequest | CompletionRequest, *, param: str) -> list[RowSpec]:
+        """``n`` rows per prompt, prompt-major (choice ``p * n + j``); seeds ``seed + j``."""
+        if len(encoded) * request.n > self.engine.max_batch_rows:
+            raise APIError(400, f"{len(encoded)} prompt(s) x n={request.n} is more choices than one batch holds "
+                                f"({self.engine.max_batch_rows}, --max-batch-size)", param="n")
+        rows = []
+        for ids in encoded:
+            cap = self._token_cap(len(ids), request.token_cap, param)
+            for j in range(request.n):
+                rows.append(RowSpec(prompt_ids=tuple(ids), max_new_tokens=cap, temperature=request.temperature,
+                                    top_p=request.top_p, seed=None if request.seed is None else request.seed + j,
+                                    stop=request.stop))
+        return rows
 
-    def chat(self, body: dict) -> dict:
-        """The ``/v1/chat/completions`` response body for request ``body``."""
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages or not all(
-                isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-                for m in messages):
-            raise RequestError("'messages' must be a non-empty list of {role, content} objects with string content")
-        settings = self._settings(body)
-        prompt = Prompt(style="chat", messages=tuple({"role": m["role"], "content": m["content"]} for m in messages))
-        completion = self._generate(prompt, settings)
-        choice = {"index": 0, "message": {"role": "assistant", "content": completion.text},
-                  "finish_reason": completion.finish_reason}
-        return self._envelope("chat.completion", choice, completion)
+    def _token_cap(self, prompt_tokens: int, requested: int | None, param: str) -> int:
+        """The generated-token cap: the request's, else the default, never past the context window."""
+        if self.context_length is None:
+            cap = requested or self.default_max_tokens
+            if cap is None:
+                raise APIError(400, "the model's context length is unknown: send max_tokens", param="max_tokens")
+            return cap
+        room = self.context_length - prompt_tokens
+        if room < 1:
+            raise APIError(400, f"the prompt has {prompt_tokens} tokens; the model's context is {self.context_length} "
+                                "tokens, which leaves no room to generate", param=param,
+                           code="context_length_exceeded")
+        return min(requested or self.default_max_tokens or room, room)
 
-    def complete(self, body: dict) -> dict:
-        """The ``/v1/completions`` response body for request ``body``."""
-        if not isinstance(body.get("prompt"), str):
-            raise RequestError("'prompt' must be a string")
-        settings = self._settings(body)
-        completion = self._generate(Prompt(style="completion", text=body["prompt"]), settings)
-        choice = {"index": 0, "text": completion.text, "finish_reason": completion.finish_reason}
-        return self._envelope("text_completion", choice, completion)
+    async def _respond(self, rows: list[RowSpec], shape: ReplyShape, stream: bool):
+        job = Job(rows, stream=stream, loop=asyncio.get_running_loop())
+        try:
+            self.engine.submit(job)
+        except RuntimeError as error:
+            raise APIError(503, str(error), kind="server_error") from None
+        if stream:
+            return StreamingResponse(stream_reply(job, shape), media_type="text/event-stream")
+        try:
+            return JSONResponse(await whole_reply(job, shape))
+        finally:
+            job.cancelled = True  # no effect once every row is done; frees the rows of an abandoned request
 
 
-def make_handler(service: ModelService) -> type[BaseHTTPRequestHandler]:
-    """A request-handler class bound to ``service`` (http.server wants a class, not an instance)."""
-    routes_post = {"/v1/chat/completions": service.chat, "/v1/completions": service.complete}
+async def read_json(request: Request) -> dict:
+    """The request body as a JSON object: 400 (not JSON / not an object), 408 (too slow), 413 (too large)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise APIError(413, f"the request body is over {MAX_BODY_BYTES} bytes")
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    async def receive() -> bytes:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise APIError(413, f"the request body is over {MAX_BODY_BYTES} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
-        def _send(self, status: int, body: dict) -> None:
-            payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    try:
+        raw = await asyncio.wait_for(receive(), BODY_TIMEOUT_S)
+    except TimeoutError:
+        raise APIError(408, f"the request body did not arrive within {BODY_TIMEOUT_S:g} s") from None
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise APIError(400, "the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise APIError(400, "the request body must be a JSON object")
+    return body
 
-        def _error(self, status: int, message: str, kind: str) -> None:
-            self._send(status, {"error": {"message": message, "type": kind}})
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            if self.path.rstrip("/") == "/v1/models":
-                self._send(200, service.models())
-            else:
-                self._error(404, f"no route {self.path}", "not_found_error")
+class AccessLog:
+    """ASGI middleware: one log line per request when its response has been sent (streams included).
 
-        def do_POST(self) -> None:  # noqa: N802
-            route = routes_post.get(self.path.rstrip("/"))
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
-            if route is None:
-                self._error(404, f"no route {self.path}", "not_found_error")
-                return
-            try:
-                body = json.loads(raw or b"null")
-                if not isinstance(body, dict):
-                    raise RequestError("the request body must be a JSON object")
-                self._send(200, route(body))
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                self._error(400, "the request body is not valid JSON", "invalid_request_error")
-            except RequestError as error:
-                self._error(400, str(error), "invalid_request_error")
-            except Exception as error:  # a generation failure must not kill the server thread silently
-                self._error(500, f"{type(error).__name__}: {error}", "server_error")
+    ``127.0.0.1:50412 "POST /v1/chat/completions" 200 0.153s`` (``client-gone`` if the client left).
+    """
 
-        def log_message(self, format: str, *args) -> None:
-            pass  # one line per request would drown the eval's progress bar
+    def __init__(self, app, logger: logging.Logger):
+        self.app, self.logger = app, logger
 
-    return Handler
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began, status, finished = time.perf_counter(), [0], [False]
+
+        async def send_and_watch(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished[0] = True
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            self.logger.info('%s:%s "%s %s" %s %.3fs%s', client[0], client[1], scope["method"], scope["path"],
+                             status[0] or 500, time.perf_counter() - began, "" if finished[0] else " client-gone")
+
+
+def build_app(server: ModelServer) -> FastAPI:
+    """The FastAPI application of ``server``; closing it (lifespan end) stops the engine."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await asyncio.to_thread(server.engine.close)
+
+    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(AccessLog, logger=log)
+
+    async def require_key(request: Request) -> None:
+        if server.api_key is None:
+            return
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), server.api_key.encode()):
+            raise APIError(401, "Incorrect or missing API key: send 'Authorization: Bearer <key>'",
+                           code="invalid_api_key")
+
+    @app.exception_handler(APIError)
+    async def api_error(request: Request, error: APIError) -> JSONResponse:
+        return JSONResponse(error.body(), status_code=error.status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        kind = "not_found_error" if error.status_code == 404 else "invalid_request_error"
+        return JSONResponse(APIError(error.status_code, f"{error.detail}: {request.method} {request.url.path}",
+                                     kind=kind).body(), status_code=error.status_code)
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        if not server.engine.alive:
+            return JSONResponse({"status": "unhealthy", "reason": "the generation thread stopped"}, status_code=503)
+        batches = server.engine.batch_rows
+        return JSONResponse({"status": "ok", "model": server.model_name, "batches": len(batches),
+                             "largest_batch_rows": max(batches, default=0)})
+
+    @app.get("/v1/models", dependencies=[Depends(require_key)])
+    async def models() -> dict:
+        return {"object": "list", "data": [server.model_card()]}
+
+    @app.get("/v1/models/{model_id:path}", dependencies=[Depends(require_key)])
+    async def model(model_id: str) -> dict:
+        server.check_model(model_id)
+        return server.model_card()
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(require_key)])
+    async def chat_completions(request: Request):
+        return await server.chat(parse_chat(await read_json(request)))
+
+    @app.post("/v1/completions", dependencies=[Depends(require_key)])
+    async def completions(request: Request):
+        return await server.complete(parse_completion(await read_json(request)))
+
+    return app
 
 
 class ListenError(Exception):
     """The server cannot bind its address (raised before the model loads)."""
 
 
-def serve(model_path: str, *, host: str, port: int, model_name: str, dtype: str, default_max_tokens: int,
-          announce=print) -> None:
-    """Load the model and serve until interrupted; ``port=0`` picks a free port (announced).
-
-    The port is bound before the model loads, so a port in use (or out of range) fails at once.
-    """
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (0 = a free port); :class:`ListenError` if impossible."""
     if not 0 <= port <= 65535:
         raise ListenError(f"port must be 0..65535, got {port}")
     try:
-        httpd = ThreadingHTTPServer((host, port), BaseHTTPRequestHandler)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
     except OSError as error:  # port in use, privileged port, unknown host
         raise ListenError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+
+
+def base_url(sock: socket.socket) -> str:
+    """``http://HOST:PORT/v1`` of a bound socket."""
+    host, port = sock.getsockname()[:2]
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/v1"
+
+
+def _uvicorn(app: FastAPI) -> uvicorn.Server:
+    # log_config=None: uvicorn leaves logging alone (the CLI configures it); its access log is off
+    # because AccessLog writes one line per request with the duration.
+    return uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False,
+                                         timeout_graceful_shutdown=SHUTDOWN_GRACE_S))
+
+
+def serve(model_path: str, *, host: str, port: int, model_name: str, dtype: str, api_key: str | None,
+          default_max_tokens: int | None, max_batch_rows: int, batch_wait_s: float, split_reasoning: bool,
+          announce: Callable[[str], None]) -> None:
+    """Load the model and serve until interrupted; ``announce`` gets ``serving NAME on URL`` once it loaded.
+
+    The port is bound before the model loads, so a port in use (or out of range) fails at once.
+    Arguments are those of :class:`ModelServer` and :class:`~.server_engine.BatchEngine`.
+    """
+    sock = bind(host, port)
     try:
-        service = ModelService(HFBackend(model_path, dtype=dtype), model_name, default_max_tokens)
+        app = make_app(HFBackend(model_path, dtype=dtype), model_name=model_name, api_key=api_key,
+                       default_max_tokens=default_max_tokens, max_batch_rows=max_batch_rows,
+                       batch_wait_s=batch_wait_s, split_reasoning=split_reasoning)
     except BaseException:
-        httpd.server_close()
+        sock.close()
         raise
-    httpd.RequestHandlerClass = make_handler(service)
-    bound_host, bound_port = httpd.server_address[:2]
-    announce(f"serving {model_name} on http://{bound_host}:{bound_port}/v1")
-    try:
-        httpd.serve_forever()
-    finally:
-        httpd.server_close()
+    announce(f"serving {model_name} on {base_url(sock)}")
+    _uvicorn(app).run(sockets=[sock])
+
+
+def make_app(backend: HFBackend, *, model_name: str, api_key: str | None, default_max_tokens: int | None,
+             max_batch_rows: int, batch_wait_s: float, split_reasoning: bool) -> FastAPI:
+    """The application serving ``backend``'s model (starts its batching engine).
+
+    Arguments are those of :class:`ModelServer` and :class:`~.server_engine.BatchEngine`.
+    """
+    engine = BatchEngine(backend, max_batch_rows=max_batch_rows, batch_wait_s=batch_wait_s)
+    return build_app(ModelServer(backend, engine, model_name=model_name, api_key=api_key,
+                                 default_max_tokens=default_max_tokens, split_reasoning=split_reasoning))
+
+
+class BackgroundServer:
+    """Serve ``app`` from a thread of this process on a real socket (tests, benchmarks); a context manager.
+
+    Args:
+        app: the application (:func:`build_app`).
+        host: interface to bind.
+        port: TCP port (0 = a free one).
+    """
+
+    def __init__(self, app: FastAPI, *, host: str, port: int):
+        self.sock = bind(host, port)
+        self.url = base_url(self.sock)
+        self.server = _uvicorn(app)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> BackgroundServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the background server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()

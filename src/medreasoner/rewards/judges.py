@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import functools
 import os
-import time
-from concurrent.futures import ThreadPoolExecutor
-
-import httpx
 
 from medreasoner.errors import InputError
+from medreasoner.eval.endpoint_client import Answer, EndpointClient, EndpointFailure, EndpointSettings, run_requests
 from medreasoner.rewards.reward_model import Device, DType, check_local_dir, resolve_device
 
 
@@ -86,45 +83,36 @@ def endpoint_generate(
     timeout_s: float,
     max_retries: int,
     max_concurrency: int,
-    transport: httpx.BaseTransport | None = None,
 ) -> list[str | None]:
-    """One ``/chat/completions`` call per prompt; ``None`` for a prompt whose request kept failing.
+    """One ``/chat/completions`` call per prompt; ``None`` for a prompt whose request failed for good.
 
-    A failed request (network error, HTTP error, malformed body) is retried ``max_retries`` times
-    with exponential backoff (0.5 s, 1 s, 2 s, ...).
-
-    Args:
-        transport: an httpx transport to use instead of the network (tests); None for the network.
+    Requests go through the project's endpoint client (:mod:`medreasoner.eval.endpoint_client`):
+    connection errors, timeouts, HTTP 408/409/429/5xx and unusable bodies are retried up to
+    ``max_retries`` times with the ``openai`` client's backoff; any other HTTP error (400, 401, 404)
+    is not retried. A judge that sends its reasoning apart (``reasoning_content``) gets it back
+    inline (``<think>reasoning</think>verdict``), so verdict parsers read the same text either way.
 
     Raises:
         RuntimeError: every request of the batch failed (the endpoint is down or misconfigured:
             training on a batch of None rewards would silently learn nothing).
     """
-    key = api_key(api_key_env)
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    url = endpoint.rstrip("/") + "/chat/completions"
+    settings = EndpointSettings(base_url=endpoint.rstrip("/"), api_key=api_key(api_key_env), timeout_s=timeout_s,
+                                max_retries=max_retries)
+    outputs: list[str | None] = [None] * len(prompts)
     errors: list[str] = []
 
-    def ask(client: httpx.Client, prompt: str) -> str | None:
-        body = {"model": model, "messages": [{"role": "user", "content": prompt}],
-                "max_tokens": max_tokens, "temperature": temperature}
-        for attempt in range(max_retries + 1):
-            try:
-                response = client.post(url, json=body, headers=headers)
-                response.raise_for_status()
-                content = response.json()["choices"][0]["message"]["content"]
-                return content if isinstance(content, str) else ""
-            except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as error:
-                errors.append(f"{type(error).__name__}: {error}")
-                if attempt < max_retries:
-                    time.sleep(0.5 * 2**attempt)
-        return None
+    async def ask(client: EndpointClient, index: int) -> Answer:
+        return await client.chat([{"role": "user", "content": prompts[index]}], need_usage=False, model=model,
+                                 max_tokens=max_tokens, temperature=temperature)
 
-    with httpx.Client(timeout=timeout_s, transport=transport) as client:
-        with ThreadPoolExecutor(max_workers=max_concurrency) as pool:
-            outputs = list(pool.map(lambda prompt: ask(client, prompt), prompts))
+    def keep(index: int, result: Answer | EndpointFailure) -> None:
+        if isinstance(result, EndpointFailure):
+            errors.append(result.detail)
+        else:
+            outputs[index] = result.inline()
+
+    run_requests(settings, range(len(prompts)), concurrency=max_concurrency, send=ask, on_done=keep)
     if prompts and all(output is None for output in outputs):
-        raise RuntimeError(
-            f"the judge endpoint {url} answered none of {len(prompts)} requests; last error: {errors[-1]}"
-        )
+        raise RuntimeError(f"the judge endpoint {settings.base_url}/chat/completions answered none of {len(prompts)} "
+                           f"requests; last error: {errors[-1]}")
     return outputs

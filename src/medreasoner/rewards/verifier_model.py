@@ -244,7 +244,8 @@ def verifier_endpoint_reward(
         max_tokens: judge output budget (tokens).
         temperature: judge sampling temperature (0 = greedy).
         timeout_s: per-request timeout (seconds).
-        max_retries: retries of a failed request before its completion gets None.
+        max_retries: retries of a failed request (connection error, timeout, HTTP 408/409/429/5xx or an
+            unusable body; never 400/401/404) before its completion gets None.
         max_concurrency: requests in flight at once.
         **columns: needs ``prompts`` (from TRL) and ``reference``.
     """

@@ -33,7 +33,9 @@ from medreasoner.model import load_tokenizer
 from medreasoner.stages.context import StageContext
 from medreasoner.stages.datasets import load_text_corpus
 from medreasoner.stages.peft_section import ModelSection, PeftSection, load_trainable_model, lora_config
-from medreasoner.stages.training import MetricsCallback, OptimSection, save_final_model, train, training_arguments
+from medreasoner.stages.optim import optim_section, section_owners
+from medreasoner.stages.trainer_logging import attach_trackers
+from medreasoner.stages.training import MetricsCallback, save_final_model, train, training_arguments
 
 
 class DataSection(BaseModel):
@@ -59,6 +61,12 @@ class DataSection(BaseModel):
         return self
 
 
+# optim: takes any SFTConfig field except those run() sets from data: (cpt has no evaluation data).
+OptimSection = optim_section(SFTConfig, {**section_owners("data", DataSection, SFTConfig),
+                                         "dataset_text_field": "the stage reads data.path into a text column",
+                                         "eval_strategy": "cpt has no evaluation data"}, module=__name__)
+
+
 class Config(BaseModel):
     """``kind: cpt`` stage configuration (``peft`` omitted = full training)."""
 
@@ -71,7 +79,7 @@ class Config(BaseModel):
 
 def run(config: Config, ctx: StageContext) -> dict:
     """Continue pretraining ``config.model`` on the corpus; save the model at ``ctx.out_dir``."""
-    train_dataset = load_text_corpus(config.data.path)
+    train_dataset = load_text_corpus(config.data.path, cache_dir=ctx.out_dir / "dataset_cache")
 
     packing_kwargs = {"packing_strategy": config.data.packing_strategy} if config.data.packing else {}
     args = SFTConfig(
@@ -92,6 +100,7 @@ def run(config: Config, ctx: StageContext) -> dict:
         peft_config=lora_config(config.peft, task_type="CAUSAL_LM") if config.peft else None,
         callbacks=[MetricsCallback(ctx)],
     )
+    attach_trackers(trainer, ctx, config)
     metrics = train(trainer, ctx)
-    save_final_model(trainer, tokenizer, ctx, config.model, config.peft)
+    save_final_model(trainer, tokenizer, ctx, config, metrics=metrics)
     return metrics

@@ -153,11 +153,24 @@ def run(config: Config, ctx: StageContext) -> dict:
             igakuqa_prompts=Path(section.igakuqa_prompts) if section.igakuqa_prompts else None,
             grading=config.grading, settings=settings,
         )
-        results = run_eval(request, backend, show_progress=True)
-        for mode, body in results.items():
-            metrics[f"{section.name}/{mode}/accuracy"] = body["metrics"]["accuracy"]
-            metrics[f"{section.name}/{mode}/no_answer_rate"] = body["metrics"]["no_answer_rate"]
-        if "stability" in results.get("explain", {}):
-            metrics[f"{section.name}/delta"] = results["explain"]["stability"]["delta"]
-    ctx.log(metrics, 0)
+        metrics.update(headline_metrics(section.name, run_eval(request, backend, show_progress=True)))
+    ctx.log(metrics, 0)  # metrics.jsonl and the recipe's trackers (logging.report_to)
+    return metrics
+
+
+def headline_metrics(name: str, results: dict[str, dict]) -> dict[str, float]:
+    """The numbers an evaluation logs to the trackers (the eval stage, ``medreasoner eval --report-to``):
+    ``<name>/<mode>/accuracy`` and ``/no_answer_rate`` (fractions) per mode, and ``<name>/delta``
+    (explain - answer accuracy) when both modes ran.
+
+    Args:
+        name: the benchmark's results name.
+        results: :func:`medreasoner.eval.runner.run_eval`'s ``{mode: results}``.
+    """
+    metrics = {}
+    for mode, body in results.items():
+        metrics[f"{name}/{mode}/accuracy"] = body["metrics"]["accuracy"]
+        metrics[f"{name}/{mode}/no_answer_rate"] = body["metrics"]["no_answer_rate"]
+    if "stability" in results.get("explain", {}):
+        metrics[f"{name}/delta"] = results["explain"]["stability"]["delta"]
     return metrics

@@ -31,6 +31,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -40,8 +41,19 @@ from medreasoner.model import load_tokenizer
 from medreasoner.rewards import bind_reward
 from medreasoner.stages.context import StageContext
 from medreasoner.stages.datasets import load_prompts
-from medreasoner.stages.peft_section import ModelSection, PeftSection, load_trainable_model, lora_config
-from medreasoner.stages.training import MetricsCallback, OptimSection, save_final_model, train, training_arguments
+from medreasoner.stages.peft_section import ChatModelSection, PeftSection, load_trainable_model, lora_config
+from medreasoner.stages.template_probe import use_chat_template
+from medreasoner.templates import RESPONSE_TEMPLATES, TEMPLATES
+from medreasoner.stages.optim import optim_section, section_owners
+from medreasoner.stages.trainer_logging import attach_trackers
+from medreasoner.stages.training import MetricsCallback, save_final_model, train, training_arguments
+
+# GRPOConfig fields (same names in the grpo: section) each vLLM mode reads; TRL ignores the other mode's.
+VLLM_MODE_FIELDS = {
+    "colocate": ("vllm_gpu_memory_utilization", "vllm_tensor_parallel_size", "vllm_max_model_length",
+                 "vllm_enable_sleep_mode"),
+    "server": ("vllm_server_host", "vllm_server_port"),
+}
 
 # environment name -> (module, attribute): ``attribute(**params)`` returns TRL's zero-argument factory.
 ENVIRONMENTS = {"diagnostic_chain": ("medreasoner.sim.environment", "environment_factory")}
@@ -95,6 +107,15 @@ class GrpoSection(BaseModel):
         scale_rewards: advantage normalisation by the ``group`` std, the ``batch`` std, or ``none``.
         use_vllm: generate with vLLM (GPU, ``pip install medreasoner[vllm]``); otherwise HF generate.
         vllm_mode: ``colocate`` or ``server``; required by, and only read with, ``use_vllm: true``.
+        vllm_gpu_memory_utilization: colocate: fraction (0, 1] of each GPU's total memory vLLM may take
+            for weights, activations and KV cache; the rest is left to training.
+        vllm_tensor_parallel_size: colocate: GPUs that share one vLLM engine (must divide the number of
+            training processes; TRL checks it at start).
+        vllm_max_model_length: colocate: vLLM context in tokens, at least ``data.max_prompt_length +
+            max_completion_length``; it also bounds the KV cache vLLM must be able to hold for one sequence.
+        vllm_enable_sleep_mode: colocate: free vLLM's weights and KV cache during the optimizer step
+            (more memory for training, a weight reload per generation).
+        vllm_server_host, vllm_server_port: server: where ``trl vllm-serve`` listens (HTTP port, 1-65535).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -108,19 +129,46 @@ class GrpoSection(BaseModel):
     scale_rewards: Literal["group", "batch", "none"]
     use_vllm: bool
     vllm_mode: Literal["colocate", "server"] | None = None
+    # Absent (None) = not read: each field below is required by its vLLM mode and refused otherwise
+    # (VLLM_MODE_FIELDS), so no TRL default is used silently.
+    vllm_gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
+    vllm_tensor_parallel_size: int | None = Field(None, ge=1)
+    vllm_max_model_length: int | None = Field(None, ge=1)
+    vllm_enable_sleep_mode: bool | None = None
+    vllm_server_host: str | None = Field(None, min_length=1)
+    vllm_server_port: int | None = Field(None, ge=1, le=65535)
 
     @model_validator(mode="after")
     def _check(self) -> "GrpoSection":
         if self.use_vllm != (self.vllm_mode is not None):
             raise ValueError("grpo.vllm_mode is required by, and only read with, grpo.use_vllm: true")
+        for mode, names in VLLM_MODE_FIELDS.items():
+            for name in names:
+                value = getattr(self, name)
+                if self.vllm_mode == mode and value is None:
+                    _fail((name,), f"grpo.{name} is required with vllm_mode: {mode}", self.model_dump(exclude_none=True))
+                if self.vllm_mode != mode and value is not None:
+                    _fail((name,), f"grpo.{name} is only read with vllm_mode: {mode} "
+                          f"(vllm_mode here: {self.vllm_mode}); remove it", value)
         return self
+
+
+# optim: takes any GRPOConfig field except those run() sets from data:, grpo:, rewards: and environment:.
+OptimSection = optim_section(GRPOConfig, {**section_owners("data", DataSection, GRPOConfig),
+                                          **section_owners("grpo", GrpoSection, GRPOConfig),
+                                          "reward_weights": "set it with rewards[].weight",
+                                          "generation_batch_size": "set by grpo.steps_per_generation (TRL "
+                                                                   "takes one of the two)",
+                                          "max_tool_calling_iterations":
+                                              "set it with environment.max_tool_calling_iterations",
+                                          "eval_strategy": "grpo has no evaluation data"}, module=__name__)
 
 
 class Config(BaseModel):
     """``kind: grpo`` stage configuration (``peft`` omitted = full training; ``environment`` optional)."""
 
     model_config = ConfigDict(extra="forbid")
-    model: ModelSection
+    model: ChatModelSection
     data: DataSection
     grpo: GrpoSection
     rewards: list[RewardEntry]
@@ -144,7 +192,39 @@ class Config(BaseModel):
             if isinstance(budget, int) and isinstance(maximum, int) and budget >= maximum:
                 _fail(("rewards", index, "params", "budget_tokens"), f"budget_tokens ({budget}) must be below "
                       f"max_tokens ({maximum}): the length penalty grows between the two", budget)
+        if self.environment is not None and self.model.chat_template in TEMPLATES \
+                and self.model.chat_template not in RESPONSE_TEMPLATES:
+            _fail(("model", "chat_template"), f"{self.model.chat_template} renders no tool calls, which the "
+                  f"environment needs; use one of {', '.join(RESPONSE_TEMPLATES)}", self.model.chat_template)
+        self._check_vllm()
         return self
+
+    def _check_vllm(self) -> None:
+        grpo = self.grpo
+        needed = self.data.max_prompt_length + grpo.max_completion_length
+        if grpo.vllm_max_model_length is not None and grpo.vllm_max_model_length < needed:
+            _fail(("grpo", "vllm_max_model_length"), f"vllm_max_model_length ({grpo.vllm_max_model_length}) must "
+                  f"be at least data.max_prompt_length + grpo.max_completion_length ({needed})",
+                  grpo.vllm_max_model_length)
+        if grpo.vllm_server_port is None:
+            return
+        # TRL's vLLM server and a judge served with `vllm serve` both default to port 8000; host names cannot
+        # tell whether two URLs are one machine, so any equal port is refused.
+        for index, reward in enumerate(self.rewards):
+            for key, value in reward.params.items():
+                if key.endswith("endpoint") and isinstance(value, str) and _url_port(value) == grpo.vllm_server_port:
+                    _fail(("grpo", "vllm_server_port"), f"vllm_server_port ({grpo.vllm_server_port}) is the port of "
+                          f"rewards[{index}].params.{key} ({value}): the rollout server and the judge need "
+                          "different ports", grpo.vllm_server_port)
+
+
+def _url_port(url: str) -> int | None:
+    # The TCP port a URL names, or its scheme's default; None for a URL without one (the reward reports it).
+    parts = urlsplit(url)
+    try:
+        return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # a malformed port such as ':99999'
+        return None
 
 
 def _fail(loc: tuple, message: str, value: object) -> None:
@@ -165,18 +245,28 @@ def _prompt_length(tokenizer, prompt: list[dict]) -> int:
     return len(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
 
 
+def vllm_arguments(section: GrpoSection) -> dict:
+    """GRPOConfig keywords for the vLLM fields the section's mode reads; ``{}`` with ``use_vllm: false``."""
+    if not section.use_vllm:
+        return {}
+    return {name: getattr(section, name) for name in ("vllm_mode", *VLLM_MODE_FIELDS[section.vllm_mode])}
+
+
 def run(config: Config, ctx: StageContext) -> dict:
     """GRPO-train ``config.model`` on the prompts; save the merged model at ``ctx.out_dir``."""
     if config.grpo.use_vllm and importlib.util.find_spec("vllm") is None:
-        raise ValueError("grpo.use_vllm: true needs vLLM (GPU only: pip install 'medreasoner[vllm]')")
+        raise ValueError("grpo.use_vllm: true needs vLLM, which is not installed (GPU: pip install "
+                         "'medreasoner[vllm]'); or set grpo.use_vllm: false to generate with HF generate")
     tokenizer = load_tokenizer(config.model.path, padding_side="left")  # generation pads on the left
-    dataset = load_prompts(config.data.train, required_columns=("prompt",))
+    use_chat_template(tokenizer, config.model.chat_template, stage_dir=ctx.out_dir, trainer="grpo",
+                      tools=config.environment is not None)
+    dataset = load_prompts(config.data.train, required_columns=("prompt",), cache_dir=ctx.out_dir / "dataset_cache")
     num_prompts = len(dataset)
     dataset = dataset.filter(lambda row: _prompt_length(tokenizer, row["prompt"]) <= config.data.max_prompt_length)
     if len(dataset) == 0:
         raise ValueError(f"{config.data.train}: every prompt is longer than data.max_prompt_length")
 
-    vllm_kwargs = {"vllm_mode": config.grpo.vllm_mode} if config.grpo.use_vllm else {}
+    vllm_kwargs = vllm_arguments(config.grpo)
     args = GRPOConfig(
         **training_arguments(config.optim, ctx),
         num_generations=config.grpo.num_generations,
@@ -205,7 +295,8 @@ def run(config: Config, ctx: StageContext) -> dict:
         environment_factory=environment_factory(config.environment) if config.environment else None,
         callbacks=[MetricsCallback(ctx)],
     )
+    attach_trackers(trainer, ctx, config)  # with optim.log_completions: completion samples in TensorBoard
     metrics = train(trainer, ctx)
-    save_final_model(trainer, tokenizer, ctx, config.model, config.peft)
     metrics["num_prompts_dropped_too_long"] = num_prompts - len(dataset)
+    save_final_model(trainer, tokenizer, ctx, config, metrics=metrics)
     return metrics

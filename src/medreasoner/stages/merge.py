@@ -98,11 +98,7 @@ def run(config: Config, ctx: StageContext) -> dict:
     Returns:
         ``{"num_tensors", "num_parameters"}`` of the merged model.
     """
-    from accelerate import PartialState
-
-    if not PartialState().is_main_process:
-        PartialState().wait_for_everyone()
-        return {}
+    # Under a multi-process launch the pipeline runs this stage on rank 0 only (the others wait).
     paths = [Path(entry.path) for entry in config.models]
     weights = [entry.weight for entry in config.models]
     maps = [tensor_files(path) for path in paths]
@@ -116,7 +112,8 @@ def run(config: Config, ctx: StageContext) -> dict:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for item in paths[0].iterdir():  # config, generation config, tokenizer, chat template, shard index
-        if item.is_file() and item.suffix != ".safetensors":
+        # Not the first model's card (README.md): its lineage is not the merged model's.
+        if item.is_file() and item.suffix != ".safetensors" and item.name != "README.md":
             shutil.copy2(item, staging / item.name)
 
     shards: dict[Path, list[str]] = {}
@@ -145,5 +142,4 @@ def run(config: Config, ctx: StageContext) -> dict:
     for item in sorted(staging.iterdir(), key=lambda p: p.suffix == ".safetensors"):  # weights last
         os.replace(item, out_dir / item.name)
     staging.rmdir()
-    PartialState().wait_for_everyone()
     return {"num_tensors": len(maps[0]), "num_parameters": num_parameters}

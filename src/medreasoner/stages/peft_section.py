@@ -12,13 +12,15 @@ Every stage saves a *merged* full model (adapters folded into the base weights),
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, BitsAndBytesConfig
 
 from medreasoner.model import load_model
+from medreasoner.templates import MODEL_TEMPLATE, TEMPLATES
 
 
 class ModelSection(BaseModel):
@@ -32,6 +34,31 @@ class ModelSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: str
     dtype: Literal["float32", "bfloat16", "float16"]
+
+
+class ChatModelSection(ModelSection):
+    """Starting weights of a stage that trains on conversations (sft, preference, reward_model, grpo).
+
+    Attributes:
+        chat_template: how conversations become text: ``model`` (the tokenizer's own template), a
+            shipped template (a key of ``medreasoner.templates.TEMPLATES``, e.g. ``qwen2.5-think``), or
+            a path to a ``.jinja`` file (relative to the working directory). The stage checks it with a
+            probe conversation before the model loads and saves it with the checkpoint.
+    """
+
+    chat_template: str
+
+    @field_validator("chat_template")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value == MODEL_TEMPLATE or value in TEMPLATES:
+            return value
+        if not value.endswith(".jinja"):
+            raise ValueError(f"unknown chat template {value!r}: use {MODEL_TEMPLATE}, one of "
+                             f"{', '.join(TEMPLATES)}, or a path to a .jinja file")
+        if not Path(value).is_file():
+            raise ValueError(f"chat template file {value!r} does not exist")
+        return value
 
 
 class PeftSection(BaseModel):

@@ -34,8 +34,11 @@ from trl import DPOConfig, DPOTrainer
 from medreasoner.model import load_tokenizer
 from medreasoner.stages.context import StageContext
 from medreasoner.stages.datasets import load_preferences
-from medreasoner.stages.peft_section import ModelSection, PeftSection, load_trainable_model, lora_config
-from medreasoner.stages.training import MetricsCallback, OptimSection, save_final_model, train, training_arguments
+from medreasoner.stages.peft_section import ChatModelSection, PeftSection, load_trainable_model, lora_config
+from medreasoner.stages.template_probe import use_chat_template
+from medreasoner.stages.optim import optim_section, section_owners
+from medreasoner.stages.trainer_logging import attach_trackers
+from medreasoner.stages.training import MetricsCallback, save_final_model, train, training_arguments
 
 
 class DataSection(BaseModel):
@@ -82,11 +85,19 @@ def loss_arguments(preference: PreferenceSection) -> dict:
     return {"loss_type": ["sigmoid"], "loss_weights": [1.0]}
 
 
+# optim: takes any DPOConfig field except those run() sets from data: and preference:.
+OptimSection = optim_section(DPOConfig, {**section_owners("data", DataSection, DPOConfig),
+                                         **section_owners("preference", PreferenceSection, DPOConfig),
+                                         "loss_type": "set it with preference.loss",
+                                         "loss_weights": "set it with preference.loss and preference.rpo_alpha",
+                                         "eval_strategy": "preference has no evaluation data"}, module=__name__)
+
+
 class Config(BaseModel):
     """``kind: preference`` stage configuration (``peft`` omitted = full training)."""
 
     model_config = ConfigDict(extra="forbid")
-    model: ModelSection
+    model: ChatModelSection
     data: DataSection
     preference: PreferenceSection
     optim: OptimSection
@@ -95,7 +106,9 @@ class Config(BaseModel):
 
 def run(config: Config, ctx: StageContext) -> dict:
     """Preference-train ``config.model``; save the merged model at ``ctx.out_dir``."""
-    train_dataset = load_preferences(config.data.train, with_margin=False)
+    train_dataset = load_preferences(config.data.train, with_margin=False, cache_dir=ctx.out_dir / "dataset_cache")
+    tokenizer = load_tokenizer(config.model.path, padding_side="right")
+    use_chat_template(tokenizer, config.model.chat_template, stage_dir=ctx.out_dir, trainer="preference")
 
     args = DPOConfig(
         **training_arguments(config.optim, ctx),
@@ -105,7 +118,6 @@ def run(config: Config, ctx: StageContext) -> dict:
         precompute_ref_log_probs=config.preference.precompute_ref_log_probs,
     )
     model = load_trainable_model(config.model, config.peft)
-    tokenizer = load_tokenizer(config.model.path, padding_side="right")
 
     trainer = DPOTrainer(
         model=model,
@@ -116,6 +128,7 @@ def run(config: Config, ctx: StageContext) -> dict:
         peft_config=lora_config(config.peft, task_type="CAUSAL_LM") if config.peft else None,
         callbacks=[MetricsCallback(ctx)],
     )
+    attach_trackers(trainer, ctx, config)
     metrics = train(trainer, ctx)
-    save_final_model(trainer, tokenizer, ctx, config.model, config.peft)
+    save_final_model(trainer, tokenizer, ctx, config, metrics=metrics)
     return metrics

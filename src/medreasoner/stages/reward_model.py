@@ -33,8 +33,11 @@ from trl import RewardConfig, RewardTrainer
 from medreasoner.model import load_tokenizer
 from medreasoner.stages.context import StageContext
 from medreasoner.stages.datasets import load_preferences
-from medreasoner.stages.peft_section import ModelSection, PeftSection, load_trainable_model, lora_config
-from medreasoner.stages.training import MetricsCallback, OptimSection, save_final_model, train, training_arguments
+from medreasoner.stages.peft_section import ChatModelSection, PeftSection, load_trainable_model, lora_config
+from medreasoner.stages.template_probe import use_chat_template
+from medreasoner.stages.optim import optim_section, section_owners
+from medreasoner.stages.trainer_logging import attach_trackers
+from medreasoner.stages.training import MetricsCallback, save_final_model, train, training_arguments
 
 
 class ScaledBradleyTerryTrainer(RewardTrainer):
@@ -81,11 +84,17 @@ class RewardSection(BaseModel):
     center_rewards_coefficient: float | None = Field(None, ge=0)
 
 
+# optim: takes any RewardConfig field except those run() sets from data: and reward:.
+OptimSection = optim_section(RewardConfig, {**section_owners("data", DataSection, RewardConfig),
+                                            **section_owners("reward", RewardSection, RewardConfig),
+                                            "eval_strategy": "reward_model has no evaluation data"}, module=__name__)
+
+
 class Config(BaseModel):
     """``kind: reward_model`` stage configuration (``peft`` omitted = full training)."""
 
     model_config = ConfigDict(extra="forbid")
-    model: ModelSection
+    model: ChatModelSection
     data: DataSection
     reward: RewardSection
     optim: OptimSection
@@ -95,7 +104,9 @@ class Config(BaseModel):
 def run(config: Config, ctx: StageContext) -> dict:
     """Train a scalar reward model from ``config.model``; save it at ``ctx.out_dir``."""
     scaled = config.reward.loss == "scaled_bradley_terry"
-    train_dataset = load_preferences(config.data.train, with_margin=scaled)
+    train_dataset = load_preferences(config.data.train, with_margin=scaled, cache_dir=ctx.out_dir / "dataset_cache")
+    tokenizer = load_tokenizer(config.model.path, padding_side="right")
+    use_chat_template(tokenizer, config.model.chat_template, stage_dir=ctx.out_dir, trainer="reward_model")
 
     args = RewardConfig(
         **training_arguments(config.optim, ctx),
@@ -103,7 +114,6 @@ def run(config: Config, ctx: StageContext) -> dict:
         center_rewards_coefficient=config.reward.center_rewards_coefficient,
     )
     model = load_trainable_model(config.model, config.peft, num_labels=1)
-    tokenizer = load_tokenizer(config.model.path, padding_side="right")
 
     trainer = TRAINERS[config.reward.loss](
         model=model,
@@ -113,6 +123,7 @@ def run(config: Config, ctx: StageContext) -> dict:
         peft_config=lora_config(config.peft, task_type="SEQ_CLS") if config.peft else None,
         callbacks=[MetricsCallback(ctx)],
     )
+    attach_trackers(trainer, ctx, config)
     metrics = train(trainer, ctx)
-    save_final_model(trainer, tokenizer, ctx, config.model, config.peft, num_labels=1)
+    save_final_model(trainer, tokenizer, ctx, config, metrics=metrics, num_labels=1)
     return metrics

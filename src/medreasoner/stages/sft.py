@@ -3,8 +3,10 @@
 Data -> model -> trainer -> train -> save: ``sft/train.jsonl`` conversations (the assistant turn carries
 ``reasoning_content``, rendered by the chat template as ``<think>...</think>`` before the answer) are
 trained with TRL's ``SFTTrainer``; with ``assistant_only_loss: true`` only assistant tokens (reasoning,
-answer and the end-of-turn token) count in the loss. The tiny model's template is TRL's Qwen3 template,
-which TRL recognises and replaces during training by its copy with ``{% generation %}`` markers.
+answer and the end-of-turn token) count in the loss. ``model.chat_template`` picks the template; before the
+model loads, :mod:`medreasoner.stages.template_probe` checks that it renders and masks the reasoning (Qwen2.5's
+own template drops it). The tiny model's template is TRL's Qwen3 template, which TRL recognises and
+replaces during training by its copy with ``{% generation %}`` markers; the shipped ones carry their own.
 
 Differences from WiNGPT-3.0 (arXiv 2505.17387, https://arxiv.org/abs/2505.17387), sec. 4.2 S1:
 the paper trains Qwen2.5-32B for 2 epochs at 16K context with lr 1e-5, 500 warmup steps and cosine
@@ -25,8 +27,11 @@ from trl import SFTConfig, SFTTrainer
 from medreasoner.model import load_tokenizer
 from medreasoner.stages.context import StageContext
 from medreasoner.stages.datasets import load_conversations
-from medreasoner.stages.peft_section import ModelSection, PeftSection, load_trainable_model, lora_config
-from medreasoner.stages.training import MetricsCallback, OptimSection, save_final_model, train, training_arguments
+from medreasoner.stages.peft_section import ChatModelSection, PeftSection, load_trainable_model, lora_config
+from medreasoner.stages.template_probe import use_chat_template
+from medreasoner.stages.optim import optim_section, section_owners
+from medreasoner.stages.trainer_logging import attach_trackers
+from medreasoner.stages.training import MetricsCallback, save_final_model, train, training_arguments
 
 
 class DataSection(BaseModel):
@@ -56,11 +61,17 @@ class DataSection(BaseModel):
         return self
 
 
+# optim: takes any SFTConfig field except those run() sets from data:.
+OptimSection = optim_section(SFTConfig, {**section_owners("data", DataSection, SFTConfig),
+                                         "eval_strategy": "set by data.validation and data.eval_steps"},
+                             module=__name__)
+
+
 class Config(BaseModel):
     """``kind: sft`` stage configuration (``peft`` omitted = full fine-tuning)."""
 
     model_config = ConfigDict(extra="forbid")
-    model: ModelSection
+    model: ChatModelSection
     data: DataSection
     optim: OptimSection
     peft: PeftSection | None = None
@@ -68,8 +79,13 @@ class Config(BaseModel):
 
 def run(config: Config, ctx: StageContext) -> dict:
     """Fine-tune ``config.model`` on ``config.data``; save the merged model at ``ctx.out_dir``."""
-    train_dataset = load_conversations(config.data.train)
-    eval_dataset = load_conversations(config.data.validation) if config.data.validation else None
+    cache_dir = ctx.out_dir / "dataset_cache"  # Arrow cache in the run: self-contained, shared by ranks
+    train_dataset = load_conversations(config.data.train, cache_dir=cache_dir)
+    eval_dataset = load_conversations(config.data.validation, cache_dir=cache_dir) if config.data.validation else None
+    # The template is checked before anything heavy (training arguments, the model) is built.
+    tokenizer = load_tokenizer(config.model.path, padding_side="right")
+    use_chat_template(tokenizer, config.model.chat_template, stage_dir=ctx.out_dir, trainer="sft",
+                      assistant_only_loss=config.data.assistant_only_loss)
 
     args = SFTConfig(
         **training_arguments(config.optim, ctx),
@@ -80,7 +96,6 @@ def run(config: Config, ctx: StageContext) -> dict:
         eval_steps=config.data.eval_steps,
     )
     model = load_trainable_model(config.model, config.peft)
-    tokenizer = load_tokenizer(config.model.path, padding_side="right")
 
     trainer = SFTTrainer(
         model=model,
@@ -91,8 +106,9 @@ def run(config: Config, ctx: StageContext) -> dict:
         peft_config=lora_config(config.peft, task_type="CAUSAL_LM") if config.peft else None,
         callbacks=[MetricsCallback(ctx)],
     )
+    attach_trackers(trainer, ctx, config)
     metrics = train(trainer, ctx)
     if eval_dataset is not None:
         metrics.update(trainer.evaluate())
-    save_final_model(trainer, tokenizer, ctx, config.model, config.peft)
+    save_final_model(trainer, tokenizer, ctx, config, metrics=metrics)
     return metrics

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -97,22 +98,26 @@ def _strings(value) -> list[str]:
 def run(config: Config, ctx: StageContext) -> dict:
     """Train the tokenizer, build the model and place both directly in ``ctx.out_dir``."""
     corpus = read_corpus(config.tokenizer.corpus, config.tokenizer.max_rows_per_file)
-    build_dir = Path(ctx.out_dir) / ".build"
-    if build_dir.exists():  # left by an interrupted run: it is scratch, rebuild from scratch
-        shutil.rmtree(build_dir)
+    out_dir = Path(ctx.out_dir)
+    # Under a multi-process launch the pipeline runs this stage on rank 0 alone, so any scratch
+    # directory already here is a leftover of an interrupted run: it is deleted and the build restarts.
+    for leftover in out_dir.glob(".build-*"):
+        shutil.rmtree(leftover)
+    scratch = Path(tempfile.mkdtemp(dir=out_dir, prefix=".build-"))
+    build_dir = scratch / "model"
     build_tiny_model(build_dir, size=config.model.size, corpus=corpus, seed=ctx.seed,
                      vocab_size=config.tokenizer.vocab_size,
                      max_position_embeddings=config.model.max_position_embeddings)
     # build_tiny_model refuses an existing directory; the stage dir already holds the pipeline's
     # config and logs, so the model files are moved into it one by one (each move is atomic).
     for path in sorted(build_dir.iterdir()):
-        path.replace(Path(ctx.out_dir) / path.name)
-    build_dir.rmdir()
-    with open(Path(ctx.out_dir) / "config.json", encoding="utf-8") as handle:
+        path.replace(out_dir / path.name)
+    shutil.rmtree(scratch)
+    with open(out_dir / "config.json", encoding="utf-8") as handle:
         model_config = json.load(handle)
     from safetensors import safe_open
 
-    with safe_open(str(Path(ctx.out_dir) / "model.safetensors"), framework="pt") as weights:
+    with safe_open(str(out_dir / "model.safetensors"), framework="pt") as weights:
         num_parameters = sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
     return {"num_parameters": num_parameters, "vocab_size": model_config["vocab_size"],
             "num_corpus_texts": len(corpus)}

