@@ -8,6 +8,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[dev]"
+	# DeepSpeed for the 2-process ZeRO-3 test on CPU (docs/distributed.md): built against the torch above,
+	# without compiling its CUDA ops (an isolated build would fetch a CUDA torch).
+	DS_BUILD_OPS=0 $(PY) -m pip install -q --no-build-isolation deepspeed==0.19.8
 	touch $(STAMP)
 
 install: $(STAMP)
