@@ -8,6 +8,7 @@ over an earlier one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -182,3 +183,14 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 def write_json_atomic(path: str | Path, data: Any) -> None:
     """Write ``data`` as indented UTF-8 JSON (non-ASCII kept raw) with :func:`write_text_atomic`."""
     write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def file_sha256(path: Path) -> str | None:
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB blocks; None when it does not exist."""
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

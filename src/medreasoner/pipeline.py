@@ -42,7 +42,8 @@ from pathlib import Path
 import yaml
 
 from medreasoner.errors import InputError
-from medreasoner.files import read_text_utf8, write_text_atomic
+from medreasoner.files import file_sha256, read_text_utf8, write_text_atomic
+from medreasoner.launch import accelerate_state
 from medreasoner.recipe import Recipe, Stage, format_field, parse_yaml
 from medreasoner.source_commit import source_commit
 from medreasoner.stages import load_stage
@@ -199,7 +200,7 @@ def stage_inputs(recipe: Recipe, stage: Stage, config: dict) -> list[dict]:
     """Every path in ``config`` the stage read: earlier stages (with their manifest's hash) and
     existing files or directories outside the run (with a content hash; see :func:`path_sha256`)."""
     inputs = []
-    for loc, value in _strings(config, ()):
+    for loc, value in config_strings(config, ()):
         field = format_field(loc)
         referenced = [n for n in stage.references if value == str(recipe.run_dir / n)
                       or value.startswith(str(recipe.run_dir / n) + os.sep)]
@@ -222,17 +223,6 @@ def path_sha256(path: Path) -> str:
             return file_sha256(path / name)
     listing = sorted(f"{p.relative_to(path)}\t{p.stat().st_size}" for p in path.rglob("*") if p.is_file())
     return hashlib.sha256("\n".join(listing).encode()).hexdigest()
-
-
-def file_sha256(path: Path) -> str | None:
-    """SHA-256 of a file's bytes, or None when it does not exist."""
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(out_dir: Path) -> dict | None:
@@ -306,17 +296,9 @@ def _process_group():
         yield
         return
     import torch
-    from accelerate import PartialState
-    from accelerate.utils import parse_flag_from_env
-    from transformers import TrainingArguments
 
     created = not torch.distributed.is_initialized()
-    # Starts the group unless one exists. cpu=True without a GPU: otherwise accelerate finds no device
-    # backend and counts one process. The timeout of the Trainer's collectives stays what
-    # TrainingArguments.ddp_timeout gives (s).
-    ddp_timeout = TrainingArguments.__dataclass_fields__["ddp_timeout"].default
-    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available(),
-                         timeout=timedelta(seconds=ddp_timeout))
+    state = accelerate_state()  # starts the group unless one exists
     check_fsdp_available(state.distributed_type.value)
     group = torch.distributed.new_group(backend="gloo", timeout=RANK0_STAGE_TIMEOUT)
     _WAIT_GROUP.append(group)
@@ -336,25 +318,27 @@ def _barrier() -> None:
         torch.distributed.barrier(group=_WAIT_GROUP[-1])
 
 
-def _strings(value, loc: tuple):
+def config_strings(value, loc: tuple):
+    """Yield ``(loc, text)`` for every string inside a config's nested dicts and lists (``loc`` a key/index tuple)."""
     if isinstance(value, dict):
         for key, item in value.items():
-            yield from _strings(item, loc + (key,))
+            yield from config_strings(item, loc + (key,))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _strings(item, loc + (index,))
+            yield from config_strings(item, loc + (index,))
     elif isinstance(value, str):
         yield loc, value
 
 
-def _flatten(value, loc: tuple = ()) -> dict[str, object]:
+def flatten_config(value, loc: tuple = ()) -> dict[str, object]:
+    """Nested dicts as ``{"a.b[0]"-style field: leaf value}`` (lists and empty dicts are leaves)."""
     if isinstance(value, dict) and value:
-        return {k: v for key, item in value.items() for k, v in _flatten(item, loc + (key,)).items()}
+        return {k: v for key, item in value.items() for k, v in flatten_config(item, loc + (key,)).items()}
     return {format_field(loc): value}
 
 
 def _changes(old: dict, new: dict) -> str:
-    before, after = _flatten(old), _flatten(new)
+    before, after = flatten_config(old), flatten_config(new)
     keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k, "<unset>") != after.get(k, "<unset>")]
     shown = [f"{k}: {before.get(k, '<unset>')!r} -> {after.get(k, '<unset>')!r}" for k in keys[:4]]
     return "; ".join(shown) + (f"; and {len(keys) - 4} more" if len(keys) > 4 else "")

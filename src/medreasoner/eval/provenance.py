@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 
 from medreasoner.errors import InputError
-from medreasoner.files import write_json_atomic
+from medreasoner.files import file_sha256, write_json_atomic
 
 IDENTITY_FILE = "model_identity.json"
 WEIGHT_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "pytorch_model*.bin", "pytorch_model*.bin.index.json")
@@ -32,14 +32,6 @@ TOKENIZER_PATTERNS = ("tokenizer*", "special_tokens_map.json", "added_tokens.jso
 CONFIG_PATTERNS = ("config.json", "adapter_config.json")
 
 _CACHE: dict[tuple, dict] = {}
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_files(directory: Path) -> list[Path]:
@@ -58,7 +50,7 @@ def directory_identity(directory: Path) -> dict:
     files = model_files(directory)
     key = (str(directory.resolve()), tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files))
     if key not in _CACHE:
-        hashes = {p.name: _file_sha256(p) for p in files}
+        hashes = {p.name: file_sha256(p) for p in files}
         overall = hashlib.sha256("".join(f"{name}\t{h}\n" for name, h in hashes.items()).encode()).hexdigest()
         _CACHE[key] = {"kind": "local", "sha256": overall, "files": hashes}
     return {"kind": "local", "path": str(directory), **{k: v for k, v in _CACHE[key].items() if k != "kind"}}

@@ -23,25 +23,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 
 from datasets import Dataset, Features
 from datasets.exceptions import DatasetGenerationError
 
 from medreasoner.errors import InputError
+from medreasoner.launch import PROCESS_GROUP_TIMEOUT, accelerate_state  # noqa: F401 (the timeout is checked by tests)
 
 # The modules whose code decides the cached records: editing any of them invalidates every cache.
 _PACKAGE = Path(__file__).resolve().parents[1]
 _CODE_FILES = ("stages/datasets.py", "stages/dataset_cache.py", "files.py")
 CODE_HASH = hashlib.sha256(b"".join((_PACKAGE / name).read_bytes() for name in _CODE_FILES)).hexdigest()
 
-# The loaders run before the stage builds its TrainingArguments, so under a distributed launch the
-# PartialState created here is what starts the process group. It must not shorten the group's
-# timeout: NCCL's own default is 10 minutes, and the other ranks wait at a barrier for as long as
-# rank 0 builds this cache and TRL tokenises it. 30 minutes is TrainingArguments.ddp_timeout's
-# default, what the group gets when the Trainer starts it (tests/test_stage_datasets.py checks).
-PROCESS_GROUP_TIMEOUT = timedelta(minutes=30)
 
 
 def source_signature(paths: list[Path]) -> list[list]:
@@ -84,16 +78,10 @@ def cached_dataset(loader: str, rows: Callable[[], Iterator[dict]], *, features:
     Raises:
         InputError: a missing source file, or the first bad row (in the process that builds).
     """
-    # Imported here: importing the loaders alone should not import torch.
-    import torch
-    from accelerate import PartialState
-    from accelerate.utils import parse_flag_from_env
-
     name = fingerprint(loader, features=features, sources=sources, options=options)
-    # As the pipeline and the Trainer start it: without cpu=True a CPU-only launch would be taken for
-    # one process, and every rank would build. Once started (by the pipeline), this only reads it.
-    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available(),
-                         timeout=PROCESS_GROUP_TIMEOUT)
+    # The loaders run before the stage builds its TrainingArguments, so under a launch this may be what
+    # starts the process group; once started (by the pipeline), this only reads it.
+    state = accelerate_state()
     with state.main_process_first(), state.local_main_process_first():
         try:
             return Dataset.from_generator(rows, features=features, fingerprint=name,

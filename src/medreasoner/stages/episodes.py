@@ -25,7 +25,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from medreasoner.files import read_jsonl
+from medreasoner.files import read_jsonl, write_json_atomic
 from medreasoner.stages.context import StageContext
 
 
@@ -61,8 +61,6 @@ def run(config: Config, ctx: StageContext) -> dict:
     rows = [row for _, row in read_jsonl(config.cases)]
     if config.limit is not None:
         rows = rows[: config.limit]
-    if not rows:
-        raise ValueError(f"{config.cases}: no episodes")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = load_tokenizer(config.model, padding_side="left")
     model = load_model(config.model, dtype="float32" if device == "cpu" else "bfloat16").to(device).eval()
@@ -81,7 +79,7 @@ def run(config: Config, ctx: StageContext) -> dict:
     metrics["seconds"] = time.perf_counter() - start
     results = {"model": config.model, "cases": config.cases, "max_turns": config.max_turns,
                "max_new_tokens": config.max_new_tokens, "metrics": metrics}
-    (ctx.out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_json_atomic(ctx.out_dir / "results.json", results)
     logged = {f"episodes/{key}": value for key, value in metrics.items() if isinstance(value, (int, float))}
     ctx.log(logged, 0)
     return {key: value for key, value in metrics.items() if not isinstance(value, list)}

@@ -25,7 +25,8 @@ import yaml
 from huggingface_hub import ModelCard, ModelCardData
 from pydantic import BaseModel
 
-from medreasoner.pipeline import library_versions, path_sha256
+from medreasoner.pipeline import config_strings, library_versions, path_sha256
+from medreasoner.recipe import format_field
 from medreasoner.source_commit import source_commit
 from medreasoner.stages.context import StageContext
 
@@ -126,7 +127,8 @@ def data_files(config: BaseModel) -> list[dict]:
     if section is None:
         return []
     files = []
-    for field, value in _strings(section.model_dump(mode="json"), "data"):
+    for loc, value in config_strings(section.model_dump(mode="json"), ("data",)):
+        field = format_field(loc)
         if value and Path(value).exists():
             files.append({"field": field, "path": value, "sha256": path_sha256(Path(value))})
     return files
@@ -141,14 +143,3 @@ def _card_metadata(model_dir: Path) -> dict:
         return ModelCard.load(str(path)).data.to_dict()
     except (ValueError, OSError, yaml.YAMLError):  # a README that is not a model card
         return {}
-
-
-def _strings(value, prefix: str):
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, f"{prefix}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, f"{prefix}[{index}]")
-    elif isinstance(value, str):
-        yield prefix, value

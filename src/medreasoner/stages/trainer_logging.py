@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from transformers import TrainerCallback
 from transformers.integrations import TensorBoardCallback
 
+from medreasoner.pipeline import flatten_config
 from medreasoner.stages.context import StageContext
 from medreasoner.tracking import CONFIG_TAG, config_markdown
 
@@ -89,7 +90,7 @@ class TensorBoardExtras(TrainerCallback):
 
         self.writer = SummaryWriter(log_dir=str(self.log_dir))
         self.writer.add_text(CONFIG_TAG, config_markdown(self.config), state.global_step)
-        values = {**args.to_sanitized_dict(), **{f"stage/{k}": v for k, v in _flatten(self.config).items()}}
+        values = {**args.to_sanitized_dict(), **{f"stage/{k}": v for k, v in flatten_config(self.config).items()}}
         # hparams takes int/float/str/bool; the metric links the hparams view to the loss curve.
         for summary in hparams({k: _hparam(v) for k, v in values.items()}, {"train/loss": None}):
             self.writer.file_writer.add_summary(summary, state.global_step)
@@ -162,9 +163,3 @@ def _number(value) -> str:
 
 def _hparam(value):
     return value if isinstance(value, bool | int | float | str) else json.dumps(value, default=str)
-
-
-def _flatten(value, prefix: str = "") -> dict:
-    if isinstance(value, dict) and value:
-        return {k: v for key, item in value.items() for k, v in _flatten(item, f"{prefix}{key}.").items()}
-    return {prefix.rstrip("."): value}

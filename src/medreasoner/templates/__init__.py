@@ -10,9 +10,10 @@ before its content and wraps the assistant's whole output (think block, answer, 
 from __future__ import annotations
 
 from importlib.resources import files
-from pathlib import Path
 
 from trl.chat_template_utils import qwen3_template
+
+from medreasoner.files import read_text_utf8
 
 # name -> file in this package. Literal on purpose: the set of shipped templates is read here, not discovered.
 TEMPLATES = {
@@ -58,4 +59,4 @@ def resolve_template(choice: str, tokenizer) -> str:
         return own["default"] if isinstance(own, dict) else own
     if choice in TEMPLATES:
         return shipped_template(choice)
-    return Path(choice).read_text(encoding="utf-8")
+    return read_text_utf8(choice, "chat template")

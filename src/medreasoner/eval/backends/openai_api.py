@@ -41,9 +41,6 @@ class EndpointBackend:
     name = "endpoint"
 
     def __init__(self, base_url: str, model_name: str, *, api_key_env: str, timeout_s: float, max_retries: int):
-        # A negative retry count or a zero timeout is a setup error, not something to send.
-        if max_retries < 0 or not timeout_s > 0:
-            raise ValueError(f"need max_retries >= 0, timeout_s > 0; got {max_retries}, {timeout_s}")
         self.base_url = base_url.rstrip("/")
         self.model_name = model_name
         self.api_key_env = api_key_env
