@@ -3,7 +3,8 @@
 Backends here answer from a fixed plan, so every recorded timing is known: a batched backend takes
 a set time per batch, an endpoint-like one a set time per request. The provenance case runs a real
 pipeline (one eval stage, its backend replaced by the planned one), so the commit, data hash and
-model hash in the report are the ones the run recorded.
+model hash in the report are the ones the run recorded. A standalone eval (no stage manifest) reports
+the data hash and commit its results.json recorded, and "not recorded" for a results.json without them.
 
 Run: .venv/bin/python -m pytest tests/test_report_provenance.py -q
 """
@@ -19,7 +20,8 @@ import yaml
 
 from medreasoner.cli import main
 from medreasoner.eval.generation import Completion, GenerationSettings
-from medreasoner.eval.runner import EvalRequest, run_eval
+from medreasoner.eval.runner import RESULTS_SCHEMA, EvalRequest, run_eval, source_record
+from medreasoner.pipeline import path_sha256
 from medreasoner.source_commit import source_commit
 
 COMPLETION_TOKENS = 5
@@ -111,10 +113,50 @@ def test_provenance_block_names_model_hash_data_hash_and_commit(tmp_path, monkey
     assert row["date"] == manifest["started_at"][:10]
 
 
-def test_standalone_eval_provenance_says_what_was_not_recorded(tmp_path):
+def test_standalone_eval_records_data_hash_and_commit_in_results(tmp_path, monkeypatch):
+    """No stage manifest: results.json carries the data hash and commit, hashed once for both modes."""
+    monkeypatch.setattr("medreasoner.eval.runner.source_commit", lambda: "0123abcd+dirty")
+    hashed = []
+    monkeypatch.setattr("medreasoner.eval.runner.path_sha256",
+                        lambda path: hashed.append(path) or hashlib.sha256(path.read_bytes()).hexdigest())
+    data = write_mcq(tmp_path / "mcq.jsonl", ["q1", "q2"])
+    expected = hashlib.sha256(data.read_bytes()).hexdigest()
+    settings = GenerationSettings(max_new_tokens=8, temperature=0.0, seed=0, thinking_budget=None, batch_size=2)
+    request = EvalRequest(benchmark="mcq", data=data, mode="both", limit=None, output=tmp_path / "ep",
+                          prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=settings)
+    run_eval(request, PlannedBackend({"backend": "endpoint", "endpoint": "http://h/v1", "model": "m"},
+                                     [1.0] * 4, per_batch=False), show_progress=False)
+    assert hashed == [data]  # once per run_eval call, not per mode
+    for mode in ("answer", "explain"):
+        body = json.loads((tmp_path / "ep" / f"mcq_{mode}" / "results.json").read_text())
+        assert (body["data_sha256"], body["git_commit"]) == (expected, "0123abcd+dirty")
+        assert body["schema_version"] == RESULTS_SCHEMA == 1
+
+    [row] = table(report(tmp_path, tmp_path / "ep"), "Provenance")
+    assert row["model"] == "endpoint http://h/v1 (model m)" and row["modes"] == "answer, explain"
+    assert row["data"] == str(data) and row["data sha256"] == expected and row["commit"] == "0123abcd+dirty"
+
+
+def test_standalone_eval_of_a_directory_hashes_it_like_a_stage_manifest(tmp_path, monkeypatch):
+    monkeypatch.setattr("medreasoner.eval.runner.source_commit", lambda: None)
+    folder = tmp_path / "igakuqa"
+    folder.mkdir()
+    (folder / "2018.jsonl").write_text("{}\n")
+    settings = GenerationSettings(max_new_tokens=8, temperature=0.0, seed=0, thinking_budget=None, batch_size=2)
+    request = EvalRequest(benchmark="igakuqa", data=folder, mode="answer", limit=None, output=tmp_path / "o",
+                          prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=settings)
+    assert source_record(request) == {"data_sha256": path_sha256(folder), "git_commit": None}
+
+
+def test_results_without_data_hash_or_commit_say_not_recorded(tmp_path):
+    """A results.json written before the fields existed (or outside a git checkout) still reports."""
     data = write_mcq(tmp_path / "mcq.jsonl", ["q1", "q2"])
     evaluate(tmp_path / "ep", data, PlannedBackend({"backend": "endpoint", "endpoint": "http://h/v1", "model": "m"},
                                                    [1.0, 1.0], per_batch=False))
+    path = tmp_path / "ep" / "mcq_answer" / "results.json"
+    body = json.loads(path.read_text())
+    del body["data_sha256"], body["git_commit"]
+    path.write_text(json.dumps(body))
     [row] = table(report(tmp_path, tmp_path / "ep"), "Provenance")
     assert row["model"] == "endpoint http://h/v1 (model m)"
     assert row["data sha256"] == "not recorded" and row["commit"] == "not recorded"

@@ -25,8 +25,9 @@ from eval_support import tiny_model
 from medreasoner.eval import server as server_module
 from medreasoner.eval.backends.hf import HFBackend
 from medreasoner.eval.generation import GenerationSettings, Prompt
-from medreasoner.eval.reasoning import ReasoningStream, join_reasoning, split_reasoning
+from medreasoner.eval.reasoning import ReasoningStream
 from medreasoner.eval.server import BackgroundServer, make_app
+from medreasoner.think import join_reasoning, split_reasoning
 
 pytestmark = pytest.mark.slow
 QUESTION = [{"role": "user", "content": "A 40-year-old presents with fever for 3 days. Which is the best next step?"}]
@@ -318,8 +319,9 @@ def test_reasoning_stream_deltas_add_up_to_the_split_for_every_chunking(text, op
     expected = split_reasoning(text, opened=opened)
     for step in (1, 2, 3):
         stream, reasoning, content = ReasoningStream(opened=opened), "", ""
-        for end in [*range(step, len(text), step), len(text)]:
-            r, c = stream.feed(text[:end], final=end == len(text))
+        ends = [*range(step, len(text), step), len(text)]
+        for start, end in zip([0, *ends], ends):  # the stream gets each new piece once
+            r, c = stream.feed(text[start:end], final=end == len(text))
             reasoning, content = reasoning + r, content + c
         assert (reasoning, content) == ((expected[0] or ""), expected[1])
 

@@ -10,7 +10,9 @@ Each stage writes ``RUN_DIR/<stage>/``::
 
 ``stage_manifest.json`` records the config and its hash, the inputs the stage read (earlier stages
 with the hash of their manifests, external files with their content hash), library versions, wall
-time and final metrics, so every artifact can be traced to what built it.
+time and final metrics, so every artifact can be traced to what built it. The inputs, versions and
+git commit are taken once, before the stage runs, and handed to it (``StageContext.provenance``), so
+a training stage's model card records the very same lineage without hashing its data again.
 
 States on a re-run: finished with the same config and inputs -> skipped; started but not finished
 (no manifest) with the same config -> run again in the same directory, where the stage resumes from
@@ -47,7 +49,7 @@ from medreasoner.launch import accelerate_state
 from medreasoner.recipe import Recipe, Stage, format_field, parse_yaml
 from medreasoner.source_commit import source_commit
 from medreasoner.stages import load_stage
-from medreasoner.stages.context import StageContext
+from medreasoner.stages.context import StageContext, StageProvenance
 from medreasoner.tracking import MetricsLog, check_trackers
 
 STAGE_MANIFEST = "stage_manifest.json"
@@ -151,11 +153,15 @@ def _run_stage(recipe: Recipe, stage: Stage, out_dir: Path, main: bool) -> tuple
     module = load_stage(stage.kind)
     config = stage.config_dict()
     every_rank = stage.kind in EVERY_RANK_KINDS
+    provenance = None  # other ranks write neither the manifest nor a model card: no need to hash again
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out_dir / RESOLVED_CONFIG,
                      yaml.safe_dump({"name": stage.name, "kind": stage.kind, "config": config}, sort_keys=False))
-    _barrier()  # the directory exists before any other rank opens files in it
+        provenance = stage_provenance(recipe, stage, config)
+    # The directory exists before any other rank opens files in it. The other ranks also wait out the
+    # hashing here, on the long-timeout group, not in the Trainer's first collective.
+    _barrier()
     started = datetime.now(timezone.utc)
     clock, cpu_clock = time.perf_counter(), time.process_time()
     metrics: dict = {}
@@ -166,7 +172,8 @@ def _run_stage(recipe: Recipe, stage: Stage, out_dir: Path, main: bool) -> tuple
         try:
             metrics = module.run(stage.config, StageContext(run_dir=recipe.run_dir, out_dir=out_dir,
                                                             seed=recipe.seed, log=metrics_log.log,
-                                                            report_to=recipe.report_to, recipe=recipe.path))
+                                                            report_to=recipe.report_to, recipe=recipe.path,
+                                                            provenance=provenance))
         finally:
             metrics_log.close()
     wall_time, cpu_time = time.perf_counter() - clock, time.process_time() - cpu_clock
@@ -180,9 +187,10 @@ def _run_stage(recipe: Recipe, stage: Stage, out_dir: Path, main: bool) -> tuple
             "seed": recipe.seed,
             "config": config,
             "config_sha256": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest(),
-            "inputs": stage_inputs(recipe, stage, config),
-            "versions": library_versions(),
-            "git_commit": source_commit(),  # None outside a git checkout; "+dirty" with uncommitted changes
+            # As the stage (its model card) saw them, before it ran.
+            "inputs": provenance.inputs,
+            "versions": provenance.versions,
+            "git_commit": provenance.git_commit,  # None outside a git checkout; "+dirty" with uncommitted changes
             "started_at": started.isoformat(timespec="seconds"),
             "wall_time_s": round(wall_time, 3),
             "cpu_time_s": round(cpu_time, 3),  # this process, all threads: comparable across loaded machines
@@ -194,6 +202,16 @@ def _run_stage(recipe: Recipe, stage: Stage, out_dir: Path, main: bool) -> tuple
     if not (every_rank or main):
         metrics = read_manifest(out_dir)["final_metrics"]
     return metrics, wall_time
+
+
+def stage_provenance(recipe: Recipe, stage: Stage, config: dict) -> StageProvenance:
+    """What ``stage`` is built from, for its manifest and its model card alike.
+
+    Computed before the stage runs, so it names what the stage read rather than what the run left,
+    and only once, because hashing a large training file is not free.
+    """
+    return StageProvenance(inputs=stage_inputs(recipe, stage, config), versions=library_versions(),
+                           git_commit=source_commit())
 
 
 def stage_inputs(recipe: Recipe, stage: Stage, config: dict) -> list[dict]:

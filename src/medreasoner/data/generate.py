@@ -49,12 +49,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from tqdm import tqdm
 
+from medreasoner import think
 from medreasoner.data.funnel import drop, write_step
 from medreasoner.data.generate_endpoint import EndpointSection, Failure, Job, Reply, RequestStats, run_jobs
 from medreasoner.data.generate_partial import PARTIAL_FILE, PartialWriter, read_partial
 from medreasoner.data.pool import question_messages, read_pool
 from medreasoner.errors import InputError
-from medreasoner.eval.generation import THINK_CLOSE, THINK_OPEN
 from medreasoner.stages.context import StageContext
 from medreasoner.verify.text import strip_think
 
@@ -239,30 +239,28 @@ def think_trace_template() -> str:
 
 
 def split_reasoning(text: str) -> tuple[str | None, str]:
-    """``(reasoning, answer)`` of a text whose reasoning is inline in ``<think>...</think>``.
+    """``(reasoning, answer)`` of a text whose reasoning is inline in ``<think>...</think>``, both stripped.
 
-    A text whose chat template pre-opened the block (no ``<think>``, only ``</think>``) counts as all
-    reasoning up to ``</think>``; an unclosed block (cut by ``max_new_tokens``) has no answer.
+    The data engine's split (samples here, references in :mod:`.preferences`): whether the teacher's
+    template opened the block is unknown, so the text is read as the graders read it
+    (:func:`medreasoner.think.split_reasoning` with ``opened=None``). A text whose chat template
+    pre-opened the block (no ``<think>``, only ``</think>``) counts as all reasoning up to
+    ``</think>``; an unclosed block (cut by ``max_new_tokens``) has no answer.
 
     >>> split_reasoning("<think>\\nfever, cough\\n</think>\\n\\nPneumonia")
     ('fever, cough', 'Pneumonia')
     >>> split_reasoning("Pneumonia")
     (None, 'Pneumonia')
     """
-    close = text.rfind(THINK_CLOSE)
-    head = text[:close] if close != -1 else text
-    opened = head.find(THINK_OPEN)
-    if close == -1 and opened == -1:
-        return None, text.strip()
-    reasoning = head[opened + len(THINK_OPEN):] if opened != -1 else head
-    return reasoning.strip(), strip_think(text).strip()
+    return think.split_reasoning(text, opened=None, strip=True)
 
 
 def sample_row(row: dict, sample: int, prompt: list[dict], reply: Reply, generator: dict) -> dict:
     """The output row of one sample: the pool row plus the sample fields (module docstring)."""
     if reply.reasoning is not None:  # the server sent the thought apart: put it inline for SFT
         reasoning, content = reply.reasoning.strip(), reply.text.strip()
-        response = f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n{content}"
+        # closed even when cut off while thinking (no finish_reason), as the chat template renders it
+        response = think.join_reasoning(reasoning, content, newlines=True)
     else:
         reasoning, content = split_reasoning(reply.text)
         response = reply.text

@@ -38,8 +38,8 @@ from medreasoner.data.generate import split_reasoning
 from medreasoner.data.pool import pool_item
 from medreasoner.data.select_rl import ITEM_COLUMNS, group_samples, read_checked_samples
 from medreasoner.stages.context import StageContext
+from medreasoner.think import join_reasoning
 from medreasoner.verify import grade
-from medreasoner.verify.text import THINK_CLOSE, THINK_OPEN
 
 STEP = "preferences"
 PairType = Literal["reference>correct", "reference>wrong", "correct>wrong"]
@@ -101,8 +101,8 @@ def assistant_message(content: str, reasoning: str | None) -> dict:
 
 def message_text(message: dict) -> str:
     """The message as one completion text (reasoning inline in ``<think>``), as the verifier reads it."""
-    if "reasoning_content" in message:
-        return f"{THINK_OPEN}\n{message['reasoning_content']}\n{THINK_CLOSE}\n\n{message['content']}"
+    if "reasoning_content" in message:  # only a non-blank string (assistant_message)
+        return join_reasoning(message["reasoning_content"], message["content"], newlines=True)
     return message["content"]
 
 

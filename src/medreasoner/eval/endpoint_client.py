@@ -31,7 +31,7 @@ from typing import TypeVar
 
 import openai
 
-from medreasoner.eval.reasoning import join_reasoning
+from medreasoner.think import join_reasoning
 
 RETRIED_STATUS = frozenset({408, 409, 429})  # and every status >= 500: what the openai client retries
 # The openai client insists on a key; with no key this placeholder is set and the header is removed per request.

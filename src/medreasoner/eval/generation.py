@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Literal
 
 PromptStyle = Literal["chat", "completion"]
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+from medreasoner.think import THINK_CLOSE
 
 
 @dataclass(frozen=True)

@@ -1,66 +1,21 @@
-"""The reasoning split of a chat reply: the ``<think>`` block apart from the answer, and back inline.
+"""The reasoning split of a streamed chat reply: ``<think>`` deltas apart from content deltas.
 
 Servers with a reasoning parser (vLLM's ``--reasoning-parser``, ``transformers serve``,
 ``medreasoner serve``) answer a Qwen3-style reply ``<think>R</think>C`` with
-``message.reasoning_content = R`` and ``message.content = C``. ``medreasoner serve`` splits with
-:func:`split_reasoning`; every endpoint caller puts the parts back with :func:`join_reasoning`, so
-the verifiers grade the same text a local model would have produced.
-
-The split is lossless: nothing is stripped, so ``join_reasoning`` of a split reply is the reply
-itself, except that a block the model closed with end-of-sequence instead of ``</think>`` comes
-back closed (graders read nothing from an unclosed block either way, see
-:func:`medreasoner.verify.text.strip_think`).
+``message.reasoning_content = R`` and ``message.content = C``. The split and its inverse are
+:func:`medreasoner.think.split_reasoning` (``opened`` known, lossless) and
+:func:`medreasoner.think.join_reasoning` (every endpoint caller puts the parts back with it, so the
+verifiers grade the same text a local model would have produced). This module adds what a stream
+needs: :class:`ReasoningStream` routes each new piece of text to one side without re-reading the
+reply, and :func:`held_back` says how much of the end must wait because it may be the start of a
+tag (or of a stop string).
 """
 
 from __future__ import annotations
 
-from medreasoner.eval.generation import THINK_CLOSE, THINK_OPEN
+from medreasoner.think import THINK_CLOSE, THINK_OPEN
 
-
-def split_reasoning(text: str, *, opened: bool) -> tuple[str | None, str]:
-    """``(reasoning, content)`` of a generated reply; reasoning is None when the reply has no think block.
-
-    Args:
-        text: the generated text (without the prompt).
-        opened: the prompt already ends inside an opened ``<think>`` (a template that pre-opens the
-            block), so the reply starts with reasoning.
-
-    Only a reply that starts with ``<think>`` (or follows a pre-opened one) has reasoning: a tag in
-    the middle of an answer is answer text. An unclosed block is all reasoning and no content.
-
-    >>> split_reasoning("<think>\\nfever\\n</think>\\n\\nPneumonia", opened=False)
-    ('\\nfever\\n', '\\n\\nPneumonia')
-    >>> split_reasoning("Pneumonia", opened=False)
-    (None, 'Pneumonia')
-    >>> split_reasoning("still thinking", opened=True)
-    ('still thinking', '')
-    """
-    if not opened:
-        if not text.startswith(THINK_OPEN):
-            return None, text
-        text = text[len(THINK_OPEN):]
-    close = text.find(THINK_CLOSE)
-    if close == -1:
-        return text, ""
-    return text[:close], text[close + len(THINK_CLOSE):]
-
-
-def join_reasoning(reasoning: str | None, content: str, finish_reason: str) -> str:
-    """The reply with its reasoning inline: ``<think>reasoning</think>content``.
-
-    A reply cut off by the token limit while still thinking (no content, ``finish_reason ==
-    "length"``) stays unclosed, as the model left it.
-
-    >>> join_reasoning("fever", "Pneumonia", "stop")
-    '<think>fever</think>Pneumonia'
-    >>> join_reasoning(None, "Pneumonia", "stop"), join_reasoning("fev", "", "length")
-    ('Pneumonia', '<think>fev')
-    """
-    if reasoning is None:
-        return content
-    if not content and finish_reason == "length":
-        return THINK_OPEN + reasoning
-    return f"{THINK_OPEN}{reasoning}{THINK_CLOSE}{content}"
+MARKERS = (THINK_OPEN, THINK_CLOSE)
 
 
 def held_back(text: str, markers: tuple[str, ...]) -> int:
@@ -81,26 +36,52 @@ def held_back(text: str, markers: tuple[str, ...]) -> int:
 
 
 class ReasoningStream:
-    """Turns the growing text of one streamed reply into reasoning and content deltas.
+    """Turns the new text of one streamed reply, piece by piece, into reasoning and content deltas.
 
-    Each :meth:`feed` gets the whole text so far and returns what is new on each side; a partial
-    ``<think>``/``</think>`` at the end is held back until it is complete (or the reply ends), so the
-    streamed deltas add up to exactly what :func:`split_reasoning` gives for the final text.
+    Each :meth:`feed` gets only the text that is new since the last call, so a reply costs time
+    linear in its length. A partial ``<think>``/``</think>`` at the end is held back (at most 7
+    characters) until it is complete or the reply ends, so the deltas add up to exactly what
+    :func:`~medreasoner.think.split_reasoning` gives for the whole text, and a tag is never split
+    between a reasoning and a content delta.
 
     Args:
-        opened: as in :func:`split_reasoning`.
+        opened: as in :func:`~medreasoner.think.split_reasoning`: the prompt ends inside an opened
+            ``<think>``, so the reply starts with reasoning.
+
+    >>> stream = ReasoningStream(opened=False)
+    >>> stream.feed("<think>fever</th", final=False), stream.feed("ink>Pneu", final=False)
+    (('fever', ''), ('', 'Pneu'))
     """
 
     def __init__(self, *, opened: bool):
         self.opened = opened
-        self.sent_reasoning = 0
-        self.sent_content = 0
+        # "start": not yet known whether the reply opens with <think>; then "reasoning" or "content".
+        self.phase = "reasoning" if opened else "start"
+        self.pending = ""  # the held-back end of the text: a proper prefix of a tag
 
-    def feed(self, text: str, *, final: bool) -> tuple[str, str]:
-        """``(reasoning delta, content delta)`` for ``text``, the reply so far (``final``: it is complete)."""
-        safe = text if final else text[:len(text) - held_back(text, (THINK_OPEN, THINK_CLOSE))]
-        reasoning, content = split_reasoning(safe, opened=self.opened)
-        reasoning = reasoning or ""
-        delta = reasoning[self.sent_reasoning:], content[self.sent_content:]
-        self.sent_reasoning, self.sent_content = len(reasoning), len(content)
-        return delta
+    def feed(self, new: str, *, final: bool) -> tuple[str, str]:
+        """``(reasoning delta, content delta)`` for ``new``, the text added to the reply (``final``: it is complete).
+
+        The held-back end of the reply so far lies within ``pending + new`` (a held end never
+        starts before text already sent, and a tag never spans text already sent), so nothing
+        before it is read again.
+        """
+        text = self.pending + new
+        hold = 0 if final else held_back(text, MARKERS)
+        self.pending = text[len(text) - hold:] if hold else ""
+        return self._route(text[:len(text) - hold])
+
+    def _route(self, text: str) -> tuple[str, str]:
+        if not text:
+            return "", ""
+        if self.phase == "start":  # text is the reply's first sendable text: it opens the block or never will
+            self.phase = "reasoning" if text.startswith(THINK_OPEN) else "content"
+            if self.phase == "reasoning":
+                text = text[len(THINK_OPEN):]
+        if self.phase == "content":
+            return "", text
+        close = text.find(THINK_CLOSE)
+        if close == -1:
+            return text, ""
+        self.phase = "content"
+        return text[:close], text[close + len(THINK_CLOSE):]

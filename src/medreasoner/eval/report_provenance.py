@@ -8,13 +8,17 @@ For every (run, benchmark) the report lists:
 - **data**: the benchmark file the items were read from and its hash when the run recorded one. A
   pipeline's eval stage records, per input, either the file's SHA-256 or, for a file written by an
   earlier stage of the run, that stage's manifest hash (the manifest holds the hashes of what the
-  stage read and wrote). ``medreasoner eval`` on its own records no data hash;
-- **commit**: the medreasoner source commit the pipeline ran from (``+dirty`` with uncommitted
-  changes), from the stage manifest; ``medreasoner eval`` on its own records none;
+  stage read and wrote). Without a stage manifest (``medreasoner eval`` on its own) the hash is
+  results.json's ``data_sha256`` (:func:`medreasoner.eval.runner.source_record`; for a directory,
+  :func:`medreasoner.pipeline.path_sha256`'s hash, as a manifest records it);
+- **commit**: the medreasoner source commit the eval ran from (``+dirty`` with uncommitted
+  changes), from the stage manifest, else results.json's ``git_commit``;
 - **date**: the day (UTC) the eval stage started, or, outside a pipeline, the day results.json was
   last written.
 
-Modes of one benchmark share a row when all of these agree.
+A field neither source holds (results.json written before ``data_sha256``/``git_commit`` were
+recorded, or a commit outside a git checkout) reads ``not recorded``. Modes of one benchmark share a
+row when all of these agree.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ def _model(body: dict) -> tuple[str, str]:
 
 
 def _data_hash(body: dict, manifest: dict | None) -> str:
+    """The stage manifest's hash of the data (pipeline), else the one results.json recorded."""
     for entry in (manifest or {}).get("inputs", []):
         if Path(str(entry.get("path"))) != Path(str(body.get("data"))):
             continue
@@ -46,7 +51,12 @@ def _data_hash(body: dict, manifest: dict | None) -> str:
             return entry["sha256"]
         if entry.get("manifest_sha256"):
             return f"written by stage {entry.get('stage')} (manifest {entry['manifest_sha256']})"
-    return NOT_RECORDED
+    return body.get("data_sha256") or NOT_RECORDED
+
+
+def _commit(body: dict, manifest: dict | None) -> str:
+    """The stage manifest's source commit (pipeline), else the one results.json recorded."""
+    return (manifest or {}).get("git_commit") or body.get("git_commit") or NOT_RECORDED
 
 
 def _date(body: dict, manifest: dict | None) -> str:
@@ -64,8 +74,8 @@ def provenance_rows(runs: list[tuple[str, dict]]) -> tuple[list[str], list[list[
         merged: dict[tuple, list[str]] = {}  # (benchmark, fields) -> modes, so identical modes share a row
         for (name, mode), body in sorted(results.items()):
             manifest = read_manifest(Path(body["_dir"]).parent)
-            fields = (*_model(body), str(body.get("data")), _data_hash(body, manifest),
-                      (manifest or {}).get("git_commit") or NOT_RECORDED, _date(body, manifest))
+            fields = (*_model(body), str(body.get("data")), _data_hash(body, manifest), _commit(body, manifest),
+                      _date(body, manifest))
             merged.setdefault((name, fields), []).append(mode)
         for (name, fields), modes in merged.items():
             rows.append([label, name, ", ".join(modes), *fields])

@@ -4,7 +4,9 @@ Run directory per benchmark and mode: ``<output>/<name>_<mode>/`` (``name`` = th
 the request names its results otherwise) with ``predictions.jsonl`` (one line per item, appended and
 fsynced per batch), ``settings.json`` (what the predictions were generated with; a resume with other
 settings is refused), ``model_identity.json`` (the model's content hash or endpoint; a resume with
-another model is refused, :mod:`medreasoner.eval.provenance`) and ``results.json`` (atomic). A rerun
+another model is refused, :mod:`medreasoner.eval.provenance`) and ``results.json`` (atomic; it also
+records the data's SHA-256 and the source commit, so a standalone eval has the provenance a pipeline's
+stage manifest gives an eval stage). A rerun
 skips items whose id and prompt hash are already in ``predictions.jsonl``, so an interrupted run is
 finished by running the same command again. Metrics are always recomputed by grading the stored raw
 responses with the current verifier, so an interrupted-and-resumed run ends with the same numbers
@@ -30,7 +32,9 @@ from medreasoner.eval.predictions import PredictionsFile
 from medreasoner.eval.prompts import PromptBuilder, find_igakuqa_prompts, load_igakuqa_exemplars
 from medreasoner.eval.provenance import check_identity, model_identity
 from medreasoner.files import write_json_atomic
+from medreasoner.pipeline import path_sha256
 from medreasoner.scoring import summarize
+from medreasoner.source_commit import source_commit
 from medreasoner.verify import grade
 
 RESULTS_SCHEMA = 1
@@ -122,8 +126,25 @@ def _check_settings(run_dir: Path, settings_record: dict, has_predictions: bool)
     write_json_atomic(path, settings_record)
 
 
-def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, show_progress: bool) -> dict:
+def source_record(request: EvalRequest) -> dict:
+    """What the results were computed from: ``data_sha256`` (the data file's SHA-256; for a directory,
+    :func:`medreasoner.pipeline.path_sha256`'s hash, as a stage manifest records it) and
+    ``git_commit`` (:func:`medreasoner.source_commit.source_commit`, None outside a git checkout)."""
+    return {"data_sha256": path_sha256(Path(request.data)), "git_commit": source_commit()}
+
+
+def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, show_progress: bool,
+                  shared: dict[str, Completion] | None = None, origin: dict | None = None) -> dict:
     """Generate the missing predictions of one mode, then grade everything and write results.json.
+
+    ``shared`` maps a rendered prompt's sha256 to its completion. A prompt found there is not generated
+    again, and every new completion is added to it. One eval stage passes one map to all of its
+    benchmarks, so a benchmark that is a subset of another (the demo's CPT-only items) costs no model
+    time and gets exactly the superset's answers. The map must only be shared between requests with
+    the same backend and generation settings.
+
+    ``origin``: :func:`source_record` of the request (data hash, commit), computed here when None
+    (pass it to hash the data once for several modes).
 
     Returns:
         The results dict written to ``<output>/<benchmark>_<mode>/results.json``.
@@ -145,26 +166,35 @@ def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, s
             raise InputError(predictions.path, f"item {item.id!r} was generated from a different prompt "
                              "(template or data changed); use a new --output directory", field="prompt_hash")
     pending = [i for i, item in enumerate(items) if item.id not in done]
+    shared = {} if shared is None else shared
     with tqdm(total=len(items), initial=len(items) - len(pending), desc=f"{request.benchmark}/{mode}",
               unit="item", disable=not show_progress) as bar:
-        def on_batch(indices: list[int], completions: list[Completion]) -> None:
-            records = [_record(items[pending[i]], hashes[pending[i]], c, request.grading)
-                       for i, c in zip(indices, completions)]
+        def record(positions: list[int], completions: list[Completion]) -> None:
+            records = [_record(items[j], hashes[j], c, request.grading) for j, c in zip(positions, completions)]
             predictions.append(records)
             done.update((r["id"], r) for r in records)
+            shared.update((hashes[j], c) for j, c in zip(positions, completions))
             bar.update(len(records))
 
-        if pending:
-            backend.generate([prompts[i] for i in pending], request.settings, on_batch)
-    results = build_results(items, [done[item.id] for item in items], request, mode, backend, builder, prompts[0])
+        reused = [i for i in pending if hashes[i] in shared]
+        if reused:
+            record(reused, [shared[hashes[i]] for i in reused])
+        todo = [i for i in pending if hashes[i] not in shared]
+        if todo:
+            backend.generate([prompts[i] for i in todo], request.settings,
+                             lambda indices, completions: record([todo[k] for k in indices], completions))
+    origin = source_record(request) if origin is None else origin
+    results = build_results(items, [done[item.id] for item in items], request, mode, backend, builder, prompts[0],
+                            origin)
     results["model_identity"] = identity
     write_json_atomic(run_dir / "results.json", results)
     return results
 
 
 def build_results(items: list[Item], records: list[dict], request: EvalRequest, mode: str, backend,
-                  builder: PromptBuilder, example_prompt) -> dict:
-    """The results.json body; grades come from re-grading the stored raw responses."""
+                  builder: PromptBuilder, example_prompt, origin: dict) -> dict:
+    """The results.json body; grades come from re-grading the stored raw responses. ``origin``:
+    :func:`source_record`."""
     grades = [grade(r["response"], item, request.grading) for item, r in zip(items, records)]
     return {
         "schema_version": RESULTS_SCHEMA,
@@ -173,6 +203,8 @@ def build_results(items: list[Item], records: list[dict], request: EvalRequest, 
         "benchmark_version": BENCHMARKS[request.benchmark].version,
         "mode": mode,
         "data": str(request.data),
+        "data_sha256": origin["data_sha256"],
+        "git_commit": origin["git_commit"],
         "limit": request.limit,
         "grading": request.grading,
         "backend": backend.describe(),
@@ -198,8 +230,11 @@ def _context(context_length: int | None, records: list[dict]) -> dict:
     return {"context_length": context_length, "n_over_context": over}
 
 
-def run_eval(request: EvalRequest, backend, *, show_progress: bool) -> dict[str, dict]:
+def run_eval(request: EvalRequest, backend, *, show_progress: bool,
+             shared: dict[str, Completion] | None = None) -> dict[str, dict]:
     """Evaluate every mode ``request.mode`` names; with ``both``, add the paired stability block.
+
+    ``shared``: completions by prompt hash, reused across calls (:func:`evaluate_mode`).
 
     Returns:
         ``{mode: results}``; with ``both`` each results dict also holds ``"stability"``.
@@ -211,7 +246,9 @@ def run_eval(request: EvalRequest, backend, *, show_progress: bool) -> dict[str,
         items = items[:request.limit]
     if not items:
         raise InputError(request.data, "no items to evaluate")
-    results = {mode: evaluate_mode(items, request, mode, backend, show_progress) for mode in MODE_CHOICES[request.mode]}
+    origin = source_record(request)  # once for all modes: a benchmark file can be large
+    results = {mode: evaluate_mode(items, request, mode, backend, show_progress, shared, origin)
+               for mode in MODE_CHOICES[request.mode]}
     if request.mode == "both":
         block = stability(results["answer"]["correct_by_id"], results["explain"]["correct_by_id"], BOOTSTRAP)
         for mode, body in results.items():

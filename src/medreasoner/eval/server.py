@@ -41,10 +41,11 @@ from jinja2 import TemplateError
 from starlette.exceptions import HTTPException
 
 from medreasoner.eval.backends.hf import HFBackend
-from medreasoner.eval.generation import THINK_OPEN, Prompt
+from medreasoner.eval.generation import Prompt
 from medreasoner.eval.server_engine import BatchEngine, Job, RowSpec
 from medreasoner.eval.server_responses import ReplyShape, stream_reply, whole_reply
 from medreasoner.eval.server_schema import APIError, ChatRequest, CompletionRequest, parse_chat, parse_completion
+from medreasoner.think import THINK_OPEN
 
 log = logging.getLogger("medreasoner.serve")
 MAX_BODY_BYTES = 16 * 2**20  # a request body above 16 MiB is refused (413)

@@ -11,6 +11,11 @@ settings inside that call:
   when its last row is done;
 * streamed rows get their new text after every step.
 
+A row that streams or has stop strings follows its text as it grows: each step decodes a few
+tokens (:class:`~.server_decode.IncrementalDecoder`) and looks for stop strings only where the new
+text can complete one, so a reply costs time linear in its length. The final text of a row is its
+tokens decoded whole (as the HF eval backend decodes), cut at a stop string.
+
 This is static batching: a request arriving while a batch runs waits for the next batch. Replies
 go back to the asyncio side as :class:`Delta` / :class:`Done` / :class:`Failed` events on the
 request's :class:`Job`.
@@ -31,10 +36,10 @@ from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteria
 
 from medreasoner.eval.backends.hf import HFBackend
 from medreasoner.eval.reasoning import held_back
+from medreasoner.eval.server_decode import IncrementalDecoder
 from medreasoner.eval.server_sampling import RowSampler
 
 log = logging.getLogger("medreasoner.serve")
-REPLACEMENT = "\ufffd"  # what a byte-level tokenizer decodes half of a multi-byte character to
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,15 @@ class RowState:
                 self.generator.manual_seed(spec.seed)
         self.tokens: list[int] = []
         self.done = False
+        # The text so far, followed only when streaming or stopping needs it.
+        self.reader = IncrementalDecoder(engine.decode) if spec.stop or job.stream else None
+        self.pieces: list[str] = []  # the text so far, in pieces (joined once, at a stop string)
+        self.length = 0  # characters of the text so far
+        # The last characters of the text, where a stop string could begin that the next piece ends.
+        self.tail_size = max((len(stop) for stop in spec.stop), default=1) - 1
+        self.tail = ""
         self.sent = 0  # characters already streamed
+        self.unsent = ""  # text after them: it ends in a held-back partial stop string
 
     def push(self, token: int) -> None:
         """Take the row's next generated token; end the row when it should end."""
@@ -133,28 +146,48 @@ class RowState:
             self.finish("stop", self.engine.decode(self.tokens), len(self.tokens) + 1)
             return
         self.tokens.append(token)
-        text = self.engine.decode(self.tokens) if self.spec.stop or self.job.stream else None
-        if self.spec.stop:
-            hits = [at for at in (text.find(stop) for stop in self.spec.stop) if at != -1]
-            if hits:
-                self.finish("stop", text[:min(hits)], len(self.tokens))
-                return
+        if self.reader is not None and self._grow(self.reader.push(token)):
+            return
         if len(self.tokens) >= self.spec.max_new_tokens:
-            self.finish("length", text if text is not None else self.engine.decode(self.tokens), len(self.tokens))
+            self.finish("length", self.engine.decode(self.tokens), len(self.tokens))
         elif self.job.stream:
-            self._send(text[:len(text) - held_back(text, self.spec.stop)].rstrip(REPLACEMENT))
+            self._send(self.unsent[:len(self.unsent) - held_back(self.unsent, self.spec.stop)])
+
+    def _grow(self, piece: str) -> bool:
+        """Add ``piece`` to the text; True when it completes a stop string (the row has then ended).
+
+        No stop string lies within the earlier text (the row would have ended), so the first one
+        ends in ``piece`` and begins in the tail before it.
+        """
+        if not piece:
+            return False
+        window = self.tail + piece
+        hits = [at for at in (window.find(stop) for stop in self.spec.stop) if at != -1]
+        if hits:
+            end = self.length - len(self.tail) + min(hits)
+            self.finish("stop", ("".join(self.pieces) + piece)[:end], len(self.tokens))
+            return True
+        if self.spec.stop:
+            self.pieces.append(piece)
+        self.length += len(piece)
+        self.tail = window[-self.tail_size:] if self.tail_size else ""
+        if self.job.stream:
+            self.unsent += piece
+        return False
 
     def finish(self, reason: str, text: str, completion_tokens: int) -> None:
         """End the row with ``text`` and tell its job."""
         self.done = True
         if self.job.stream:
-            self._send(text)
+            self._send(text[self.sent:])
         self.job.post(Done(self.index, text, completion_tokens, reason))
 
-    def _send(self, text: str) -> None:
-        if len(text) > self.sent:
-            self.job.post(Delta(self.index, text[self.sent:]))
-            self.sent = len(text)
+    def _send(self, new: str) -> None:
+        """Stream ``new``, the text after the :attr:`sent` characters."""
+        if new:
+            self.job.post(Delta(self.index, new))
+            self.sent += len(new)
+            self.unsent = self.unsent[len(new):]
 
 
 class RowTracker:

@@ -18,9 +18,10 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from medreasoner.eval.reasoning import ReasoningStream, split_reasoning
+from medreasoner.eval.reasoning import ReasoningStream
 from medreasoner.eval.server_engine import Done, Failed, Job
 from medreasoner.eval.server_schema import APIError
+from medreasoner.think import split_reasoning
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ async def stream_reply(job: Job, shape: ReplyShape) -> AsyncIterator[str]:
     """The server-sent events of ``job`` (module docstring); marks the job cancelled if the client leaves."""
     reply_id, created = new_reply_id(shape), int(time.time())
     kind = "chat.completion.chunk" if shape.chat else "text_completion"
-    texts = [""] * len(job.rows)
+    sent = [0] * len(job.rows)  # characters of each choice already passed on
     streams = [ReasoningStream(opened=shape.opened) for _ in job.rows]
     completion_tokens = 0
 
@@ -115,9 +116,10 @@ async def stream_reply(job: Job, shape: ReplyShape) -> AsyncIterator[str]:
                 failed = True
                 continue
             final = isinstance(update, Done)
-            sent = texts[update.row]
-            texts[update.row] = update.text if final else sent + update.text
-            delta = _delta(shape, streams[update.row], sent, texts[update.row], final)
+            # a Delta carries new text; a Done the whole text, all of it normally streamed already
+            new = update.text[sent[update.row]:] if final else update.text
+            sent[update.row] += len(new)
+            delta = _delta(shape, streams[update.row], new, final)
             if delta:
                 yield chunk([{"index": update.row, **delta, "finish_reason": None, "logprobs": None}])
             if final:
@@ -132,13 +134,12 @@ async def stream_reply(job: Job, shape: ReplyShape) -> AsyncIterator[str]:
         job.cancelled = True  # no effect once every row is done; stops the rows of a client that left
 
 
-def _delta(shape: ReplyShape, stream: ReasoningStream, sent: str, text: str, final: bool) -> dict | None:
-    """The choice fields for what is new in ``text`` (``sent`` is what earlier chunks carried)."""
+def _delta(shape: ReplyShape, stream: ReasoningStream, new: str, final: bool) -> dict | None:
+    """The choice fields for ``new``, the text added to the choice (only it is read: linear time)."""
     if shape.chat and shape.split:
-        reasoning, content = stream.feed(text, final=final)
+        reasoning, content = stream.feed(new, final=final)
         delta = {**({"reasoning_content": reasoning} if reasoning else {}), **({"content": content} if content else {})}
         return {"delta": delta} if delta else None
-    new = text[len(sent):]
     if not new:
         return None
     return {"delta": {"content": new}} if shape.chat else {"text": new}

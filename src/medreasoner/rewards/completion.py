@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from medreasoner.think import join_reasoning
+
 # Field names TRL's response parsers use for the reasoning part (trl/chat_template_utils.py schemas).
 _REASONING_FIELDS = ("reasoning_content", "thinking")
 
@@ -48,7 +50,7 @@ def message_text(message: Any) -> str:
     for name in _REASONING_FIELDS:
         reasoning = message.get(name)
         if isinstance(reasoning, str) and reasoning.strip():
-            return f"<think>\n{reasoning}\n</think>\n\n{answer}"
+            return join_reasoning(reasoning, answer, newlines=True)  # the chat templates' layout
     return answer
 
 

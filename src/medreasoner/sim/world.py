@@ -60,6 +60,7 @@ from medreasoner.sim.items import (
 )
 from medreasoner.sim.kb import DEFAULT_KB_PATH, KnowledgeBase, load_knowledge_base
 from medreasoner.sim.sampler import Case, exam_module, render_summary, sample_case
+from medreasoner.think import join_reasoning
 
 SPLITS = ("train", "validation", "test")
 EVAL_TASKS = ("diagnosis", "mcq", "multiselect")
@@ -120,7 +121,7 @@ def env_case(model: ProbabilityModel, case: Case, case_id: str, enable_pertinent
 def pool_row(item: Item, reply: dict) -> dict:
     """The question-pool row of a training item; its reference is the world's Bayes-optimal chain
     (the stand-in for WiNGPT-3.0's teacher answers) rendered inline as ``<think>chain</think>answer``."""
-    reference = f"<think>\n{reply['reasoning_content']}\n</think>\n\n{reply['content']}"
+    reference = join_reasoning(reply["reasoning_content"], reply["content"], newlines=True)
     return {**item_to_dict(item), "domain": "medical", "language": "en", "reference": reference, "source": "world"}
 
 

@@ -8,6 +8,27 @@ from typing import Callable
 
 
 @dataclass(frozen=True)
+class StageProvenance:
+    """What a stage was built from, computed once by the pipeline before the stage runs.
+
+    The stage manifest and the model card both record it; computing it once means a large training
+    file is hashed once, and the two records cannot disagree when a file or the source tree changes
+    while the stage runs.
+
+    Attributes:
+        inputs: every path the config names (:func:`medreasoner.pipeline.stage_inputs`): an earlier
+            stage's output as ``{"field", "path", "stage", "manifest_sha256"}``, any other existing
+            path as ``{"field", "path", "sha256"}``.
+        versions: the library versions (:func:`medreasoner.pipeline.library_versions`).
+        git_commit: the source's commit (:func:`medreasoner.source_commit.source_commit`).
+    """
+
+    inputs: list[dict]
+    versions: dict[str, str | None]
+    git_commit: str | None
+
+
+@dataclass(frozen=True)
 class StageContext:
     """Per-stage runtime context.
 
@@ -21,6 +42,9 @@ class StageContext:
         report_to: the recipe's ``logging.report_to`` (``tensorboard``, ``wandb``, ``mlflow``); training
             stages pass it to their Trainer. Empty outside a recipe (a stage run from code or a test).
         recipe: the recipe file, named in model cards; None outside a recipe.
+        provenance: what the stage manifest will record, for the model card to repeat. None outside a
+            recipe, and on ranks other than 0, which write neither card nor manifest; the card then
+            computes its own.
     """
 
     run_dir: Path
@@ -29,3 +53,4 @@ class StageContext:
     log: Callable[[dict, int], None]
     report_to: tuple[str, ...] = ()
     recipe: Path | None = None
+    provenance: StageProvenance | None = None

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from medreasoner.eval.backends import load_backend
-from medreasoner.eval.generation import GenerationSettings
+from medreasoner.eval.generation import Completion, GenerationSettings
 from medreasoner.eval.runner import EvalRequest, run_eval
 from medreasoner.stages.context import StageContext
 
@@ -144,6 +144,9 @@ def run(config: Config, ctx: StageContext) -> dict:
                                   batch_size=config.generation.batch_size)
     backend = load_backend(config.backend, model_path=config.model, dtype=config.dtype)
     metrics: dict[str, float] = {}
+    # One backend and one set of settings for every benchmark of the stage, so a prompt that two
+    # benchmarks share (a subset file such as cpt_only) is generated once.
+    shared: dict[str, Completion] = {}
     for section in config.benchmarks:
         if section.igakuqa_prompts is not None and section.benchmark != "igakuqa":
             raise ValueError(f"benchmark {section.name}: igakuqa_prompts applies to igakuqa only")
@@ -153,7 +156,7 @@ def run(config: Config, ctx: StageContext) -> dict:
             igakuqa_prompts=Path(section.igakuqa_prompts) if section.igakuqa_prompts else None,
             grading=config.grading, settings=settings,
         )
-        metrics.update(headline_metrics(section.name, run_eval(request, backend, show_progress=True)))
+        metrics.update(headline_metrics(section.name, run_eval(request, backend, show_progress=True, shared=shared)))
     ctx.log(metrics, 0)  # metrics.jsonl and the recipe's trackers (logging.report_to)
     return metrics
 

@@ -12,6 +12,9 @@ Hub fields (``base_model`` when the lineage reaches a Hub id, ``library_name``, 
 - the final metrics, the medreasoner git commit (:func:`medreasoner.source_commit.source_commit`: None
   outside a git checkout, ``+dirty`` with uncommitted changes) and the library versions.
 
+In a recipe the hashes, commit and versions are the ones the pipeline took for the stage manifest
+before the stage ran (``ctx.provenance``), so card and manifest agree and no data file is hashed twice.
+
 TRL's card generator (``trl.trainer.utils.generate_model_card``) is not used: its template links the
 base model and the dataset as Hub repositories (``https://huggingface.co/<base_model>``), so a local
 base path becomes a broken link, and it has no place for hashes or metrics.
@@ -19,6 +22,7 @@ base path becomes a broken link, and it has no place for hashes or metrics.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -28,9 +32,11 @@ from pydantic import BaseModel
 from medreasoner.pipeline import config_strings, library_versions, path_sha256
 from medreasoner.recipe import format_field
 from medreasoner.source_commit import source_commit
-from medreasoner.stages.context import StageContext
+from medreasoner.stages.context import StageContext, StageProvenance
 
 CARD_FILE = "README.md"
+# Fields under the ``data:`` section, as :func:`medreasoner.recipe.format_field` writes them.
+DATA_FIELD = re.compile(r"data($|[.\[])")
 
 TEMPLATE = """---
 {{ card_data }}
@@ -85,7 +91,7 @@ def write_model_card(directory: Path, *, ctx: StageContext, config: BaseModel, t
 
     Args:
         directory: where the checkpoint files are (the stage's staging directory).
-        ctx: the stage context (``out_dir``: the stage name and published path; ``recipe``).
+        ctx: the stage context (``out_dir``: the stage name and published path; ``recipe``; ``provenance``).
         config: the stage's validated config (``model.path``, ``data:`` paths).
         trainer_name: the Trainer class (``SFTTrainer``, ``GRPOTrainer``...).
         model_class: the transformers Auto class that loads the checkpoint (``AutoModelForCausalLM``,
@@ -102,11 +108,13 @@ def write_model_card(directory: Path, *, ctx: StageContext, config: BaseModel, t
     hub_base = base_card.get("base_model") if Path(base_model_path).exists() else base_model_path
     shown_metrics = {k: v for k, v in metrics.items() if isinstance(v, int | float | str) and not isinstance(v, bool)}
     recipe = str(ctx.recipe) if ctx.recipe is not None else None
+    provenance = ctx.provenance or StageProvenance(inputs=data_files(config), versions=library_versions(),
+                                                   git_commit=source_commit())
     lineage = {
         "recipe": recipe, "stage": Path(ctx.out_dir).name, "trainer": trainer_name,
         "base_model_path": base_model_path, "base_model_origin": base_of_base,
-        "data": data_files(config), "final_metrics": shown_metrics,
-        "git_commit": source_commit(), "versions": library_versions(),  # as in the stage manifest
+        "data": card_data_files(provenance.inputs), "final_metrics": shown_metrics,
+        "git_commit": provenance.git_commit, "versions": dict(provenance.versions),
     }
     card_data = ModelCardData(base_model=hub_base, library_name="transformers",
                               tags=["medreasoner", "trl", trainer_name], medreasoner=lineage)
@@ -118,10 +126,29 @@ def write_model_card(directory: Path, *, ctx: StageContext, config: BaseModel, t
     return path
 
 
+def card_data_files(inputs: list[dict]) -> list[dict]:
+    """The card's ``[{"field", "path", "sha256"}]``: the inputs named in the ``data:`` section.
+
+    The card lists each data file's own content hash. An input inside an earlier stage's output
+    carries that stage's manifest hash instead (the manifest's lineage link, which says nothing of
+    the file's bytes), so that file is hashed here, the only time in the stage.
+    """
+    files = []
+    for item in inputs:
+        if not DATA_FIELD.match(item["field"]):
+            continue
+        if "sha256" in item:
+            files.append({"field": item["field"], "path": item["path"], "sha256": item["sha256"]})
+        elif Path(item["path"]).exists():  # a stage reference is recorded whether or not the path exists
+            files.append({"field": item["field"], "path": item["path"], "sha256": path_sha256(Path(item["path"]))})
+    return files
+
+
 def data_files(config: BaseModel) -> list[dict]:
     """``[{"field", "path", "sha256"}]`` for every existing path in the stage's ``data:`` section.
 
-    A directory (a CPT corpus) is hashed as the stage manifest hashes it (its manifest, or its listing).
+    For a stage run outside a recipe, which has no :class:`StageProvenance`. A directory (a CPT
+    corpus) is hashed as the stage manifest hashes it (its manifest, or its listing).
     """
     section = getattr(config, "data", None)
     if section is None:

@@ -18,7 +18,8 @@ import time
 import torch
 from transformers import GenerationConfig
 
-from medreasoner.eval.generation import THINK_CLOSE, THINK_OPEN, BatchCallback, Completion, GenerationSettings, Prompt
+from medreasoner.eval.generation import BatchCallback, Completion, GenerationSettings, Prompt
+from medreasoner.think import THINK_CLOSE, THINK_OPEN
 from medreasoner.model import load_model, load_tokenizer
 
 FORCED_CLOSE = f"\n{THINK_CLOSE}\n\n"

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 
-from medreasoner.eval.generation import THINK_CLOSE, THINK_OPEN, BatchCallback, Completion, GenerationSettings, Prompt
+from medreasoner.eval.generation import BatchCallback, Completion, GenerationSettings, Prompt
+from medreasoner.think import THINK_CLOSE, THINK_OPEN
 
 INSTALL_HINT = "the vllm backend needs vLLM: pip install 'medreasoner[vllm]' (Linux with a CUDA GPU)"
 FORCED_CLOSE = f"\n{THINK_CLOSE}\n\n"
