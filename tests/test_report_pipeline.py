@@ -77,11 +77,15 @@ def test_data_only_run_reports_its_funnel(tmp_path):
     assert "## Data funnel (run)" in markdown and "## Accuracy" not in markdown
 
 
-def test_findings_per_seed_and_pooled(tmp_path):
-    runs = []
-    for seed in range(2):
+def _seed_runs(tmp_path, n: int) -> list:
+    """``n`` identical pipeline runs, one per seed directory."""
+    for seed in range(n):
         (tmp_path / f"s{seed}").mkdir()
-        runs.append(_pipeline_run(tmp_path / f"s{seed}"))
+    return [_pipeline_run(tmp_path / f"s{seed}") for seed in range(n)]
+
+
+def test_findings_per_seed_and_pooled(tmp_path):
+    runs = _seed_runs(tmp_path, 2)
     findings = tmp_path / "findings.yaml"
     findings.write_text("findings:\n  - name: rpo vs sft\n    benchmark: medqa\n"
                         "    control: {stage: eval_z_sft, mode: answer}\n"
@@ -94,6 +98,31 @@ def test_findings_per_seed_and_pooled(tmp_path):
     assert (out / "findings.png").is_file() and "## Findings" in (out / "report.md").read_text()
     summary = (out / "summary.md").read_text()  # what --embed quotes: the findings alone
     assert summary.startswith("**Findings.**") and "**Accuracy.**" not in summary
+
+
+def test_findings_checks_say_met_or_not_met_with_the_note(tmp_path, capsys):
+    runs = _seed_runs(tmp_path, 2)
+    contrast = ("  - name: {name}\n    benchmark: medqa\n    control: {{stage: eval_z_sft, mode: answer}}\n"
+                "    treatment: {{stage: eval_a_rpo, mode: answer}}\n    target: t\n    check: {check}\n"
+                "    if_not_met: {note}\n")
+    findings = tmp_path / "findings.yaml"  # the pooled gain is +25 points, its CI above 0 and below 40
+    findings.write_text("findings:\n"
+                        + contrast.format(name="small", check="{effect_at_least: 20, ci_low_above: 0}", note="never shown")
+                        + contrast.format(name="big", check="{effect_at_least: 40}", note="tried more steps"))
+    out = tmp_path / "report"
+    assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 0
+    small, big = __import__("json").loads((out / "findings.json").read_text())
+    assert small["met"] is True and small["if_not_met"] is None
+    assert big["met"] is False and big["if_not_met"] == "tried more steps"
+    summary = (out / "summary.md").read_text()
+    assert "t: **met**" in summary and "t: **not met**" in summary
+    assert "**Findings not met.**" in summary and "| big | tried more steps |" in summary and "never shown" not in summary
+    from medreasoner.eval.findings import Check
+
+    assert not Check(effect_above=0).met(5.8e-17, -1.0, 1.0)  # seeds that cancel are no gain
+    findings.write_text("findings:\n" + contrast.format(name="x", check="{}", note="n"))
+    assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 2
+    assert "check names no bound" in capsys.readouterr().err
 
 
 def test_findings_file_errors_name_line_and_field(tmp_path, capsys):

@@ -10,6 +10,13 @@ A finding is a contrast ``treatment - control`` of accuracy on the same items, w
         control: {stage: eval_sft, mode: answer}
         treatment: {stage: eval_grpo, mode: answer}
         target: "gain >= 5 points, CI excluding 0"
+        check: {effect_at_least: 5, ci_low_above: 0}
+        if_not_met: "what was tried, and where the curves are"
+
+``check`` (optional) states the target in numbers, in points, on the pooled effect and its CI; the
+report then says "met" or "not met" in the pooled row instead of leaving the reader to compare, and
+prints ``if_not_met`` under the table for a target that was missed. A contrast without ``check``
+(an ablation to compare by eye) gets neither.
 
 Each run directory (one per seed) gives a per-seed effect with a paired-bootstrap 95 % CI and the exact
 McNemar p (:func:`medreasoner.eval.metrics.stability`). The pooled effect is the mean of the per-seed
@@ -23,7 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from medreasoner.errors import InputError
 from medreasoner.eval.metrics import BOOTSTRAP, constant_difference_ci, stability
@@ -38,6 +45,37 @@ class Cell(BaseModel):
     mode: Literal["answer", "explain"]
 
 
+class Check(BaseModel):
+    """A target on the pooled effect, in points; it is met when every bound given holds."""
+
+    model_config = ConfigDict(extra="forbid")
+    effect_at_least: float | None = None
+    effect_above: float | None = None
+    ci_low_above: float | None = Field(None, description="the CI lies above this (excludes it)")
+    ci_high_below: float | None = Field(None, description="the CI lies below this (excludes it)")
+    ci_high_at_least: float | None = Field(None, description="the CI reaches this or above (includes it)")
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> "Check":
+        if all(v is None for v in self.model_dump().values()):
+            raise ValueError("check names no bound; give at least one or leave check out")
+        return self
+
+    def met(self, effect: float, ci_low: float, ci_high: float) -> bool:
+        """Whether the pooled effect and its CI (points) meet every bound; False when any is NaN.
+
+        The figures are rounded to 1e-6 points first: a mean of per-seed effects that cancel is 0 up to
+        float error (5.8e-19 is not a gain).
+        """
+        effect, ci_low, ci_high = (round(x, 6) for x in (effect, ci_low, ci_high))
+        tests = [(self.effect_at_least, effect >= (self.effect_at_least or 0.0)),
+                 (self.effect_above, effect > (self.effect_above or 0.0)),
+                 (self.ci_low_above, ci_low > (self.ci_low_above or 0.0)),
+                 (self.ci_high_below, ci_high < (self.ci_high_below or 0.0)),
+                 (self.ci_high_at_least, ci_high >= (self.ci_high_at_least or 0.0))]
+        return all(bool(ok) for bound, ok in tests if bound is not None)
+
+
 class Contrast(BaseModel):
     """``treatment - control`` accuracy on the items both cells answered."""
 
@@ -47,6 +85,14 @@ class Contrast(BaseModel):
     control: Cell
     treatment: Cell
     target: str
+    check: Check | None = None
+    if_not_met: str | None = None
+
+    @model_validator(mode="after")
+    def _note_needs_check(self) -> "Contrast":
+        if self.if_not_met is not None and self.check is None:
+            raise ValueError("if_not_met needs a check (it is printed when the check fails)")
+        return self
 
 
 class FindingsSpec(BaseModel):
@@ -121,8 +167,26 @@ def evaluate_contrast(run_dirs: list[Path], contrast: Contrast) -> dict:
                          "treatment": s["explain_accuracy"], "effect": s["delta"], "ci_low": s["ci_low"],
                          "ci_high": s["ci_high"], "mcnemar_p": s["mcnemar_p"]})
     effect, low, high = _pooled(differences, BOOTSTRAP.n_resamples, BOOTSTRAP.seed)
-    return {"name": contrast.name, "target": contrast.target, "per_seed": per_seed,
+    met = None if contrast.check is None else contrast.check.met(100 * effect, 100 * low, 100 * high)
+    return {"name": contrast.name, "target": contrast.target, "met": met,
+            "if_not_met": contrast.if_not_met if met is False else None, "per_seed": per_seed,
             "pooled": {"seeds": len(run_dirs), "effect": effect, "ci_low": low, "ci_high": high}}
+
+
+def verdict(result: dict) -> str:
+    """The pooled row's last column: the target, then whether its check is met."""
+    if result["met"] is None:
+        return result["target"]
+    return f"{result['target']}: **{'met' if result['met'] else 'not met'}**"
+
+
+MISSED_TITLE = "Findings not met"
+
+
+def missed_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """The missed targets that carry an ``if_not_met`` note: what was tried, where the curves are."""
+    return (["finding", "what was tried, and what the curves show"],
+            [[r["name"], r["if_not_met"]] for r in results if r["if_not_met"]])
 
 
 def findings_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
@@ -136,5 +200,5 @@ def findings_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
                          f"[{100 * seed['ci_low']:+.1f}, {100 * seed['ci_high']:+.1f}]", f"{seed['mcnemar_p']:.3g}", ""])
         pooled = result["pooled"]
         rows.append([result["name"], f"pooled ({pooled['seeds']} seeds)", "", "", "", f"{100 * pooled['effect']:+.1f}",
-                     f"[{100 * pooled['ci_low']:+.1f}, {100 * pooled['ci_high']:+.1f}]", "", result["target"]])
+                     f"[{100 * pooled['ci_low']:+.1f}, {100 * pooled['ci_high']:+.1f}]", "", verdict(result)])
     return header, rows

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 from medreasoner.errors import InputError
-from medreasoner.eval.findings import evaluate_contrast, findings_rows, load_findings
+from medreasoner.eval.findings import MISSED_TITLE, evaluate_contrast, findings_rows, load_findings, missed_rows
 from medreasoner.eval.report_itemsets import item_set_rows
 from medreasoner.eval.report_pipeline import baseline_rows, episode_rows, funnel_rows, gain_rows, stage_order_key
 from medreasoner.eval.report_plots import accuracy_plot, delta_plot, findings_plot
@@ -186,7 +186,11 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
         results = [evaluate_contrast(run_dirs, c) for c in load_findings(findings).findings]
         sections.append(("Findings", "Effect = treatment − control accuracy on the same items, per run (seed) with "
                          "its paired BCa-bootstrap 95 % CI and exact McNemar p; pooled = mean over seeds with a "
-                         "stratified (items within seeds) bootstrap CI.", *findings_rows(results)))
+                         "stratified (items within seeds) bootstrap CI. A target with a numeric check says "
+                         "met or not met in its pooled row.", *findings_rows(results)))
+        missed = missed_rows(results)
+        if missed[1]:
+            sections.append((MISSED_TITLE, None, *missed))
         plots.append(findings_plot(results, output / "findings.png"))
         write_text_atomic(output / "findings.json", json.dumps(results, indent=2) + "\n")
     if runs:
@@ -248,7 +252,7 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
     write_text_atomic(output / "report.md", "\n\n".join(markdown_parts) + "\n")
     # summary.md (what --embed quotes): the findings alone in a findings report, else every table but Details
     # and Provenance (machine-local paths and dates do not belong in the README).
-    quoted = ([s for s in sections if s[0] == "Findings"] if findings is not None
+    quoted = ([s for s in sections if s[0] in ("Findings", MISSED_TITLE)] if findings is not None
               else [s for s in sections if s[0] not in ("Details", "Provenance")])
     embedded = "\n\n".join(f"**{title}.** " + (f"{text}\n\n" if text else "\n\n") + _markdown_table(header, rows)
                              for title, text, header, rows in quoted)
