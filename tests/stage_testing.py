@@ -57,6 +57,19 @@ def build_model(root: Path, files: dict[str, Path], *, seed: int = 0, size: str 
                             vocab_size=800, max_position_embeddings=256)
 
 
+def small_world(root: Path) -> tuple[Path, dict[str, Path], Path]:
+    """``(root, files, model)``: an 8-row world and a tiny model on it, the GRPO tests' setting."""
+    files = write_world(root, num_rows=8)
+    return root, files, build_model(root, files)
+
+
+def distinct_characters_reward(completions, *, scale: float, **columns) -> list[float]:
+    """Test reward with variance even for a random model (format/correctness are always 0 there)."""
+    from medreasoner.rewards.completion import completion_text
+
+    return [scale * len(set(completion_text(c))) for c in completions]
+
+
 def cpu_optim(**overrides) -> dict:
     """A CPU ``optim:`` section: 3 steps, fp32, a checkpoint every 2 steps, log every step."""
     section = {"learning_rate": 1e-3, "max_steps": 3, "per_device_train_batch_size": 4,

@@ -10,22 +10,14 @@ import pytest
 from pydantic import ValidationError
 
 from medreasoner import rewards
-from medreasoner.rewards.completion import completion_text
 from medreasoner.sim import environment
 from medreasoner.stages import grpo
-from stage_testing import build_model, changed_tensors, cpu_optim, generate, make_ctx, write_world
-
-
-def distinct_characters_reward(completions, *, scale: float, **columns) -> list[float]:
-    """Test reward with variance even for a random model (format/correctness are always 0 there)."""
-    return [scale * len(set(completion_text(c))) for c in completions]
+from stage_testing import changed_tensors, cpu_optim, distinct_characters_reward, generate, make_ctx, small_world
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("grpo")
-    files = write_world(root, num_rows=8)
-    return root, files, build_model(root, files)
+    return small_world(tmp_path_factory.mktemp("grpo"))
 
 
 @pytest.fixture

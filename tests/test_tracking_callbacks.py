@@ -17,23 +17,15 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from medreasoner import rewards
 from medreasoner.cli import main
-from medreasoner.rewards.completion import completion_text
 from medreasoner.stages import grpo, sft
 from medreasoner.stages.context import StageContext
 from medreasoner.tracking import MetricsLog
-from stage_testing import build_model, cpu_optim, write_world
-
-
-def distinct_characters_reward(completions, *, scale: float, **columns) -> list[float]:
-    """Test reward with variance even for a random model."""
-    return [scale * len(set(completion_text(c))) for c in completions]
+from stage_testing import cpu_optim, distinct_characters_reward, small_world
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tracking")
-    files = write_world(root, num_rows=8)
-    return root, files, build_model(root, files)
+    return small_world(tmp_path_factory.mktemp("tracking"))
 
 
 def tensorboard(directory) -> event_accumulator.EventAccumulator:

@@ -68,12 +68,10 @@ class Check(BaseModel):
         float error (5.8e-19 is not a gain).
         """
         effect, ci_low, ci_high = (round(x, 6) for x in (effect, ci_low, ci_high))
-        tests = [(self.effect_at_least, effect >= (self.effect_at_least or 0.0)),
-                 (self.effect_above, effect > (self.effect_above or 0.0)),
-                 (self.ci_low_above, ci_low > (self.ci_low_above or 0.0)),
-                 (self.ci_high_below, ci_high < (self.ci_high_below or 0.0)),
-                 (self.ci_high_at_least, ci_high >= (self.ci_high_at_least or 0.0))]
-        return all(bool(ok) for bound, ok in tests if bound is not None)
+        holds = {"effect_at_least": lambda bound: effect >= bound, "effect_above": lambda bound: effect > bound,
+                 "ci_low_above": lambda bound: ci_low > bound, "ci_high_below": lambda bound: ci_high < bound,
+                 "ci_high_at_least": lambda bound: ci_high >= bound}
+        return all(holds[name](bound) for name, bound in self.model_dump().items() if bound is not None)
 
 
 class Contrast(BaseModel):

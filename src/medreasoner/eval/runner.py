@@ -134,7 +134,7 @@ def source_record(request: EvalRequest) -> dict:
 
 
 def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, show_progress: bool,
-                  shared: dict[str, Completion] | None = None, origin: dict | None = None) -> dict:
+                  shared: dict[str, Completion], origin: dict) -> dict:
     """Generate the missing predictions of one mode, then grade everything and write results.json.
 
     ``shared`` maps a rendered prompt's sha256 to its completion. A prompt found there is not generated
@@ -143,8 +143,7 @@ def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, s
     time and gets exactly the superset's answers. The map must only be shared between requests with
     the same backend and generation settings.
 
-    ``origin``: :func:`source_record` of the request (data hash, commit), computed here when None
-    (pass it to hash the data once for several modes).
+    ``origin``: :func:`source_record` of the request (data hash, commit), computed once for all modes.
 
     Returns:
         The results dict written to ``<output>/<benchmark>_<mode>/results.json``.
@@ -166,7 +165,6 @@ def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, s
             raise InputError(predictions.path, f"item {item.id!r} was generated from a different prompt "
                              "(template or data changed); use a new --output directory", field="prompt_hash")
     pending = [i for i, item in enumerate(items) if item.id not in done]
-    shared = {} if shared is None else shared
     with tqdm(total=len(items), initial=len(items) - len(pending), desc=f"{request.benchmark}/{mode}",
               unit="item", disable=not show_progress) as bar:
         def record(positions: list[int], completions: list[Completion]) -> None:
@@ -183,7 +181,6 @@ def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, s
         if todo:
             backend.generate([prompts[i] for i in todo], request.settings,
                              lambda indices, completions: record([todo[k] for k in indices], completions))
-    origin = source_record(request) if origin is None else origin
     results = build_results(items, [done[item.id] for item in items], request, mode, backend, builder, prompts[0],
                             origin)
     results["model_identity"] = identity
@@ -247,6 +244,7 @@ def run_eval(request: EvalRequest, backend, *, show_progress: bool,
     if not items:
         raise InputError(request.data, "no items to evaluate")
     origin = source_record(request)  # once for all modes: a benchmark file can be large
+    shared = {} if shared is None else shared
     results = {mode: evaluate_mode(items, request, mode, backend, show_progress, shared, origin)
                for mode in MODE_CHOICES[request.mode]}
     if request.mode == "both":
