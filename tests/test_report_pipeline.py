@@ -84,12 +84,18 @@ def _seed_runs(tmp_path, n: int) -> list:
     return [_pipeline_run(tmp_path / f"s{seed}") for seed in range(n)]
 
 
-def test_findings_per_seed_and_pooled(tmp_path):
-    runs = _seed_runs(tmp_path, 2)
+def _rpo_vs_sft_findings(tmp_path):
+    """A findings file with one contrast, RPO vs SFT answer-mode, without a numeric check."""
     findings = tmp_path / "findings.yaml"
     findings.write_text("findings:\n  - name: rpo vs sft\n    benchmark: medqa\n"
                         "    control: {stage: eval_z_sft, mode: answer}\n"
                         "    treatment: {stage: eval_a_rpo, mode: answer}\n    target: gain > 0\n")
+    return findings
+
+
+def test_findings_per_seed_and_pooled(tmp_path):
+    runs = _seed_runs(tmp_path, 2)
+    findings = _rpo_vs_sft_findings(tmp_path)
     out = tmp_path / "report"
     assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 0
     (result,) = __import__("json").loads((out / "findings.json").read_text())
@@ -212,3 +218,37 @@ def test_gain_interval_is_paired_bca(tmp_path):
     after = correct_by_id(run / "eval_a_rpo" / "medqa_answer" / "predictions.jsonl")
     block = stability(before, after, BOOTSTRAP)
     assert block["interval_method"] == "BCa" and block["ci_low"] <= 0.25 <= block["ci_high"] and block["ci_high"] > 0
+
+
+def test_probe_stages_get_one_table_across_seeds_quoted_with_the_findings(tmp_path):
+    runs = _seed_runs(tmp_path, 2)
+    for index, run in enumerate(runs):
+        recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+        recipe["stages"].append({"name": "probe_cpt", "kind": "probe", "config": {"model": {"path": str(run / "cpt")}}})
+        (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+        score = lambda acc: {"n": 4, "accuracy": acc, "ci_low": acc / 2, "ci_high": 0.9, "chance": 0.2}  # noqa: E731
+        write_json_atomic(run / "probe_cpt" / "probe.json", {"subsets": {
+            "all": {"raw": score(0.5), "calibrated": score(0.25)},
+            "rare": {"raw": score(0.75 + index / 8), "calibrated": score(0.25)},
+            "not_rare": {"raw": score(0.25), "calibrated": score(0.5)}}})
+    findings = _rpo_vs_sft_findings(tmp_path)
+    out = tmp_path / "report"
+    assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 0
+    table = (out / "report.md").read_text().split("## Knowledge probe")[1].split("##")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| run | probe_cpt")]  # each seed's run dir is named run
+    # subsets and complements per seed, in seed order; "all" is left out when subsets cover it
+    assert [r.split("|")[4].strip() for r in rows] == ["rare", "not_rare", "rare", "not_rare"]
+    assert f"| probe_cpt | {runs[1] / 'cpt'} | rare | 4 | 20.0 | 87.5 [43.8, 90.0] | 25.0 [12.5, 90.0] |" in rows[2]
+    assert "**Knowledge probe.**" in (out / "summary.md").read_text()
+
+
+def test_a_probe_only_run_reports_its_probe_table(tmp_path):
+    run = tmp_path / "probe_run"
+    stage = {"name": "probe_cpt", "kind": "probe", "config": {"model": {"path": "m"}}}
+    (run).mkdir()
+    (run / "recipe.yaml").write_text(yaml.safe_dump({"name": "p", "seed": 0, "stages": [stage]}))
+    score = {"n": 3, "accuracy": 1 / 3, "ci_low": 0.06, "ci_high": 0.79, "chance": 0.25}
+    write_json_atomic(run / "probe_cpt" / "probe.json", {"subsets": {"all": {"raw": score, "calibrated": score}}})
+    assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
+    assert "| probe_run | probe_cpt | m | all | 3 | 25.0 | 33.3 [6.0, 79.0] | 33.3 [6.0, 79.0] |" in (
+        tmp_path / "report" / "report.md").read_text()

@@ -22,7 +22,8 @@ from pathlib import Path
 from medreasoner.errors import InputError
 from medreasoner.eval.findings import MISSED_TITLE, evaluate_contrast, findings_rows, load_findings, missed_rows
 from medreasoner.eval.report_itemsets import item_set_rows
-from medreasoner.eval.report_pipeline import baseline_rows, episode_rows, funnel_rows, gain_rows, stage_order_key
+from medreasoner.eval.report_pipeline import (baseline_rows, episode_rows, funnel_rows, gain_rows, probe_rows,
+                                              stage_order_key)
 from medreasoner.eval.report_plots import accuracy_plot, delta_plot, findings_plot
 from medreasoner.eval.report_provenance import provenance_rows
 from medreasoner.eval.report_timing import timing_cells
@@ -48,6 +49,11 @@ PROVENANCE_NOTE = ("model sha256: over the weights, tokenizer and config files; 
                    "medreasoner source the pipeline ran from (+dirty: with uncommitted changes); date (UTC): the "
                    "eval stage's start, or when results.json was written. A standalone eval records no data hash "
                    "or commit.")
+PROBE_TITLE = "Knowledge probe"
+PROBE_NOTE = ("Multiple-choice accuracy by option log-likelihood in the probe stage's text format (no generation): "
+              "raw = the option the model finds likeliest after the question; calibrated = likeliest relative to "
+              "the question without its findings (domain-conditional PMI), so a model that only learned how often "
+              "each name occurs scores chance. Wilson 95 % CI.")
 
 
 def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[str, dict]]:
@@ -57,8 +63,8 @@ def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[s
     for index, run_dir in enumerate(run_dirs):
         files = sorted(run_dir.rglob("results.json"))
         if not files:
-            if funnel_rows(run_dir)[1]:
-                continue  # a data-engine run: the report shows its funnel only
+            if funnel_rows(run_dir)[1] or probe_rows([run_dir])[1]:
+                continue  # a data-engine or probe-only run: the report shows its funnel or probe table only
             raise InputError(run_dir, "no results.json below this directory (is it an eval --output directory?)")
         groups: dict[Path, dict] = {}
         for file in files:
@@ -211,6 +217,9 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
                              "answered; the parent is found through the recipe's model paths.", *gains))
         sections.append(("Details", TIMING_NOTE, details_header, details))
         sections.append(("Provenance", PROVENANCE_NOTE, *provenance_rows(runs)))
+    probes = probe_rows(run_dirs)
+    if probes[1]:
+        sections.append((PROBE_TITLE, PROBE_NOTE, *probes))
     for run_dir in run_dirs:
         baselines = baseline_rows(run_dir)
         if baselines[1]:
@@ -252,7 +261,7 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
     write_text_atomic(output / "report.md", "\n\n".join(markdown_parts) + "\n")
     # summary.md (what --embed quotes): the findings alone in a findings report, else every table but Details
     # and Provenance (machine-local paths and dates do not belong in the README).
-    quoted = ([s for s in sections if s[0] in ("Findings", MISSED_TITLE)] if findings is not None
+    quoted = ([s for s in sections if s[0] in ("Findings", MISSED_TITLE, PROBE_TITLE)] if findings is not None
               else [s for s in sections if s[0] not in ("Details", "Provenance")])
     embedded = "\n\n".join(f"**{title}.** " + (f"{text}\n\n" if text else "\n\n") + _markdown_table(header, rows)
                              for title, text, header, rows in quoted)

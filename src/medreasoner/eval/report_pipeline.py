@@ -176,3 +176,25 @@ def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
                      f"{100 * m['answered_rate']:.1f}"])
     return header, rows
 
+
+
+def probe_rows(run_dirs: list[Path]) -> tuple[list[str], list[list[str]]]:
+    """One row per ``probe`` stage per run, in recipe order: accuracy by option log-likelihood, raw and
+    calibrated (:mod:`medreasoner.eval.probe`), over each subset the stage names and its complement."""
+    header = ["run", "stage", "model", "subset", "n", "chance %", "raw % [95 % CI]", "calibrated % [95 % CI]"]
+    rows = []
+    for run_dir in run_dirs:
+        for stage in recipe_stages(run_dir) or []:
+            path = Path(run_dir) / stage["name"] / "probe.json"
+            if stage.get("kind") != "probe" or not path.is_file():
+                continue
+            body = json.loads(path.read_text(encoding="utf-8"))
+            model = str(((stage.get("config") or {}).get("model") or {}).get("path", "?"))
+            for subset, scores in body["subsets"].items():
+                if subset == "all" and len(body["subsets"]) > 1:
+                    continue  # the subsets and their complements already cover every item
+                cells = [f"{100 * s['accuracy']:.1f} [{100 * s['ci_low']:.1f}, {100 * s['ci_high']:.1f}]"
+                         for s in (scores["raw"], scores["calibrated"])]
+                rows.append([Path(run_dir).name, stage["name"], model, subset, str(scores["raw"]["n"]),
+                             f"{100 * scores['raw']['chance']:.1f}", *cells])
+    return header, rows

@@ -24,6 +24,7 @@ STAGES = {
     "merge": "medreasoner.stages.merge",
     "eval": "medreasoner.stages.evaluate",
     "episodes": "medreasoner.stages.episodes",
+    "probe": "medreasoner.stages.probe",
     **STEPS,  # the data engine's steps (medreasoner.data): generate, filter, dedup, decontaminate, ...
 }
 

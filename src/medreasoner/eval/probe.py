@@ -1,0 +1,107 @@
+"""Knowledge probe: multiple-choice accuracy by option log-likelihood, raw and calibrated.
+
+What a model *knows* and what it *says* can differ: after fine-tuning on a closed set of answers, a
+model may never generate a name it learned about in pretraining. The probe asks the weights directly.
+For every option of a single-answer multiple-choice item it scores
+
+    raw(option)        = log P(continuation(option) | context(question))
+    calibrated(option) = raw(option) - log P(continuation(option) | context(premise))
+
+and counts the item correct when the gold option scores highest. ``raw`` is rank classification by
+log-likelihood, the multiple-choice protocol of lm-evaluation-harness. It also rewards a name the
+model merely writes often (a corpus that mentions one condition more than the others biases it).
+``calibrated`` is the domain-conditional PMI of Holtzman et al. 2021 ("Surface Form Competition",
+arXiv 2104.08315, eq. 3): the premise is the question reduced to the lines that set the scene
+(``premise_line_prefixes``, e.g. setting and chief complaint), so what remains is what the findings
+add to each option. A model that only learned how often each name appears scores chance on it.
+
+The context is plain text in a template (``{question}``), not a chat turn, so a base or continued-
+pretraining model with no chat template can be probed, and a fine-tuned model can be probed in the
+format its pretraining corpus used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from medreasoner.eval.metrics import wilson_ci
+
+
+@dataclass(frozen=True)
+class ProbeFormat:
+    """How an item becomes scored text.
+
+    Attributes:
+        context: template with ``{question}``; the option's continuation follows it directly.
+        continuation: template with ``{option}`` (the option's text).
+        drop_line_prefixes: question lines starting with one of these are removed first (the final
+            "What is the most likely diagnosis?" line, which a corpus in report form never has).
+        premise_line_prefixes: the lines kept for the calibration premise.
+    """
+
+    context: str
+    continuation: str
+    drop_line_prefixes: tuple[str, ...]
+    premise_line_prefixes: tuple[str, ...]
+
+    def contexts(self, question: str) -> tuple[str, str]:
+        """(full context, premise context) of one question."""
+        lines = [line for line in question.split("\n") if not line.startswith(self.drop_line_prefixes)]
+        premise = [line for line in lines if line.startswith(self.premise_line_prefixes)]
+        return (self.context.format(question="\n".join(lines)), self.context.format(question="\n".join(premise)))
+
+
+def continuation_logprobs(model, tokenizer, context: str, continuations: list[str]) -> list[float]:
+    """Summed log-probability (nats) of each continuation's tokens after ``context``, one batch.
+
+    The continuation's tokens are those of ``context + continuation`` past the context's, so a
+    tokenizer that merges across the boundary still scores the text the model would write.
+    """
+    context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+    rows, spans = [], []
+    for text in continuations:
+        ids = tokenizer(context + text, add_special_tokens=False)["input_ids"]
+        # Keep the shared prefix; a merge at the boundary moves the first continuation token back.
+        start = next((i for i, (a, b) in enumerate(zip(ids, context_ids)) if a != b), min(len(ids), len(context_ids)))
+        if start == len(ids):
+            raise ValueError(f"continuation {text!r} adds no tokens to the context")
+        rows.append(ids)
+        spans.append((start, len(ids)))
+    width = max(len(ids) for ids in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids in rows])
+    mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in rows])
+    with torch.no_grad():
+        logprobs = model(input_ids=input_ids, attention_mask=mask).logits.float().log_softmax(-1)
+    out = []
+    for row, (start, end) in enumerate(spans):
+        targets = input_ids[row, start:end]
+        # The token at position t is predicted by the logits at t - 1.
+        out.append(float(logprobs[row, start - 1:end - 1].gather(-1, targets[:, None]).sum()))
+    return out
+
+
+def score_item(model, tokenizer, fmt: ProbeFormat, question: str, options: dict[str, str]) -> dict:
+    """Raw and calibrated scores of every option: ``{"raw": {letter: nats}, "calibrated": {...}}``."""
+    full, premise = fmt.contexts(question)
+    letters = sorted(options)
+    continuations = [fmt.continuation.format(option=options[letter]) for letter in letters]
+    raw = continuation_logprobs(model, tokenizer, full, continuations)
+    prior = continuation_logprobs(model, tokenizer, premise, continuations)
+    return {"raw": dict(zip(letters, raw)), "calibrated": {k: r - p for k, r, p in zip(letters, raw, prior)}}
+
+
+def choice(scores: dict[str, float]) -> str:
+    """The best-scoring letter; ties go to the first letter (no tie is likely with float scores)."""
+    return max(sorted(scores), key=lambda letter: scores[letter])
+
+
+def accuracy(correct: list[bool], chance: float) -> dict:
+    """``{"n", "accuracy", "ci_low", "ci_high", "chance"}`` (fractions; Wilson 95 % interval)."""
+    n = len(correct)
+    low, high = wilson_ci(sum(correct), n)
+    return {"n": n, "accuracy": sum(correct) / n if n else math.nan, "ci_low": low, "ci_high": high,
+            "chance": chance}
