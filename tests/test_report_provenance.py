@@ -21,7 +21,7 @@ import yaml
 from medreasoner.cli import main
 from medreasoner.eval.generation import Completion, GenerationSettings
 from medreasoner.eval.runner import RESULTS_SCHEMA, EvalRequest, run_eval, source_record
-from medreasoner.pipeline import path_sha256
+from medreasoner.files import path_sha256
 from medreasoner.source_commit import source_commit
 
 COMPLETION_TOKENS = 5

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
+from medreasoner import files as files_module
 from medreasoner import pipeline
 from medreasoner.pipeline import run_recipe
 from medreasoner.recipe import load_recipe
@@ -47,13 +48,15 @@ def test_card_repeats_the_manifest_and_each_data_file_is_hashed_once(tmp_path, m
     files = write_world(tmp_path / "world", num_rows=8)
     model = build_model(tmp_path, files)
     hashed: Counter[str] = Counter()
-    real_sha256 = pipeline.file_sha256
+    real_sha256 = files_module.file_sha256
 
     def counting_sha256(path):
         hashed[str(path)] += 1
         return real_sha256(path)
 
-    # The manifest's and the card's hashing both go through pipeline.path_sha256 -> this name.
+    # The manifest's and the card's hashing go through files.path_sha256 (data files) and
+    # pipeline's own file_sha256 (stage manifests) -> count both names.
+    monkeypatch.setattr(files_module, "file_sha256", counting_sha256)
     monkeypatch.setattr(pipeline, "file_sha256", counting_sha256)
     run_dir = tmp_path / "run"
     run_recipe(load_recipe(recipe(tmp_path, model, files["sft"]), [], run_dir=run_dir), force=False,

@@ -18,6 +18,9 @@ from typing import Any
 
 from medreasoner.errors import InputError
 
+# The file a finished pipeline stage leaves in its directory (medreasoner.pipeline writes it).
+STAGE_MANIFEST = "stage_manifest.json"
+
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, record)`` for every non-blank line of a JSONL file.
@@ -194,3 +197,15 @@ def file_sha256(path: Path) -> str | None:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def path_sha256(path: Path) -> str:
+    """Content hash of a file; for a directory, of its own ``manifest.json``/stage manifest if it has
+    one, else of its file listing (relative names and sizes), so multi-GB model dirs hash instantly."""
+    if path.is_file():
+        return file_sha256(path)
+    for name in (STAGE_MANIFEST, "manifest.json"):
+        if (path / name).is_file():
+            return file_sha256(path / name)
+    listing = sorted(f"{p.relative_to(path)}\t{p.stat().st_size}" for p in path.rglob("*") if p.is_file())
+    return hashlib.sha256("\n".join(listing).encode()).hexdigest()

@@ -44,7 +44,7 @@ from pathlib import Path
 import yaml
 
 from medreasoner.errors import InputError
-from medreasoner.files import file_sha256, read_text_utf8, write_text_atomic
+from medreasoner.files import STAGE_MANIFEST, file_sha256, path_sha256, read_text_utf8, write_text_atomic
 from medreasoner.launch import accelerate_state
 from medreasoner.recipe import Recipe, Stage, format_field, parse_yaml
 from medreasoner.source_commit import source_commit
@@ -52,7 +52,6 @@ from medreasoner.stages import load_stage
 from medreasoner.stages.context import StageContext, StageProvenance
 from medreasoner.tracking import MetricsLog, check_trackers
 
-STAGE_MANIFEST = "stage_manifest.json"
 RESOLVED_CONFIG = "resolved_config.yaml"
 VERSIONED_PACKAGES = ("medreasoner", "torch", "transformers", "trl", "peft", "datasets", "accelerate",
                       "tokenizers", "deepspeed", "vllm")
@@ -216,7 +215,7 @@ def stage_provenance(recipe: Recipe, stage: Stage, config: dict) -> StageProvena
 
 def stage_inputs(recipe: Recipe, stage: Stage, config: dict) -> list[dict]:
     """Every path in ``config`` the stage read: earlier stages (with their manifest's hash) and
-    existing files or directories outside the run (with a content hash; see :func:`path_sha256`)."""
+    existing files or directories outside the run (with a content hash; see :func:`medreasoner.files.path_sha256`)."""
     inputs = []
     for loc, value in config_strings(config, ()):
         field = format_field(loc)
@@ -229,18 +228,6 @@ def stage_inputs(recipe: Recipe, stage: Stage, config: dict) -> list[dict]:
         elif value not in ("", ".", "..") and Path(value).exists():
             inputs.append({"field": field, "path": value, "sha256": path_sha256(Path(value))})
     return inputs
-
-
-def path_sha256(path: Path) -> str:
-    """Content hash of a file; for a directory, of its own ``manifest.json``/stage manifest if it has
-    one, else of its file listing (relative names and sizes), so multi-GB model dirs hash instantly."""
-    if path.is_file():
-        return file_sha256(path)
-    for name in (STAGE_MANIFEST, "manifest.json"):
-        if (path / name).is_file():
-            return file_sha256(path / name)
-    listing = sorted(f"{p.relative_to(path)}\t{p.stat().st_size}" for p in path.rglob("*") if p.is_file())
-    return hashlib.sha256("\n".join(listing).encode()).hexdigest()
 
 
 def read_manifest(out_dir: Path) -> dict | None:

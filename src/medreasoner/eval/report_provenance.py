@@ -10,7 +10,7 @@ For every (run, benchmark) the report lists:
   earlier stage of the run, that stage's manifest hash (the manifest holds the hashes of what the
   stage read and wrote). Without a stage manifest (``medreasoner eval`` on its own) the hash is
   results.json's ``data_sha256`` (:func:`medreasoner.eval.runner.source_record`; for a directory,
-  :func:`medreasoner.pipeline.path_sha256`'s hash, as a manifest records it);
+  :func:`medreasoner.files.path_sha256`'s hash, as a manifest records it);
 - **commit**: the medreasoner source commit the eval ran from (``+dirty`` with uncommitted
   changes), from the stage manifest, else results.json's ``git_commit``;
 - **date**: the day (UTC) the eval stage started, or, outside a pipeline, the day results.json was

@@ -32,7 +32,7 @@ from medreasoner.eval.predictions import PredictionsFile
 from medreasoner.eval.prompts import PromptBuilder, find_igakuqa_prompts, load_igakuqa_exemplars
 from medreasoner.eval.provenance import check_identity, model_identity
 from medreasoner.files import write_json_atomic
-from medreasoner.pipeline import path_sha256
+from medreasoner.files import path_sha256
 from medreasoner.scoring import summarize
 from medreasoner.source_commit import source_commit
 from medreasoner.verify import grade
@@ -128,7 +128,7 @@ def _check_settings(run_dir: Path, settings_record: dict, has_predictions: bool)
 
 def source_record(request: EvalRequest) -> dict:
     """What the results were computed from: ``data_sha256`` (the data file's SHA-256; for a directory,
-    :func:`medreasoner.pipeline.path_sha256`'s hash, as a stage manifest records it) and
+    :func:`medreasoner.files.path_sha256`'s hash, as a stage manifest records it) and
     ``git_commit`` (:func:`medreasoner.source_commit.source_commit`, None outside a git checkout)."""
     return {"data_sha256": path_sha256(Path(request.data)), "git_commit": source_commit()}
 

@@ -8,7 +8,7 @@ Hub fields (``base_model`` when the lineage reaches a Hub id, ``library_name``, 
   the base it was trained from;
 - the recipe file and the stage name;
 - every training data file named in the stage's ``data:`` section, with its sha256 (as the stage
-  manifest hashes inputs: :func:`medreasoner.pipeline.path_sha256`);
+  manifest hashes inputs: :func:`medreasoner.files.path_sha256`);
 - the final metrics, the medreasoner git commit (:func:`medreasoner.source_commit.source_commit`: None
   outside a git checkout, ``+dirty`` with uncommitted changes) and the library versions.
 
@@ -29,7 +29,8 @@ import yaml
 from huggingface_hub import ModelCard, ModelCardData
 from pydantic import BaseModel
 
-from medreasoner.pipeline import config_strings, library_versions, path_sha256
+from medreasoner.files import path_sha256
+from medreasoner.pipeline import config_strings, library_versions
 from medreasoner.recipe import format_field
 from medreasoner.source_commit import source_commit
 from medreasoner.stages.context import StageContext, StageProvenance
