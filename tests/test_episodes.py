@@ -228,17 +228,19 @@ def test_episodes_stage_writes_predictions_and_results(setup, tmp_path):
 
     world, model_dir, _ = setup
     logged = []
-    config = Config(model=str(model_dir), cases=str(world / "env/validation.jsonl"), max_turns=2,
+    config = Config(model=str(model_dir), dtype="float32", cases=str(world / "env/validation.jsonl"), max_turns=2,
                     max_new_tokens=8, limit=4, batch_size=3)
     metrics = run(config, make_ctx(tmp_path / "episodes", logged))
     predictions = _read(tmp_path / "episodes/predictions.jsonl")
     results = json.loads((tmp_path / "episodes/results.json").read_text())
-    assert len(predictions) == 4 and results["metrics"]["num_episodes"] == 4
+    assert len(predictions) == 4 and results["metrics"]["num_episodes"] == 4 and results["dtype"] == "float32"
     assert {"id", "correct", "exams", "num_exams", "exam_cost", "key_exam_coverage", "final_text"} <= set(predictions[0])
     assert 0 <= metrics["accuracy"] <= 1 and len(results["metrics"]["accuracy_ci95"]) == 2
     assert logged and "episodes/accuracy" in logged[0][1]
     with pytest.raises(ValueError):
-        Config(model="m", cases="c", max_turns=0, max_new_tokens=8, limit=None, batch_size=1)
+        Config(model="m", dtype="float32", cases="c", max_turns=0, max_new_tokens=8, limit=None, batch_size=1)
+    with pytest.raises(ValueError):  # no hidden default: the dtype is required
+        Config(model="m", cases="c", max_turns=2, max_new_tokens=8, limit=None, batch_size=1)
 
 
 def test_sft_loader_keeps_tools_as_json_and_rejects_mixed_rows(tmp_path):

@@ -13,7 +13,7 @@ Example recipe section::
 
     - name: episodes_sft
       kind: episodes
-      config: {model: "${sft}", cases: "${world}/env/validation.jsonl", max_turns: 4,
+      config: {model: "${sft}", dtype: float32, cases: "${world}/env/validation.jsonl", max_turns: 4,
                max_new_tokens: 64, limit: null, batch_size: 32}
 """
 
@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
 
-from medreasoner.files import read_jsonl, write_json_atomic
+from medreasoner.files import read_jsonl, write_json_atomic, write_text_atomic
 from medreasoner.stages.context import StageContext
 
 
@@ -34,6 +35,8 @@ class Config(BaseModel):
 
     Attributes:
         model: Hugging Face model directory (or hub id).
+        dtype: weight dtype at load time (``float32`` on CPU, ``bfloat16`` on GPUs); the model runs on
+            the GPU when one is visible, else on the CPU.
         cases: ``env/*.jsonl`` rows (``prompt``, ``case``).
         max_turns: environment turns and tool-calling rounds per episode (match the GRPO stage's
             ``environment.params.max_turns`` and ``max_tool_calling_iterations``).
@@ -44,6 +47,7 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     model: str
+    dtype: Literal["float32", "bfloat16", "float16"]
     cases: str
     max_turns: Annotated[int, Field(ge=1, le=64)]
     max_new_tokens: Annotated[int, Field(ge=1, le=32768)]
@@ -63,21 +67,23 @@ def run(config: Config, ctx: StageContext) -> dict:
         rows = rows[: config.limit]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = load_tokenizer(config.model, padding_side="left")
-    model = load_model(config.model, dtype="float32" if device == "cpu" else "bfloat16").to(device).eval()
+    model = load_model(config.model, dtype=config.dtype).to(device).eval()
     generate = hf_generate(model, tokenizer, max_new_tokens=config.max_new_tokens)
     start = time.perf_counter()
     predictions = []
-    with open(ctx.out_dir / "predictions.jsonl", "w", encoding="utf-8") as handle:
+    with tqdm(total=len(rows), desc="episodes", unit="episode") as progress:
         for first in range(0, len(rows), config.batch_size):
             batch = rows[first: first + config.batch_size]
             for episode in play_episodes(batch, generate, tokenizer, max_turns=config.max_turns,
                                          max_length=model.config.max_position_embeddings):
-                record = score_episode(episode)
-                predictions.append(record)
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                predictions.append(score_episode(episode))
+            progress.update(len(batch))
+    # Written once at the end through a temp file: a crash leaves no half-written predictions file.
+    write_text_atomic(ctx.out_dir / "predictions.jsonl",
+                      "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in predictions))
     metrics = summarize(predictions)
     metrics["seconds"] = time.perf_counter() - start
-    results = {"model": config.model, "cases": config.cases, "max_turns": config.max_turns,
+    results = {"model": config.model, "dtype": config.dtype, "cases": config.cases, "max_turns": config.max_turns,
                "max_new_tokens": config.max_new_tokens, "metrics": metrics}
     write_json_atomic(ctx.out_dir / "results.json", results)
     logged = {f"episodes/{key}": value for key, value in metrics.items() if isinstance(value, (int, float))}
