@@ -215,7 +215,7 @@ def stage_provenance(recipe: Recipe, stage: Stage, config: dict) -> StageProvena
 
 def stage_inputs(recipe: Recipe, stage: Stage, config: dict) -> list[dict]:
     """Every path in ``config`` the stage read: earlier stages (with their manifest's hash) and
-    existing files or directories outside the run (with a content hash; see :func:`medreasoner.files.path_sha256`)."""
+    existing files or directories outside the run (with a content hash: :func:`medreasoner.files.path_sha256`)."""
     inputs = []
     for loc, value in config_strings(config, ()):
         field = format_field(loc)

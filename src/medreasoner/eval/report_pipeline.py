@@ -177,7 +177,6 @@ def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-
 def probe_rows(run_dirs: list[Path]) -> tuple[list[str], list[list[str]]]:
     """One row per ``probe`` stage per run, in recipe order: accuracy by option log-likelihood, raw and
     calibrated (:mod:`medreasoner.eval.probe`), over each subset the stage names and its complement."""

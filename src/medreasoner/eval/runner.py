@@ -31,8 +31,7 @@ from medreasoner.eval.metrics import BOOTSTRAP, accuracy_block, distribution, st
 from medreasoner.eval.predictions import PredictionsFile
 from medreasoner.eval.prompts import PromptBuilder, find_igakuqa_prompts, load_igakuqa_exemplars
 from medreasoner.eval.provenance import check_identity, model_identity
-from medreasoner.files import write_json_atomic
-from medreasoner.files import path_sha256
+from medreasoner.files import path_sha256, write_json_atomic
 from medreasoner.scoring import summarize
 from medreasoner.source_commit import source_commit
 from medreasoner.verify import grade

@@ -31,6 +31,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from tqdm import tqdm
 
+from medreasoner.benchmarks.item import Item, item_from_dict
 from medreasoner.errors import InputError
 from medreasoner.eval.probe import ProbeFormat, accuracy, choice, score_item
 from medreasoner.files import check_model_dir, read_jsonl, write_json_atomic, write_text_atomic
@@ -79,18 +80,23 @@ class Config(BaseModel):
         return value
 
 
-def _load_items(path: str) -> list[dict]:
+def _load_items(path: str) -> list[Item]:
+    """The canonical items of ``path`` (:func:`medreasoner.benchmarks.item.item_from_dict`), each a
+    single-answer multiple-choice item with a ``meta.case``."""
     items = []
     for line, row in read_jsonl(path):
-        options, letters = row.get("options"), (row.get("gold") or {}).get("letters")
-        if not isinstance(options, dict) or len(options) < 2:
-            raise InputError(path, "options: a probe item needs two or more options", line=line)
-        if not isinstance(letters, list) or len(letters) != 1 or letters[0] not in options:
-            raise InputError(path, "gold.letters: a probe item needs exactly one gold letter among its options",
-                             line=line)
-        if not isinstance(row.get("question"), str) or not isinstance((row.get("meta") or {}).get("case"), str):
-            raise InputError(path, "question and meta.case: both must be strings", line=line)
-        items.append(row)
+        try:
+            item = item_from_dict(row)
+        except (ValueError, TypeError, KeyError, IndexError) as error:
+            raise InputError(path, f"not a canonical item ({error!r})", line=line) from None
+        if len(item.options) < 2:
+            raise InputError(path, "a probe item needs two or more options", line=line, field="options")
+        if not isinstance(item.gold, frozenset) or len(item.gold) != 1 or not item.gold <= set(item.options):
+            raise InputError(path, "a probe item needs exactly one gold letter among its options", line=line,
+                             field="gold.letters")
+        if not isinstance(item.meta.get("case"), str):
+            raise InputError(path, "a probe item names its case (a string)", line=line, field="meta.case")
+        items.append(item)
     return items
 
 
@@ -123,12 +129,13 @@ def run(config: Config, ctx) -> dict:
     started = time.monotonic()
     rows = []
     for item in tqdm(items, desc="probe", unit="item"):
-        scores = score_item(model, tokenizer, fmt, item["question"], item["options"])
-        gold = item["gold"]["letters"][0]
-        member = [name for name, cases in subsets.items() if item["meta"]["case"] in cases]
-        rows.append({"id": item["id"], "gold": gold, "subsets": member, "num_options": len(item["options"]),
-                     **{f"{s}_choice": choice(scores[s]) for s in SCORINGS},
-                     **{f"{s}_correct": choice(scores[s]) == gold for s in SCORINGS},
+        scores = score_item(model, tokenizer, fmt, item.question, item.options)
+        (gold,) = item.gold
+        choices = {s: choice(scores[s]) for s in SCORINGS}
+        rows.append({"id": item.id, "gold": gold, "num_options": len(item.options),
+                     "subsets": [name for name, cases in subsets.items() if item.meta["case"] in cases],
+                     **{f"{s}_choice": choices[s] for s in SCORINGS},
+                     **{f"{s}_correct": choices[s] == gold for s in SCORINGS},
                      "scores": scores})
     groups = {"all": rows}
     for name in subsets:
@@ -142,8 +149,6 @@ def run(config: Config, ctx) -> dict:
     write_text_atomic(out / "predictions.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     write_json_atomic(out / "probe.json", {
         "schema": "medreasoner.probe/1", "model": config.model.path, "items": config.items,
-        "format": {"context": fmt.context, "continuation": fmt.continuation,
-                   "drop_line_prefixes": list(fmt.drop_line_prefixes),
-                   "premise_line_prefixes": list(fmt.premise_line_prefixes)},
+        "format": config.model_dump(include={"context", "continuation", "drop_line_prefixes", "premise_line_prefixes"}),
         "subsets": summary, "seconds": round(time.monotonic() - started, 3)})
     return {f"{group}/{s}_accuracy": summary[group][s]["accuracy"] for group in summary for s in SCORINGS}
