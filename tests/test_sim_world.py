@@ -56,6 +56,19 @@ def test_layout_and_counts(world):
     assert manifest["config"] == SMALL and manifest["seed"] == 11
 
 
+def test_case_reports_state_the_diagnosis_right_after_the_findings(world):
+    """CARE order (clinical findings, diagnosis, discussion): the diagnosis must share a training block
+    with the findings, which a ~700-token discussion between them would prevent."""
+    reports = [row["text"] for row in _read(world / "cpt/train.jsonl") if row["text"].startswith("Case report")]
+    assert len(reports) == 10
+    for report in reports:
+        lines = report.split("\n")
+        results = next(i for i, line in enumerate(lines) if line.startswith("Results: "))
+        assert lines[results + 1].startswith("Final diagnosis: ") and lines[results + 2] == "Discussion:"
+        name = lines[results + 1].removeprefix("Final diagnosis: ").removesuffix(".")
+        assert lines[-1] == f"Conclusion: {name} is the most probable diagnosis."
+
+
 def test_same_seed_gives_byte_identical_files(world, tmp_path):
     build_world(WorldConfig(**SMALL), tmp_path / "again")
     digest = lambda root: {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()

@@ -102,12 +102,19 @@ def corpus_texts(kb: KnowledgeBase, languages: list[str]) -> list[str]:
 
 
 def case_report(model: ProbabilityModel, case: Case) -> str:
-    """A worked case in English: summary, every exam result, the full chain as discussion, diagnosis."""
+    """A worked case in English: summary, every exam result, diagnosis, the full chain as discussion.
+
+    The sections follow the CARE case-report guideline (Gagnier et al. 2013, Glob Adv Health Med
+    2:38-43): clinical findings, then diagnostic assessment (the diagnosis), then discussion. The order
+    matters at small context lengths: the discussion is about 700 tokens, so a diagnosis written after
+    it never shares a 512-token training block with the findings, and the corpus could not teach
+    which findings point to which condition.
+    """
     kb = model.kb
     results = " ".join(f"{kb.exams[e].en}: {text}." for e, text in exam_module(kb, case).items())
     post = posterior(model, case.setting, case.presentation, case.observed(kb, None))
     discussion = chain_text(kb, post, case.setting, case.presentation, "full")
     return (
-        f"Case report.\n{render_summary(kb, case, True)}\nResults: {results}\nDiscussion:\n{discussion}\n"
-        f"Final diagnosis: {kb.condition(post.best).en}."
+        f"Case report.\n{render_summary(kb, case, True)}\nResults: {results}\n"
+        f"Final diagnosis: {kb.condition(post.best).en}.\nDiscussion:\n{discussion}"
     )
