@@ -165,7 +165,12 @@ def test_shipped_findings_name_eval_stages_of_the_reproduce_recipe():
     stages = {s.name: s for s in load_recipe(repo / "recipes/tiny/reproduce.yaml").stages}
     for finding in load_findings(repo / "configs/findings/tiny.yaml").findings:
         for cell in (finding.control, finding.treatment):
-            assert stages[cell.stage].kind == "eval" and stages[cell.stage].config.mode == "both", cell
+            stage = stages[cell.stage]
+            if cell.scoring is None:
+                assert stage.kind == "eval" and stage.config.mode == "both", cell
+            else:  # a probe cell: benchmark is one of the stage's item groups
+                groups = {"all", *stage.config.subsets, *(f"not_{name}" for name in stage.config.subsets)}
+                assert stage.kind == "probe" and finding.benchmark in groups, cell
 
 
 def test_trained_from_follows_model_paths_past_unevaluated_stages(tmp_path):
@@ -252,3 +257,36 @@ def test_a_probe_only_run_reports_its_probe_table(tmp_path):
     assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
     assert "| probe_run | probe_cpt | m | all | 3 | 25.0 | 33.3 [6.0, 79.0] | 33.3 [6.0, 79.0] |" in (
         tmp_path / "report" / "report.md").read_text()
+
+
+def _probe_stage(run, name: str, calibrated_correct: list[bool]) -> None:
+    """A finished probe stage over 4 items, the first two in subset ``rare``."""
+    rows = [{"id": f"q{i}", "gold": "A", "num_options": 4, "subsets": ["rare"] if i < 2 else [],
+             "raw_choice": "B", "calibrated_choice": "A" if right else "B", "raw_correct": False,
+             "calibrated_correct": right} for i, right in enumerate(calibrated_correct)]
+    (run / name).mkdir(parents=True)
+    (run / name / "predictions.jsonl").write_text("".join(__import__("json").dumps(r) + "\n" for r in rows))
+    write_json_atomic(run / name / "probe.json", {"subsets": {"all": {}, "rare": {}, "not_rare": {}}})
+
+
+def test_findings_contrast_probe_stages_on_their_item_groups(tmp_path, capsys):
+    runs = _seed_runs(tmp_path, 2)
+    for run in runs:
+        _probe_stage(run, "probe_base", [False, False, True, False])
+        _probe_stage(run, "probe_cpt", [True, True, False, False])
+    contrast = ("  - name: {group}\n    benchmark: {group}\n    control: {{stage: probe_base, scoring: calibrated}}\n"
+                "    treatment: {{stage: probe_cpt, scoring: {scoring}}}\n    target: t\n")
+    findings = tmp_path / "findings.yaml"
+    findings.write_text("findings:\n" + "".join(contrast.format(group=g, scoring="calibrated")
+                                                for g in ("rare", "not_rare", "all")))
+    out = tmp_path / "report"
+    assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 0
+    results = __import__("json").loads((out / "findings.json").read_text())
+    assert [(r["per_seed"][0]["n"], round(r["pooled"]["effect"], 3)) for r in results] == [(2, 1.0), (2, -0.5), (4, 0.25)]
+    findings.write_text("findings:\n" + contrast.format(group="common", scoring="calibrated"))
+    assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 2
+    assert "'common' is not one of this probe's item groups: all, rare, not_rare" in capsys.readouterr().err
+    findings.write_text("findings:\n" + contrast.format(group="rare", scoring="calibrated").replace(
+        "{stage: probe_base, scoring: calibrated}", "{stage: eval_z_sft, mode: answer}"))
+    assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 2
+    assert "both be eval cells (mode) or both probe cells (scoring)" in capsys.readouterr().err

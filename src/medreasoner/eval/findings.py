@@ -13,6 +13,11 @@ A finding is a contrast ``treatment - control`` of accuracy on the same items, w
         check: {effect_at_least: 5, ci_low_above: 0}
         if_not_met: "what was tried, and where the curves are"
 
+A side can also be a ``probe`` stage under a scoring (``{stage: probe_cpt, scoring: calibrated}``,
+:mod:`medreasoner.eval.probe`): ``benchmark`` then names one of the stage's item groups (``all``, a
+subset such as ``cpt_only``, or its complement ``not_cpt_only``), and the contrast compares what two
+models know, read from the weights, on the same items. Both sides of a contrast are of one kind.
+
 ``check`` (optional) states the target in numbers, in points, on the pooled effect and its CI; the
 report then says "met" or "not met" in the pooled row instead of leaving the reader to compare, and
 prints ``if_not_met`` under the table for a target that was missed. A contrast without ``check``
@@ -26,6 +31,7 @@ the random sample), so it narrows with more seeds without treating one seed's it
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -35,14 +41,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from medreasoner.errors import InputError
 from medreasoner.eval.metrics import BOOTSTRAP, constant_difference_ci, stability
 from medreasoner.eval.predictions import correct_by_id
+from medreasoner.eval.probe import SCORINGS, in_group
+from medreasoner.files import read_jsonl
 
 
 class Cell(BaseModel):
-    """One evaluated cell: an eval stage of the pipeline and a prompt mode."""
+    """One evaluated cell: an eval stage in a prompt mode, or a probe stage under a scoring."""
 
     model_config = ConfigDict(extra="forbid")
     stage: str = Field(min_length=1)
-    mode: Literal["answer", "explain"]
+    mode: Literal["answer", "explain"] | None = None
+    scoring: Literal[SCORINGS] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Cell":
+        if (self.mode is None) == (self.scoring is None):
+            raise ValueError("give mode (an eval stage) or scoring (a probe stage), not both or neither")
+        return self
 
 
 class Check(BaseModel):
@@ -90,6 +105,8 @@ class Contrast(BaseModel):
     def _note_needs_check(self) -> "Contrast":
         if self.if_not_met is not None and self.check is None:
             raise ValueError("if_not_met needs a check (it is printed when the check fails)")
+        if (self.control.scoring is None) != (self.treatment.scoring is None):
+            raise ValueError("control and treatment must both be eval cells (mode) or both probe cells (scoring)")
         return self
 
 
@@ -118,11 +135,25 @@ def load_findings(path: str | Path) -> FindingsSpec:
 
 
 def cell_correct(run_dir: Path, benchmark: str, cell: Cell) -> dict[str, bool]:
-    """Per-item correctness of one cell: ``RUN_DIR/<stage>/<benchmark>_<mode>/predictions.jsonl``."""
+    """Per-item correctness of one cell: ``RUN_DIR/<stage>/<benchmark>_<mode>/predictions.jsonl`` for an
+    eval cell; for a probe cell, the ``<scoring>_correct`` of the items of group ``benchmark`` in
+    ``RUN_DIR/<stage>/predictions.jsonl``."""
+    if cell.scoring is not None:
+        return _probe_correct(Path(run_dir) / cell.stage, benchmark, cell.scoring)
     path = Path(run_dir) / cell.stage / f"{benchmark}_{cell.mode}" / "predictions.jsonl"
     if not path.is_file():
         raise InputError(path, f"no predictions for stage {cell.stage!r} in {cell.mode} mode (has the run finished?)")
     return correct_by_id(path)
+
+
+def _probe_correct(stage_dir: Path, group: str, scoring: str) -> dict[str, bool]:
+    summary, path = stage_dir / "probe.json", stage_dir / "predictions.jsonl"
+    if not summary.is_file() or not path.is_file():
+        raise InputError(stage_dir, "no probe.json and predictions.jsonl here (is it a finished probe stage?)")
+    groups = json.loads(summary.read_text(encoding="utf-8"))["subsets"]
+    if group not in groups:
+        raise InputError(summary, f"benchmark {group!r} is not one of this probe's item groups: {', '.join(groups)}")
+    return {row["id"]: bool(row[f"{scoring}_correct"]) for _, row in read_jsonl(path) if in_group(row["subsets"], group)}
 
 
 def _pooled(differences: list[np.ndarray], n_resamples: int, seed: int) -> tuple[float, float, float]:

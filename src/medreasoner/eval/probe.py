@@ -25,8 +25,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
-
 from medreasoner.eval.metrics import wilson_ci
 
 
@@ -70,6 +68,8 @@ def continuation_logprobs(model, tokenizer, context: str, continuations: list[st
             raise ValueError(f"continuation {text!r} adds no tokens to the context")
         rows.append(ids)
         spans.append((start, len(ids)))
+    import torch  # here, not at import: the report reads SCORINGS and in_group without loading torch
+
     width = max(len(ids) for ids in rows)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids in rows])
@@ -92,6 +92,19 @@ def score_item(model, tokenizer, fmt: ProbeFormat, question: str, options: dict[
     raw = continuation_logprobs(model, tokenizer, full, continuations)
     prior = continuation_logprobs(model, tokenizer, premise, continuations)
     return {"raw": dict(zip(letters, raw)), "calibrated": {k: r - p for k, r, p in zip(letters, raw, prior)}}
+
+
+SCORINGS = ("raw", "calibrated")
+
+
+def in_group(subsets: list[str], group: str) -> bool:
+    """Whether an item that belongs to ``subsets`` (a prediction's subset names) is in ``group``:
+    ``all``, a subset name, or ``not_<name>`` (its complement)."""
+    if group == "all":
+        return True
+    if group.startswith("not_"):
+        return group.removeprefix("not_") not in subsets
+    return group in subsets
 
 
 def choice(scores: dict[str, float]) -> str:

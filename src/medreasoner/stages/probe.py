@@ -33,11 +33,10 @@ from tqdm import tqdm
 
 from medreasoner.benchmarks.item import Item, item_from_dict
 from medreasoner.errors import InputError
-from medreasoner.eval.probe import ProbeFormat, accuracy, choice, score_item
+from medreasoner.eval.probe import SCORINGS, ProbeFormat, accuracy, choice, in_group, score_item
 from medreasoner.files import check_model_dir, read_jsonl, write_json_atomic, write_text_atomic
 from medreasoner.stages.peft_section import ModelSection
 
-SCORINGS = ("raw", "calibrated")
 PLACEHOLDERS = {"context": "{question}", "continuation": "{option}"}  # what each template must fill in
 
 
@@ -137,10 +136,8 @@ def run(config: Config, ctx) -> dict:
                      **{f"{s}_choice": choices[s] for s in SCORINGS},
                      **{f"{s}_correct": choices[s] == gold for s in SCORINGS},
                      "scores": scores})
-    groups = {"all": rows}
-    for name in subsets:
-        groups[name] = [r for r in rows if name in r["subsets"]]
-        groups[f"not_{name}"] = [r for r in rows if name not in r["subsets"]]
+    names = ["all"] + [group for name in subsets for group in (name, f"not_{name}")]
+    groups = {group: [r for r in rows if in_group(r["subsets"], group)] for group in names}
     summary = {}
     for group, members in groups.items():
         chance = sum(1 / r["num_options"] for r in members) / len(members) if members else float("nan")
