@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from medreasoner.errors import InputError
 from medreasoner.eval.metrics import BOOTSTRAP, constant_difference_ci, stability
 from medreasoner.eval.predictions import correct_by_id
-from medreasoner.eval.probe import SCORINGS, in_group
+from medreasoner.eval.probe import Scoring, in_group
 from medreasoner.files import read_jsonl
 
 
@@ -51,7 +51,7 @@ class Cell(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stage: str = Field(min_length=1)
     mode: Literal["answer", "explain"] | None = None
-    scoring: Literal[SCORINGS] | None = None
+    scoring: Scoring | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Cell":

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from medreasoner.eval.metrics import wilson_ci
 
@@ -94,7 +95,8 @@ def score_item(model, tokenizer, fmt: ProbeFormat, question: str, options: dict[
     return {"raw": dict(zip(letters, raw)), "calibrated": {k: r - p for k, r, p in zip(letters, raw, prior)}}
 
 
-SCORINGS = ("raw", "calibrated")
+Scoring = Literal["raw", "calibrated"]
+SCORINGS: tuple[str, ...] = get_args(Scoring)
 
 
 def in_group(subsets: list[str], group: str) -> bool:
