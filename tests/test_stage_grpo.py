@@ -31,7 +31,7 @@ def _config(model, files, **grpo_overrides):
     section.update(grpo_overrides)
     return grpo.Config.model_validate({
         "model": {"path": str(model), "dtype": "float32", "chat_template": "model"},
-        "data": {"train": str(files["grpo"]), "max_prompt_length": 64},
+        "data": {"train": str(files["grpo"]), "max_prompt_length": 64, "limit": None},
         "grpo": section,
         "rewards": [{"name": "distinct_characters_reward", "weight": 1.0, "params": {"scale": 0.1}},
                     {"name": "format_reward", "weight": 0.5, "params": {"think_opened_by_template": False}}],
@@ -53,6 +53,23 @@ def test_grpo_trains_with_kl_reference_and_logs_each_reward(world, test_reward):
     assert all("kl" in m for m in step_logs)  # beta > 0: the reference was reloaded from model.path
     assert changed_tensors(model, out)
     generate(out)
+
+
+def test_limit_trains_on_the_first_rows_only(world, tmp_path):
+    from medreasoner.model import load_tokenizer
+
+    _, files, model = world
+    rows = [json.loads(line)["prompt"] for line in files["grpo"].read_text().splitlines()]
+    tokenizer = load_tokenizer(str(model), padding_side="left")
+    data = grpo.DataSection(train=str(files["grpo"]), max_prompt_length=10_000, limit=3)
+    dataset, dropped = grpo.training_prompts(data, tokenizer, cache_dir=tmp_path / "a")
+    assert [row["prompt"] for row in dataset] == rows[:3] and dropped == 0
+    every, _ = grpo.training_prompts(data.model_copy(update={"limit": None}), tokenizer, cache_dir=tmp_path / "b")
+    assert len(every) == len(rows) > 3
+    with pytest.raises(ValidationError, match="limit"):
+        grpo.DataSection(train="x.jsonl", max_prompt_length=64, limit=0)
+    with pytest.raises(ValidationError, match="limit"):
+        grpo.DataSection(train="x.jsonl", max_prompt_length=64)  # required: no hidden "every row"
 
 
 def test_reward_names_and_params_fail_at_load_time(world, test_reward):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -86,11 +87,13 @@ class EnvironmentSection(BaseModel):
 class DataSection(BaseModel):
     """Attributes: ``train``: prompts JSONL (e.g. ``${world}/grpo/train.jsonl``); ``max_prompt_length``:
     longest prompt in tokens after the chat template, before any environment observation or tool
-    schema is added (longer rows are dropped and counted)."""
+    schema is added (longer rows are dropped and counted); ``limit``: train on the file's first N rows
+    only (null = every row), e.g. to check that GRPO can fit a handful of prompts at all."""
 
     model_config = ConfigDict(extra="forbid")
     train: str
     max_prompt_length: int = Field(ge=1)
+    limit: int | None = Field(ge=1)  # required: null = every row; 0 would silently train on nothing
 
 
 class GrpoSection(BaseModel):
@@ -245,6 +248,19 @@ def _prompt_length(tokenizer, prompt: list[dict]) -> int:
     return len(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
 
 
+def training_prompts(data: DataSection, tokenizer, cache_dir: Path):
+    """The prompts GRPO trains on: the first ``data.limit`` rows of ``data.train`` (every row when null),
+    less those longer than ``data.max_prompt_length`` tokens; returns ``(dataset, number dropped)``."""
+    dataset = load_prompts(data.train, required_columns=("prompt",), cache_dir=cache_dir)
+    if data.limit is not None:
+        dataset = dataset.select(range(min(data.limit, len(dataset))))
+    num_prompts = len(dataset)
+    dataset = dataset.filter(lambda row: _prompt_length(tokenizer, row["prompt"]) <= data.max_prompt_length)
+    if len(dataset) == 0:
+        raise ValueError(f"{data.train}: every prompt is longer than data.max_prompt_length")
+    return dataset, num_prompts - len(dataset)
+
+
 def vllm_arguments(section: GrpoSection) -> dict:
     """GRPOConfig keywords for the vLLM fields the section's mode reads; ``{}`` with ``use_vllm: false``."""
     if not section.use_vllm:
@@ -260,11 +276,7 @@ def run(config: Config, ctx: StageContext) -> dict:
     tokenizer = load_tokenizer(config.model.path, padding_side="left")  # generation pads on the left
     use_chat_template(tokenizer, config.model.chat_template, stage_dir=ctx.out_dir, trainer="grpo",
                       tools=config.environment is not None)
-    dataset = load_prompts(config.data.train, required_columns=("prompt",), cache_dir=ctx.out_dir / "dataset_cache")
-    num_prompts = len(dataset)
-    dataset = dataset.filter(lambda row: _prompt_length(tokenizer, row["prompt"]) <= config.data.max_prompt_length)
-    if len(dataset) == 0:
-        raise ValueError(f"{config.data.train}: every prompt is longer than data.max_prompt_length")
+    dataset, dropped = training_prompts(config.data, tokenizer, cache_dir=ctx.out_dir / "dataset_cache")
 
     vllm_kwargs = vllm_arguments(config.grpo)
     args = GRPOConfig(
@@ -297,6 +309,7 @@ def run(config: Config, ctx: StageContext) -> dict:
     )
     attach_trackers(trainer, ctx, config)  # with optim.log_completions: completion samples in TensorBoard
     metrics = train(trainer, ctx)
-    metrics["num_prompts_dropped_too_long"] = num_prompts - len(dataset)
+    metrics["num_prompts"] = len(dataset)
+    metrics["num_prompts_dropped_too_long"] = dropped
     save_final_model(trainer, tokenizer, ctx, config, metrics=metrics)
     return metrics
