@@ -19,7 +19,11 @@ FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 
 
 def test_registry_is_data():
-    assert set(BENCHMARKS) == {"medqa", "medcalc", "igakuqa", "mcq", "items"}
+    from medreasoner.stages.evaluate import BENCHMARK_KINDS, BenchmarkSection
+
+    assert set(BENCHMARKS) == {"medqa", "medcalc", "igakuqa", "mcq", "items", "rl_rows"}
+    assert set(BENCHMARK_KINDS) == set(BENCHMARKS)  # an eval stage can name every registered benchmark
+    assert set(BenchmarkSection.model_fields["kind"].annotation.__args__[0].__args__) == set(BENCHMARKS)
     for name, spec in BENCHMARKS.items():
         assert spec.name == name and spec.version and spec.verifiers
 
@@ -97,6 +101,24 @@ def test_items_round_trip(tmp_path):
     path = tmp_path / "items.jsonl"
     path.write_text("".join(item_to_json(item) + "\n" for item in items), encoding="utf-8")
     assert load_benchmark("items", path) == items
+
+
+def test_rl_rows_are_scored_through_their_item_column(tmp_path):
+    import json
+
+    items = load_benchmark("igakuqa", FIXTURES / "igakuqa")[:3]
+    rows = [{"prompt": [{"role": "user", "content": item.question}], "item": item_to_json(item), "n_correct": 1}
+            for item in items]
+    path = tmp_path / "select_rl.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    assert load_benchmark("rl_rows", path) == items
+    bad = dict(rows[1], item=json.dumps({**json.loads(rows[1]["item"]), "verifier": 3}))
+    for row, field, fragment in [(bad, "item.verifier", "expected a string"), (dict(rows[1], item="{"), "item", "not JSON"),
+                                 ({"prompt": []}, "item", "missing field"), (rows[0], "item.id", "duplicate id")]:
+        path.write_text(json.dumps(rows[0]) + "\n" + json.dumps(row) + "\n", encoding="utf-8")
+        with pytest.raises(InputError) as error:
+            load_benchmark("rl_rows", path)
+        assert (error.value.line, error.value.field) == (2, field) and fragment in str(error.value)
 
 
 def test_unknown_benchmark_name():
@@ -251,3 +273,28 @@ def test_igakuqa_missing_metadata_and_bad_paths(tmp_path):
         load_benchmark("igakuqa", root / "baseline_results")
     with pytest.raises(InputError, match="no such file"):
         load_benchmark("igakuqa", root / "missing")
+
+
+def test_an_eval_scores_the_first_rl_rows_as_grpo_trains_on_them(tmp_path):
+    """``limit: N`` on an ``rl_rows`` benchmark scores the rows ``grpo.data.limit: N`` trains on, with the
+    held-out items' prompts."""
+    import json
+
+    from eval_support import ScriptedBackend
+
+    from medreasoner.benchmarks.item import Item
+    from medreasoner.eval.generation import GenerationSettings
+    from medreasoner.eval.runner import EvalRequest, run_eval
+
+    items = [Item(f"train-{k}", f"Case {k}: cough.\nWhat is the most likely diagnosis?", {}, f"Condition {k}",
+                  "diagnosis", {}) for k in range(5)]
+    path = tmp_path / "select_rl.jsonl"
+    path.write_text("".join(json.dumps({"prompt": [], "item": item_to_json(item)}) + "\n" for item in items))
+    script = {f"Case {k}:": f"\\boxed{{Condition {k if k != 1 else 9}}}" for k in range(5)}  # item 1 wrong
+    request = EvalRequest(benchmark="rl_rows", data=path, mode="answer", limit=3, output=tmp_path / "eval",
+                          prompt_style="chat", igakuqa_prompts=None, grading="normalized",
+                          settings=GenerationSettings(max_new_tokens=8, temperature=0.0, seed=0, thinking_budget=None,
+                                                      batch_size=2))
+    run_eval(request, ScriptedBackend(script), show_progress=False)
+    metrics = json.loads((tmp_path / "eval" / "rl_rows_answer" / "results.json").read_text())["metrics"]
+    assert (metrics["n"], metrics["n_correct"]) == (3, 2)

@@ -19,6 +19,7 @@ from medreasoner.benchmarks.item import Item
 from medreasoner.benchmarks.mcq import load_items, load_mcq
 from medreasoner.benchmarks.medcalc import load_medcalc
 from medreasoner.benchmarks.medqa import load_medqa
+from medreasoner.benchmarks.rl_rows import load_rl_rows
 from medreasoner.errors import InputError
 
 
@@ -62,6 +63,10 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
     "items": BenchmarkSpec(
         "items", ("mcq", "multiselect", "medcalc", "igakuqa", "diagnosis", "boxed"), load_items, "1",
         "medreasoner canonical items JSONL, one item_to_dict per line",
+    ),
+    "rl_rows": BenchmarkSpec(
+        "rl_rows", ("mcq", "multiselect", "medcalc", "igakuqa", "diagnosis", "boxed"), load_rl_rows, "1",
+        "GRPO prompt rows (world grpo/train.jsonl, select_rl output): the item JSON in each row's item column",
     ),
 }
 

@@ -68,29 +68,35 @@ def load_items(path: str | Path) -> list[Item]:
     items = []
     seen: dict[str, int] = {}
     for line, record in read_jsonl(path):
-        for field in ITEM_FIELDS:
-            if field not in record:
-                raise InputError(path, "missing field", line=line, field=field)
-        _read_id(record, path, line)
-        gold = require(record, "gold", dict, path, line)
-        if len(gold) != 1:
-            raise InputError(path, f"expected one tagged value like {{'letters': [...]}}, got {sorted(gold)}", line=line, field="gold")
-        require(record, "verifier", str, path, line)
-        require(record, "options", dict, path, line)
-        require(record, "meta", dict, path, line)
-        require(record, "question", str, path, line)
-        try:
-            item = item_from_dict(record)
-        except (ValueError, TypeError, KeyError, IndexError) as error:
-            raise InputError(path, f"cannot read gold: {error}", line=line, field="gold") from None
-        if isinstance(item.gold, frozenset):
-            missing = sorted(item.gold - set(item.options))
-            if missing:
-                raise InputError(path, f"gold letters {missing} are not among the options {sorted(item.options)}",
-                                 line=line, field="gold")
+        item = checked_item(record, path, line)
         check_unique_id(seen, item.id, path, line, "id")
         items.append(item)
     return items
+
+
+def checked_item(record: dict, path: str | Path, line: int) -> Item:
+    """One canonical item record, every field checked (errors name ``path``, ``line`` and the field)."""
+    for field in ITEM_FIELDS:
+        if field not in record:
+            raise InputError(path, "missing field", line=line, field=field)
+    _read_id(record, path, line)
+    gold = require(record, "gold", dict, path, line)
+    if len(gold) != 1:
+        raise InputError(path, f"expected one tagged value like {{'letters': [...]}}, got {sorted(gold)}", line=line, field="gold")
+    require(record, "verifier", str, path, line)
+    require(record, "options", dict, path, line)
+    require(record, "meta", dict, path, line)
+    require(record, "question", str, path, line)
+    try:
+        item = item_from_dict(record)
+    except (ValueError, TypeError, KeyError, IndexError) as error:
+        raise InputError(path, f"cannot read gold: {error}", line=line, field="gold") from None
+    if isinstance(item.gold, frozenset):
+        missing = sorted(item.gold - set(item.options))
+        if missing:
+            raise InputError(path, f"gold letters {missing} are not among the options {sorted(item.options)}",
+                             line=line, field="gold")
+    return item
 
 
 def _read_id(record: dict, path: str | Path, line: int) -> str:

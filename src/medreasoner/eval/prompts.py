@@ -24,7 +24,8 @@ from medreasoner.eval.generation import Prompt, PromptStyle
 
 TEMPLATE_DIR = Path(__file__).parent / "prompts"
 # benchmark -> template family; MedQA and our MCQ JSONL share the plain multiple-choice prompt.
-FAMILIES = {"medqa": "mcq", "mcq": "mcq", "medcalc": "medcalc", "igakuqa": "igakuqa", "items": "items"}
+FAMILIES = {"medqa": "mcq", "mcq": "mcq", "medcalc": "medcalc", "igakuqa": "igakuqa", "items": "items",
+            "rl_rows": "items"}  # rl_rows hold canonical items: the held-out items' prompts
 MODES = ("answer", "explain")
 TEMPLATE_KEYS = {"version", "system", "option_line", "user", "user_by_verifier", "user_open", "fewshot_assistant",
                  "completion_join", "completion_reply_join", "completion_cue"}
@@ -152,7 +153,7 @@ def igakuqa_fields(item: Item, template: Template) -> dict:
 # benchmark -> fields function; the template may use any subset of the fields.
 FIELDS: dict[str, Callable[[Item, Template], dict]] = {
     "medqa": mcq_fields, "mcq": mcq_fields, "medcalc": medcalc_fields, "igakuqa": igakuqa_fields,
-    "items": mcq_fields,
+    "items": mcq_fields, "rl_rows": mcq_fields,
 }
 
 

@@ -24,6 +24,7 @@ SUMMARIES: dict[str, Callable[[Sequence[Item], Sequence[Any], str], dict[str, An
     "medqa": summarize_accuracy,
     "mcq": summarize_accuracy,
     "items": summarize_accuracy,
+    "rl_rows": summarize_accuracy,
     "medcalc": summarize_medcalc,
     "igakuqa": summarize_igakuqa,
 }

@@ -37,14 +37,14 @@ from medreasoner.eval.runner import EvalRequest, run_eval
 from medreasoner.stages.context import StageContext
 
 
-BENCHMARK_KINDS = ("medqa", "medcalc", "igakuqa", "mcq", "items")
+BENCHMARK_KINDS = ("medqa", "medcalc", "igakuqa", "mcq", "items", "rl_rows")  # = benchmarks.BENCHMARKS
 
 
 class BenchmarkSection(BaseModel):
     """One benchmark to evaluate.
 
     Attributes:
-        kind: the benchmark loader (``medqa``, ``medcalc``, ``igakuqa``, ``mcq`` or ``items``) when
+        kind: the benchmark loader (``medqa``, ``medcalc``, ``igakuqa``, ``mcq``, ``items`` or ``rl_rows``) when
             ``name`` is not one; optional.
         name: what the results are called: ``<out_dir>/<name>_<mode>/`` and the report's column.
             Without ``kind`` it is also the benchmark (one of the kinds above). Names must be
@@ -56,7 +56,7 @@ class BenchmarkSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["medqa", "medcalc", "igakuqa", "mcq", "items"] | None = None
+    kind: Literal["medqa", "medcalc", "igakuqa", "mcq", "items", "rl_rows"] | None = None
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     data: str
     limit: int | None = Field(ge=1)  # null = every item; 0 or -1 would silently drop items
