@@ -31,13 +31,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from medreasoner.benchmarks import BENCHMARKS
 from medreasoner.eval.backends import load_backend
 from medreasoner.eval.generation import Completion, GenerationSettings
 from medreasoner.eval.runner import EvalRequest, run_eval
 from medreasoner.stages.context import StageContext
 
 
-BENCHMARK_KINDS = ("medqa", "medcalc", "igakuqa", "mcq", "items", "rl_rows")  # = benchmarks.BENCHMARKS
+BENCHMARK_KINDS = tuple(BENCHMARKS)  # the loader registry; the Literal below must list the same names
 
 
 class BenchmarkSection(BaseModel):

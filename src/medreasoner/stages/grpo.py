@@ -248,7 +248,7 @@ def _prompt_length(tokenizer, prompt: list[dict]) -> int:
     return len(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
 
 
-def training_prompts(data: DataSection, tokenizer, cache_dir: Path):
+def training_prompts(data: DataSection, tokenizer, cache_dir: Path) -> tuple[Any, int]:
     """The prompts GRPO trains on: the first ``data.limit`` rows of ``data.train`` (every row when null),
     less those longer than ``data.max_prompt_length`` tokens; returns ``(dataset, number dropped)``."""
     dataset = load_prompts(data.train, required_columns=("prompt",), cache_dir=cache_dir)
