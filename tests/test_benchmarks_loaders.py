@@ -28,6 +28,18 @@ def test_registry_is_data():
         assert spec.name == name and spec.version and spec.verifiers
 
 
+def test_every_benchmark_family_has_templates_fields_and_a_summary():
+    """A benchmark's family is all the eval and scoring code needs: no second list of benchmark names."""
+    from medreasoner.eval.prompts import FAMILIES, FIELDS, MODES, TEMPLATE_DIR
+    from medreasoner.scoring import SUMMARIES
+
+    assert FAMILIES == {name: spec.family for name, spec in BENCHMARKS.items()}
+    for spec in BENCHMARKS.values():
+        assert spec.family in FIELDS and spec.family in SUMMARIES, spec.name
+        for mode in MODES:
+            assert (TEMPLATE_DIR / f"{spec.family}_{mode}.yaml").is_file(), (spec.name, mode)
+
+
 def test_medqa_four_and_five_options():
     four = load_benchmark("medqa", FIXTURES / "medqa_4_options.jsonl")
     five = load_benchmark("medqa", FIXTURES / "medqa_5_options.jsonl")

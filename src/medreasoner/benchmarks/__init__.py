@@ -1,7 +1,7 @@
 """Benchmarks as data: each is a small spec naming its loader, verifier(s) and data version.
 
 >>> sorted(BENCHMARKS)
-['igakuqa', 'items', 'mcq', 'medcalc', 'medqa']
+['igakuqa', 'items', 'mcq', 'medcalc', 'medqa', 'rl_rows']
 
 ``load_benchmark(name, path)`` returns canonical :class:`~medreasoner.benchmarks.item.Item` s; every
 malformed input raises one :class:`~medreasoner.errors.InputError` naming file, line and field.
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from medreasoner.benchmarks.igakuqa import load_igakuqa
 from medreasoner.benchmarks.item import Item
@@ -21,6 +22,10 @@ from medreasoner.benchmarks.medcalc import load_medcalc
 from medreasoner.benchmarks.medqa import load_medqa
 from medreasoner.benchmarks.rl_rows import load_rl_rows
 from medreasoner.errors import InputError
+
+# What a benchmark shares with others of its family: the prompt templates (eval/prompts/<family>_<mode>.yaml),
+# the template fields (eval.prompts.FIELDS) and the result aggregation (scoring.SUMMARIES).
+Family = Literal["mcq", "medcalc", "igakuqa", "items"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class BenchmarkSpec:
         version: the data release the loader and the official scoring rules were checked against;
             bump it when the loader's output changes.
         source: where the data comes from (or its format, for our own formats).
+        family: its prompt templates, template fields and result aggregation (see :data:`Family`).
     """
 
     name: str
@@ -41,32 +47,39 @@ class BenchmarkSpec:
     load: Callable[[Path], list[Item]]
     version: str
     source: str
+    family: Family
 
 
 BENCHMARKS: dict[str, BenchmarkSpec] = {
     "medqa": BenchmarkSpec(
         "medqa", ("mcq",), load_medqa, "us-test-2022-12",
         "jind11/MedQA data_clean/questions/US test JSONL (4_options/phrases_no_exclude_test.jsonl or test.jsonl)",
+        "mcq",
     ),
     "medcalc": BenchmarkSpec(
         "medcalc", ("medcalc",), load_medcalc, "v1.0",
         "ncbi-nlp/MedCalc-Bench dataset/test_data.csv at tag version-1.0 (1,047 rows)",
+        "medcalc",
     ),
     "igakuqa": BenchmarkSpec(
         "igakuqa", ("igakuqa",), load_igakuqa, "2bc4c3d",
         "jungokasai/IgakuQA data/<year>/<exam>-<S>.jsonl + _metadata.jsonl, commit 2bc4c3d (2018-2022)",
+        "igakuqa",
     ),
     "mcq": BenchmarkSpec(
         "mcq", ("mcq", "multiselect"), load_mcq, "1",
         "medreasoner generic multiple-choice JSONL (docs/benchmarks.md)",
+        "mcq",
     ),
     "items": BenchmarkSpec(
         "items", ("mcq", "multiselect", "medcalc", "igakuqa", "diagnosis", "boxed"), load_items, "1",
         "medreasoner canonical items JSONL, one item_to_dict per line",
+        "items",
     ),
     "rl_rows": BenchmarkSpec(
         "rl_rows", ("mcq", "multiselect", "medcalc", "igakuqa", "diagnosis", "boxed"), load_rl_rows, "1",
         "GRPO prompt rows (world grpo/train.jsonl, select_rl output): the item JSON in each row's item column",
+        "items",  # canonical items: the held-out items' prompts
     ),
 }
 

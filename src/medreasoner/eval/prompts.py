@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from medreasoner.benchmarks import BENCHMARKS, Family
 from medreasoner.benchmarks.item import Item
 from medreasoner.errors import InputError
 from medreasoner.files import read_text_utf8
 from medreasoner.eval.generation import Prompt, PromptStyle
 
 TEMPLATE_DIR = Path(__file__).parent / "prompts"
-# benchmark -> template family; MedQA and our MCQ JSONL share the plain multiple-choice prompt.
-FAMILIES = {"medqa": "mcq", "mcq": "mcq", "medcalc": "medcalc", "igakuqa": "igakuqa", "items": "items",
-            "rl_rows": "items"}  # rl_rows hold canonical items: the held-out items' prompts
+# benchmark -> template family, from the benchmark registry (MedQA and our MCQ JSONL share the plain
+# multiple-choice prompt; rl_rows hold canonical items and take the held-out items' prompts).
+FAMILIES = {name: spec.family for name, spec in BENCHMARKS.items()}
 MODES = ("answer", "explain")
 TEMPLATE_KEYS = {"version", "system", "option_line", "user", "user_by_verifier", "user_open", "fewshot_assistant",
                  "completion_join", "completion_reply_join", "completion_cue"}
@@ -150,10 +151,9 @@ def igakuqa_fields(item: Item, template: Template) -> dict:
     return {**_option_fields(item.question, item.options, template), "num_answers": item.meta["num_answers"]}
 
 
-# benchmark -> fields function; the template may use any subset of the fields.
-FIELDS: dict[str, Callable[[Item, Template], dict]] = {
-    "medqa": mcq_fields, "mcq": mcq_fields, "medcalc": medcalc_fields, "igakuqa": igakuqa_fields,
-    "items": mcq_fields, "rl_rows": mcq_fields,
+# template family -> fields function; the template may use any subset of the fields.
+FIELDS: dict[Family, Callable[[Item, Template], dict]] = {
+    "mcq": mcq_fields, "medcalc": medcalc_fields, "igakuqa": igakuqa_fields, "items": mcq_fields,
 }
 
 
@@ -194,7 +194,7 @@ class PromptBuilder:
             raise InputError(self.template.path, f"template uses a field this benchmark lacks: {error}") from None
 
     def _turns(self, item: Item) -> list[dict]:
-        fields = FIELDS[self.benchmark]
+        fields = FIELDS[FAMILIES[self.benchmark]]
         turns = []
         for exemplar in self.exemplars:
             shot = Item(exemplar.problem_id, exemplar.question, exemplar.options, "", "igakuqa",

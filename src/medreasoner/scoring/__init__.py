@@ -14,17 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from medreasoner.benchmarks import BENCHMARKS, Family
 from medreasoner.benchmarks.item import Item
 from medreasoner.scoring.accuracy import summarize_accuracy
 from medreasoner.scoring.igakuqa import summarize_igakuqa
 from medreasoner.scoring.medcalc import summarize_medcalc
 
-# benchmark name -> aggregation(items, grades, mode) -> {"overall": ..., ...}
-SUMMARIES: dict[str, Callable[[Sequence[Item], Sequence[Any], str], dict[str, Any]]] = {
-    "medqa": summarize_accuracy,
+# benchmark family (BenchmarkSpec.family) -> aggregation(items, grades, mode) -> {"overall": ..., ...}
+SUMMARIES: dict[Family, Callable[[Sequence[Item], Sequence[Any], str], dict[str, Any]]] = {
     "mcq": summarize_accuracy,
     "items": summarize_accuracy,
-    "rl_rows": summarize_accuracy,
     "medcalc": summarize_medcalc,
     "igakuqa": summarize_igakuqa,
 }
@@ -46,7 +45,7 @@ def summarize(benchmark: str, items: Sequence[Item], grades: Sequence[Any], mode
     """Results body for ``benchmark``.
 
     Args:
-        benchmark: a key of :data:`SUMMARIES` (the benchmark names of ``load_benchmark``).
+        benchmark: a benchmark name of ``load_benchmark``; its family picks the aggregation.
         items: the benchmark's items (all of them, so coverage and IgakuQA pass/fail know what
             is missing).
         grades: ``medreasoner.verify.Grade`` per item, aligned with ``items``; None where an
@@ -57,12 +56,12 @@ def summarize(benchmark: str, items: Sequence[Item], grades: Sequence[Any], mode
     Returns:
         ``{"n", "coverage", "overall", ...}`` with the family's extra sections.
     """
-    if benchmark not in SUMMARIES:
-        raise ValueError(f"unknown benchmark {benchmark!r}; known: {sorted(SUMMARIES)}")
+    if benchmark not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {benchmark!r}; known: {sorted(BENCHMARKS)}")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; known: {list(MODES)}")
     if len(items) != len(grades):
         raise ValueError(f"{len(items)} items but {len(grades)} grades")
     body: dict[str, Any] = {"n": sum(grade is not None for grade in grades), "coverage": coverage(items, grades)}
-    body.update(SUMMARIES[benchmark](items, grades, mode))
+    body.update(SUMMARIES[BENCHMARKS[benchmark].family](items, grades, mode))
     return body
