@@ -45,7 +45,7 @@ class BenchmarkSection(BaseModel):
     """One benchmark to evaluate.
 
     Attributes:
-        kind: the benchmark loader (``medqa``, ``medcalc``, ``igakuqa``, ``mcq``, ``items`` or ``rl_rows``) when
+        kind: the benchmark loader (a name in :data:`BENCHMARK_KINDS`, the loader registry) when
             ``name`` is not one; optional.
         name: what the results are called: ``<out_dir>/<name>_<mode>/`` and the report's column.
             Without ``kind`` it is also the benchmark (one of the kinds above). Names must be
