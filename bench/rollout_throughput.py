@@ -43,7 +43,7 @@ def grpo_rollouts(model: str, prompts: Path, steps: int, batch: int, generations
 
     config = grpo.Config.model_validate({
         "model": {"path": model, "dtype": "float32", "chat_template": "model"},
-        "data": {"train": str(prompts), "max_prompt_length": 512},
+        "data": {"train": str(prompts), "max_prompt_length": 512, "limit": None},
         "grpo": {"num_generations": generations, "beta": 0.0, "epsilon": 0.2, "temperature": 1.0,
                  "max_completion_length": max_new, "steps_per_generation": 1, "loss_type": "grpo",
                  "scale_rewards": "group", "use_vllm": False},
