@@ -28,6 +28,22 @@ from medreasoner.stages import grpo
 from medreasoner.stages.context import StageContext
 
 
+def stage_config(model: str, prompts: Path, steps: int, batch: int, generations: int, max_new: int) -> grpo.Config:
+    """The grpo stage's config for ``steps`` optimizer steps of ``batch`` completions (``generations`` per prompt)."""
+    return grpo.Config.model_validate({
+        "model": {"path": model, "dtype": "float32", "chat_template": "model"},
+        "data": {"train": str(prompts), "max_prompt_length": 512, "limit": None},
+        "grpo": {"num_generations": generations, "beta": 0.0, "epsilon": 0.2, "temperature": 1.0,
+                 "max_completion_length": max_new, "steps_per_generation": 1, "loss_type": "grpo",
+                 "scale_rewards": "group", "use_vllm": False},
+        "rewards": [{"name": "correctness_reward", "weight": 1.0, "params": {"mode": "normalized"}}],
+        "optim": {"learning_rate": 1e-5, "max_steps": steps, "per_device_train_batch_size": batch,
+                  "gradient_accumulation_steps": 1, "warmup_steps": 0, "lr_scheduler_type": "constant",
+                  "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": False, "gradient_checkpointing": False,
+                  "use_cpu": True, "logging_steps": 1, "save_steps": 10_000},
+    })
+
+
 def grpo_rollouts(model: str, prompts: Path, steps: int, batch: int, generations: int, max_new: int) -> dict:
     """Run the grpo stage; return wall seconds of the steps and of the generation calls inside them."""
     timings = {"generate_s": 0.0, "calls": 0}
@@ -41,18 +57,7 @@ def grpo_rollouts(model: str, prompts: Path, steps: int, batch: int, generations
             timings["generate_s"] += time.perf_counter() - began
             timings["calls"] += 1
 
-    config = grpo.Config.model_validate({
-        "model": {"path": model, "dtype": "float32", "chat_template": "model"},
-        "data": {"train": str(prompts), "max_prompt_length": 512, "limit": None},
-        "grpo": {"num_generations": generations, "beta": 0.0, "epsilon": 0.2, "temperature": 1.0,
-                 "max_completion_length": max_new, "steps_per_generation": 1, "loss_type": "grpo",
-                 "scale_rewards": "group", "use_vllm": False},
-        "rewards": [{"name": "correctness_reward", "weight": 1.0, "params": {"mode": "normalized"}}],
-        "optim": {"learning_rate": 1e-5, "max_steps": steps, "per_device_train_batch_size": batch,
-                  "gradient_accumulation_steps": 1, "warmup_steps": 0, "lr_scheduler_type": "constant",
-                  "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": False, "gradient_checkpointing": False,
-                  "use_cpu": True, "logging_steps": 1, "save_steps": 10_000},
-    })
+    config = stage_config(model, prompts, steps, batch, generations, max_new)
     step_times: list[float] = []  # TRL's per-step wall time (generation, scoring and the update)
 
     def log(metrics: dict, step: int) -> None:

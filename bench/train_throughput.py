@@ -59,6 +59,19 @@ def matmul_peak(n: int, dtype: torch.dtype, repeats: int) -> float:
     return 2 * n**3 / best
 
 
+def stage_config(model_dir: Path, train: Path, steps: int, batch: int, max_length: int, bf16: bool) -> sft.Config:
+    """The sft stage's config: ``steps`` optimizer steps of ``batch`` conversations of at most ``max_length`` tokens."""
+    return sft.Config.model_validate({
+        "model": {"path": str(model_dir), "dtype": "float32", "chat_template": "model"},
+        "data": {"train": str(train), "max_length": max_length, "packing": False,
+                 "assistant_only_loss": True},
+        "optim": {"learning_rate": 1e-3, "max_steps": steps, "per_device_train_batch_size": batch,
+                  "gradient_accumulation_steps": 1, "warmup_steps": 0, "lr_scheduler_type": "constant",
+                  "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": bf16, "gradient_checkpointing": False,
+                  "use_cpu": True, "logging_steps": 1, "save_steps": steps + 1},
+    })
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="optimizer steps to run")
@@ -79,15 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         corpus = [m["content"] + m.get("reasoning_content", "") for r in rows[:500] for m in r["messages"]]
         model_dir = build_tiny_model(root / "model", size=args.size, corpus=corpus, seed=0, vocab_size=2048,
                                      max_position_embeddings=args.max_length)
-        config = sft.Config.model_validate({
-            "model": {"path": str(model_dir), "dtype": "float32", "chat_template": "model"},
-            "data": {"train": str(root / "sft.jsonl"), "max_length": args.max_length, "packing": False,
-                     "assistant_only_loss": True},
-            "optim": {"learning_rate": 1e-3, "max_steps": args.steps, "per_device_train_batch_size": args.batch,
-                      "gradient_accumulation_steps": 1, "warmup_steps": 0, "lr_scheduler_type": "constant",
-                      "weight_decay": 0.0, "max_grad_norm": 1.0, "bf16": args.bf16, "gradient_checkpointing": False,
-                      "use_cpu": True, "logging_steps": 1, "save_steps": args.steps + 1},
-        })
+        config = stage_config(model_dir, root / "sft.jsonl", args.steps, args.batch, args.max_length, args.bf16)
         marks = {}  # step -> (wall time in s, cumulative non-padding tokens), from TRL's per-step logs
 
         def log(metrics: dict, step: int) -> None:
