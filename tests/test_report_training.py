@@ -56,6 +56,22 @@ def test_pass_at_k_grades_every_sample_with_the_verifier(tmp_path):
     assert figures == {"questions": 3, "k": 4, "pass@1": pytest.approx(5 / 12), "pass@k": pytest.approx(2 / 3)}
 
 
+def test_stages_sampling_the_same_input_are_scored_on_the_questions_they_share(tmp_path):
+    """The SFT model's rollouts cover 3 questions, the GRPO model's only the first 2 (all correct):
+    both rows are on those 2, so they differ by the model alone."""
+    run = _run(tmp_path)
+    recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+    recipe["stages"][1]["config"]["input"] = "pool.jsonl"
+    recipe["stages"].append({"name": "rollouts_grpo", "kind": "generate",
+                             "config": {"num_samples": 4, "prompt": "answer", "model": "g", "input": "pool.jsonl"}})
+    (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    (run / "rollouts_grpo").mkdir()
+    rows = [{**_pool_row(q), "sample": s, "response": "\\boxed{Influenza}"} for q in (0, 1) for s in range(4)]
+    (run / "rollouts_grpo" / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert sampling_rows(run)[1] == [["rollouts", "m", "answer", "2", "4", "62.5", "100.0"],
+                                     ["rollouts_grpo", "g", "answer", "2", "4", "100.0", "100.0"]]
+
+
 def test_report_shows_training_sections(tmp_path):
     run = _run(tmp_path)
     assert sampling_rows(run)[1] == [["rollouts", "m", "answer", "3", "4", "41.7", "66.7"]]

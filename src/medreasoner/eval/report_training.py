@@ -10,7 +10,9 @@ reads, for every training stage of a pipeline run (in recipe order):
 - for every ``generate`` stage that drew several samples per question, pass@1 (the mean per-question
   share of correct samples, at the sampling temperature) and pass@k (some sample correct), graded with
   :func:`medreasoner.verify.grade`, the same check as rewards and evaluation. pass@k far above pass@1
-  is the headroom RL can take; a GRPO run that learns moves pass@1 towards it.
+  is the headroom RL can take; a GRPO run that learns moves pass@1 towards it. Stages that sampled
+  the same input file are compared on the questions all of them asked (the SFT model's rollouts may
+  cover more questions than the GRPO model's), so their rows differ by the model, not the questions.
 """
 
 from __future__ import annotations
@@ -69,18 +71,28 @@ def curve_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _outcomes(samples_path: Path, mode: str) -> dict[str, list[bool]]:
+    """Question id -> graded samples of a ``generate`` output (questions without a verifier left out)."""
+    outcomes: dict[str, list[bool]] = defaultdict(list)
+    for _, row in read_jsonl(samples_path):
+        item = pool_item(row)
+        if item is not None:
+            outcomes[row["id"]].append(grade(row.get("response", ""), item, mode).correct)
+    return outcomes
+
+
 def pass_at_k(samples_path: Path, mode: str = "normalized") -> dict | None:
     """pass@1 and pass@k of a ``generate`` output (questions with a verifier and >= 2 samples).
 
     Returns:
         ``{"questions", "k", "pass@1", "pass@k"}`` (fractions), or None when no question qualifies.
     """
-    outcomes: dict[str, list[bool]] = defaultdict(list)
-    for _, row in read_jsonl(samples_path):
-        item = pool_item(row)
-        if item is not None:
-            outcomes[row["id"]].append(grade(row.get("response", ""), item, mode).correct)
-    scored = [o for o in outcomes.values() if len(o) >= 2]
+    return _figures(_outcomes(samples_path, mode))
+
+
+def _figures(outcomes: dict[str, list[bool]], questions: set[str] | None = None) -> dict | None:
+    """pass@ figures of the questions (all when None) with >= 2 graded samples."""
+    scored = [o for q, o in outcomes.items() if len(o) >= 2 and (questions is None or q in questions)]
     if not scored:
         return None
     return {
@@ -92,18 +104,25 @@ def pass_at_k(samples_path: Path, mode: str = "normalized") -> dict | None:
 
 
 def sampling_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
-    """pass@1 and pass@k of every multi-sample ``generate`` stage of the run, in recipe order."""
+    """pass@1 and pass@k of every multi-sample ``generate`` stage of the run, in recipe order; stages
+    that sampled the same input are scored on the questions they share."""
     header = ["stage", "model", "prompt", "questions", "k", "pass@1 %", "pass@k %"]
-    rows = []
+    stages = []
     for stage in recipe_stages(run_dir) or []:
         config = stage.get("config") or {}
         path = Path(run_dir) / stage["name"] / "data.jsonl"
-        if stage.get("kind") != "generate" or config.get("num_samples", 1) < 2 or not path.is_file():
-            continue
-        figures = pass_at_k(path)
+        if stage.get("kind") == "generate" and config.get("num_samples", 1) >= 2 and path.is_file():
+            stages.append((stage["name"], config, _outcomes(path, "normalized")))
+    shared: dict[str, set[str]] = {}  # input file -> question ids every stage reading it asked
+    for _, config, outcomes in stages:
+        key = str(config.get("input"))
+        shared[key] = shared[key] & set(outcomes) if key in shared else set(outcomes)
+    rows = []
+    for name, config, outcomes in stages:
+        figures = _figures(outcomes, shared[str(config.get("input"))])
         if figures is None:
             continue
         model = str(config.get("model") or (config.get("endpoint") or {}).get("model", "?"))
-        rows.append([stage["name"], model, str(config.get("prompt", "?")), str(figures["questions"]),
+        rows.append([name, model, str(config.get("prompt", "?")), str(figures["questions"]),
                      str(figures["k"]), f"{100 * figures['pass@1']:.1f}", f"{100 * figures['pass@k']:.1f}"])
     return header, rows
