@@ -17,8 +17,8 @@ from medreasoner.errors import InputError
 from medreasoner.model import build_tiny_model
 from medreasoner.rewards import bind_reward
 from medreasoner.rewards.reward_model import load_reward_model
-from tests.test_rewards_total import COMPLETIONS as COMPLETIONS_ANY
-from tests.test_rewards_total import JUNK, MESSAGE, TEXT
+from test_rewards_total import COMPLETIONS as COMPLETIONS_ANY
+from test_rewards_total import JUNK, MESSAGE, TEXT
 
 CORPUS = ["The patient has a fever and a cough.", "Answer: B", "Rest and fluids.", "\\boxed{1}"] * 20
 PROMPT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What helps a cold?"}]
