@@ -112,14 +112,13 @@ def sampling_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
         config = stage.get("config") or {}
         path = Path(run_dir) / stage["name"] / "data.jsonl"
         if stage.get("kind") == "generate" and config.get("num_samples", 1) >= 2 and path.is_file():
-            stages.append((stage["name"], config, _outcomes(path, "normalized")))
+            stages.append((stage["name"], str(config.get("input")), config, _outcomes(path, "normalized")))
     shared: dict[str, set[str]] = {}  # input file -> question ids every stage reading it asked
-    for _, config, outcomes in stages:
-        key = str(config.get("input"))
-        shared[key] = shared[key] & set(outcomes) if key in shared else set(outcomes)
+    for _, source, _, outcomes in stages:
+        shared[source] = shared.get(source, set(outcomes)) & set(outcomes)
     rows = []
-    for name, config, outcomes in stages:
-        figures = _figures(outcomes, shared[str(config.get("input"))])
+    for name, source, config, outcomes in stages:
+        figures = _figures(outcomes, shared[source])
         if figures is None:
             continue
         model = str(config.get("model") or (config.get("endpoint") or {}).get("model", "?"))
