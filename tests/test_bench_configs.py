@@ -8,20 +8,14 @@ Run: .venv/bin/pytest tests/test_bench_configs.py -q
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from bench_support import BENCH, load_script
 
 from medreasoner.stages import grpo, sft
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
 
 def script(name: str):
-    """Import bench/<name>.py (bench/ is scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Import bench/<name>.py."""
+    return load_script(BENCH / f"{name}.py", f"bench_{name}")
 
 
 def test_rollout_throughput_builds_a_valid_grpo_config(tmp_path):

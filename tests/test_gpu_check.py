@@ -5,7 +5,6 @@ Run: .venv/bin/pytest tests/test_gpu_check.py -q
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,19 +12,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench_support import BENCH, load_script
 
 from medreasoner.recipe import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
-HELPERS = ROOT / "bench" / "gpu_check"
+HELPERS = BENCH / "gpu_check"
 
 
 def helper(name: str):
-    """Import bench/gpu_check/<name>.py (bench/ is scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f"gpu_check_{name}", HELPERS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Import bench/gpu_check/<name>.py."""
+    return load_script(HELPERS / f"{name}.py", f"gpu_check_{name}")
 
 
 @pytest.fixture(scope="module")
