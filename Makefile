@@ -27,7 +27,36 @@ reproduce: $(STAMP)
 	.venv/bin/medreasoner report runs/reproduce_s0 runs/reproduce_s1 runs/reproduce_s2 \
 		--findings configs/findings/tiny.yaml --output runs/reproduce_report
 
-# Maintainers: regenerate the README's and docs/recipes.md's figures from the last demo and reproduce runs.
+# The validation checks behind the reproduce run's GRPO budget and RPO settings (docs/recipes.md, "How the
+# settings were chosen"), from each reproduce seed's models, on the validation items: run after `reproduce`.
+define grpo_budget_validation
+	.venv/bin/medreasoner run recipes/tiny/grpo_budget_validation.yaml seed=$(1) \
+		rollouts_400.model=runs/reproduce_s$(1)/sft grpo_demo.model.path=runs/reproduce_s$(1)/sft \
+		grpo_g4.model.path=runs/reproduce_s$(1)/sft grpo_g4.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
+		grpo_400.model.path=runs/reproduce_s$(1)/sft rollouts_4.model=runs/reproduce_s$(1)/sft \
+		grpo_rollouts4.model.path=runs/reproduce_s$(1)/sft \
+		eval_sft.model=runs/reproduce_s$(1)/sft eval_grpo.model=runs/reproduce_s$(1)/grpo \
+		--output runs/validation/grpo_budget_s$(1)
+endef
+define rpo_variants_validation
+	.venv/bin/medreasoner run recipes/tiny/rpo_variants_validation.yaml seed=$(1) \
+		explanations.model=runs/reproduce_s$(1)/sft rpo_1300.model.path=runs/reproduce_s$(1)/sft \
+		rpo_lr3e-5.model.path=runs/reproduce_s$(1)/sft rpo_lr3e-5.data.train=runs/reproduce_s$(1)/preferences/data.jsonl \
+		rpo_steps320.model.path=runs/reproduce_s$(1)/sft rpo_steps320.data.train=runs/reproduce_s$(1)/preferences/data.jsonl \
+		rpo_lr1e-4.model.path=runs/reproduce_s$(1)/sft rpo_lr1e-4.data.train=runs/reproduce_s$(1)/preferences/data.jsonl \
+		rpo_alpha2.model.path=runs/reproduce_s$(1)/sft rpo_alpha2.data.train=runs/reproduce_s$(1)/preferences/data.jsonl \
+		eval_sft.model=runs/reproduce_s$(1)/sft --output runs/validation/rpo_variants_s$(1)
+endef
+validation: $(STAMP)
+	$(call grpo_budget_validation,0)
+	$(call grpo_budget_validation,1)
+	$(call grpo_budget_validation,2)
+	$(call rpo_variants_validation,0)
+	$(call rpo_variants_validation,1)
+	$(call rpo_variants_validation,2)
+
+# Maintainers: regenerate the README's and docs/recipes.md's figures from the last demo, reproduce and
+# validation runs.
 figures: $(STAMP)
 	.venv/bin/medreasoner report runs/tiny_pipeline --output runs/tiny_pipeline/report \
 		--embed README.md#demo --embed docs/recipes.md#demo
@@ -35,8 +64,14 @@ figures: $(STAMP)
 		--findings configs/findings/tiny.yaml --output runs/reproduce_report \
 		--embed README.md#reproduce --embed docs/recipes.md#reproduce
 	mkdir -p docs/figures && cp runs/reproduce_report/findings.png docs/figures/reproduce_findings.png
+	.venv/bin/medreasoner report runs/validation/grpo_budget_s0 runs/validation/grpo_budget_s1 \
+		runs/validation/grpo_budget_s2 --findings configs/findings/grpo_budget_validation.yaml \
+		--output runs/validation/grpo_budget_report --embed docs/recipes.md#grpo_budget
+	.venv/bin/medreasoner report runs/validation/rpo_variants_s0 runs/validation/rpo_variants_s1 \
+		runs/validation/rpo_variants_s2 --findings configs/findings/rpo_variants_validation.yaml \
+		--output runs/validation/rpo_variants_report --embed docs/recipes.md#rpo_variants
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-.PHONY: install demo reproduce figures test
+.PHONY: install demo reproduce validation figures test

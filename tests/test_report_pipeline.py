@@ -7,6 +7,7 @@ items 0-5 right: a paired gain of +25 points with 2 flips to right and none to w
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from eval_support import ScriptedBackend, write_medqa
 
@@ -155,22 +156,44 @@ def test_embed_writes_the_tables_between_the_markers_only(tmp_path, capsys):
     assert "medreasoner-report:begin" in capsys.readouterr().err and bare.read_text() == "no markers\n"
 
 
-def test_shipped_findings_name_eval_stages_of_the_reproduce_recipe():
+@pytest.mark.parametrize("findings, recipe", [
+    ("tiny.yaml", "reproduce.yaml"),
+    ("grpo_budget_validation.yaml", "grpo_budget_validation.yaml"),
+    ("rpo_variants_validation.yaml", "rpo_variants_validation.yaml"),
+])
+def test_shipped_findings_name_eval_stages_of_their_recipe(findings, recipe):
     from pathlib import Path
 
     from medreasoner.eval.findings import load_findings
     from medreasoner.recipe import load_recipe
 
     repo = Path(__file__).resolve().parents[1]
-    stages = {s.name: s for s in load_recipe(repo / "recipes/tiny/reproduce.yaml").stages}
-    for finding in load_findings(repo / "configs/findings/tiny.yaml").findings:
+    stages = {s.name: s for s in load_recipe(repo / "recipes/tiny" / recipe).stages}
+    for finding in load_findings(repo / "configs/findings" / findings).findings:
         for cell in (finding.control, finding.treatment):
             stage = stages[cell.stage]
-            if cell.scoring is None:
-                assert stage.kind == "eval" and stage.config.mode == "both", cell
+            if cell.scoring is None:  # an eval cell: the stage evaluates the benchmark in the cell's mode
+                assert stage.kind == "eval" and stage.config.mode in (cell.mode, "both"), cell
+                assert finding.benchmark in {b.name for b in stage.config.benchmarks}, cell
             else:  # a probe cell: benchmark is one of the stage's item groups
                 groups = {"all", *stage.config.subsets, *(f"not_{name}" for name in stage.config.subsets)}
                 assert stage.kind == "probe" and finding.benchmark in groups, cell
+
+
+@pytest.mark.parametrize("recipe", ["grpo_budget_validation.yaml", "rpo_variants_validation.yaml",
+                                    "grpo_validation.yaml", "rpo_validation.yaml"])
+def test_validation_recipes_never_read_the_test_split(recipe):
+    # Hyperparameters are chosen on these runs; the test items are read by the reproduce run's evals only.
+    from pathlib import Path
+
+    from medreasoner.recipe import load_recipe
+
+    repo = Path(__file__).resolve().parents[1]
+    evals = [s for s in load_recipe(repo / "recipes/tiny" / recipe).stages if s.kind == "eval"]
+    assert evals
+    for stage in evals:
+        for benchmark in stage.config.benchmarks:
+            assert "/eval/validation_" in benchmark.data and "test" not in Path(benchmark.data).name, (stage.name, benchmark)
 
 
 def test_trained_from_follows_model_paths_past_unevaluated_stages(tmp_path):
