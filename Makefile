@@ -45,6 +45,8 @@ define rpo_variants_validation
 		rpo_steps320.model.path=runs/reproduce_s$(1)/sft rpo_steps320.data.train=runs/reproduce_s$(1)/preferences/data.jsonl \
 		rpo_lr1e-4.model.path=runs/reproduce_s$(1)/sft rpo_lr1e-4.data.train=runs/reproduce_s$(1)/preferences/data.jsonl \
 		rpo_alpha2.model.path=runs/reproduce_s$(1)/sft rpo_alpha2.data.train=runs/reproduce_s$(1)/preferences/data.jsonl \
+		rpo_lr1e-4_steps320.model.path=runs/reproduce_s$(1)/sft \
+		rpo_lr1e-4_steps320.data.train=runs/reproduce_s$(1)/preferences/data.jsonl \
 		eval_sft.model=runs/reproduce_s$(1)/sft --output runs/validation/rpo_variants_s$(1)
 endef
 validation: $(STAMP)
