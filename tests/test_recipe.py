@@ -164,6 +164,29 @@ def test_overrides_apply_before_validation(tmp_path):
     assert recipe.stages[1].config.model.size == "tiny-3m"
 
 
+def test_an_override_changes_only_the_stage_it_names_when_stages_share_an_alias(tmp_path):
+    # `tokenizer: *tok` makes both stages hold one mapping; `model: {<<: *m}` merges a shared nested one.
+    text = """\
+name: demo
+seed: 3
+stages:
+  - name: base
+    kind: tiny_model
+    config:
+      tokenizer: &tok {corpus: [corpus.jsonl], max_rows_per_file: 100, vocab_size: 300}
+      model: &m {size: tiny-0.5m, max_position_embeddings: 64}
+  - name: second
+    kind: tiny_model
+    config:
+      tokenizer: *tok
+      model: {<<: *m}
+"""
+    path = write(tmp_path, text)
+    recipe = load_recipe(path, ["second.tokenizer.vocab_size=500", "base.model.max_position_embeddings=128"])
+    assert [s.config.tokenizer.vocab_size for s in recipe.stages] == [300, 500]
+    assert [s.config.model.max_position_embeddings for s in recipe.stages] == [128, 64]
+
+
 def test_bad_override_values_name_the_override(tmp_path):
     error = error_of(tmp_path, RECIPE, ["base.tokenizer.vocab_size=many"])
     assert error.field == "stages[0].config.tokenizer.vocab_size" and error.line is None

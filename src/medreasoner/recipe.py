@@ -275,16 +275,21 @@ def _stage_index(path: Path, data: dict, name: str, text: str) -> int:
 
 
 def _set_path(path: Path, data: dict, target: tuple, value: object, text: str) -> None:
+    # Every container on the way down is replaced by a shallow copy of itself: a YAML alias (`optim: *optim`,
+    # or a mapping that `<<: *anchor` merges in) is one shared object, and setting a key in place would
+    # change every stage that shares it, not only the stage the override names.
     node = data
     for depth, part in enumerate(target[:-1]):
         nxt = target[depth + 1]
         if isinstance(node, list):
             if not (isinstance(part, int) or part.isdigit()) or int(part) >= len(node):
                 raise InputError(path, f"override {text!r}: {format_field(target[:depth])} has no item {part}")
+            node[int(part)] = _own_copy(node[int(part)])
             node = node[int(part)]
         elif isinstance(node, dict):
             if part not in node or node[part] is None:
                 node[part] = [] if isinstance(nxt, int) else {}
+            node[part] = _own_copy(node[part])
             node = node[part]
         else:
             raise InputError(path, f"override {text!r}: {format_field(target[:depth])} is not a mapping")
@@ -295,6 +300,13 @@ def _set_path(path: Path, data: dict, target: tuple, value: object, text: str) -
         node[last] = value
     else:
         raise InputError(path, f"override {text!r}: cannot set {format_field(target)}")
+
+
+def _own_copy(node: object) -> object:
+    """A shallow copy of a mapping or list (other values as they are)."""
+    if isinstance(node, dict):
+        return dict(node)
+    return list(node) if isinstance(node, list) else node
 
 
 def _validate_stages(source: Source, spec: RecipeSpec, run_dir: Path) -> list[Stage]:
