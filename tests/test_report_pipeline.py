@@ -313,3 +313,18 @@ def test_findings_contrast_probe_stages_on_their_item_groups(tmp_path, capsys):
         "{stage: probe_base, scoring: calibrated}", "{stage: eval_z_sft, mode: answer}"))
     assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 2
     assert "both be eval cells (mode) or both probe cells (scoring)" in capsys.readouterr().err
+
+
+def test_stage_time_sums_the_manifests_per_run_and_over_runs(tmp_path):
+    runs = _seed_runs(tmp_path, 2)
+    for run, seconds in zip(runs, ({"sft": 90.0, "rpo": 30.0, "cpt": 6.0}, {"sft": 120.0, "rpo": 60.0})):
+        for stage, wall in seconds.items():
+            write_json_atomic(run / stage / "stage_manifest.json", {"stage": stage, "wall_time_s": wall})
+    out = tmp_path / "report"
+    assert main(["report", *map(str, runs), "--output", str(out), "--findings",
+                 str(_rpo_vs_sft_findings(tmp_path))]) == 0
+    table = (out / "report.md").read_text().split("## Stage time")[1].split("##")[0]
+    assert "| run | 3 | 2.1 | sft 90, rpo 30, cpt 6 |" in table  # 126 s; stages without a manifest are left out
+    assert "| run | 2 | 3.0 | sft 120, rpo 60 |" in table
+    assert "| all runs | 5 | 5.1 |  |" in table
+    assert "**Stage time.**" in (out / "summary.md").read_text()  # the README quotes the time from the runs

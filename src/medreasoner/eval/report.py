@@ -26,6 +26,8 @@ from medreasoner.eval.report_pipeline import (baseline_rows, episode_rows, funne
                                               stage_order_key)
 from medreasoner.eval.report_plots import accuracy_plot, delta_plot, findings_plot
 from medreasoner.eval.report_provenance import provenance_rows
+from medreasoner.eval.report_stage_time import NOTE as STAGE_TIME_NOTE
+from medreasoner.eval.report_stage_time import stage_time_rows
 from medreasoner.eval.report_timing import timing_cells
 from medreasoner.eval.report_training import curve_rows, sampling_rows
 from medreasoner.files import write_text_atomic
@@ -49,6 +51,7 @@ PROVENANCE_NOTE = ("model sha256: over the weights, tokenizer and config files; 
                    "medreasoner source the pipeline ran from (+dirty: with uncommitted changes); date (UTC): the "
                    "eval stage's start, or when results.json was written. A standalone eval records no data hash "
                    "or commit.")
+STAGE_TIME_TITLE = "Stage time"
 PROBE_TITLE = "Knowledge probe"
 PROBE_NOTE = ("Multiple-choice accuracy by option log-likelihood in the probe stage's text format (no generation): "
               "raw = the option the model finds likeliest after the question; calibrated = likeliest relative to "
@@ -220,6 +223,9 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
     probes = probe_rows(run_dirs)
     if probes[1]:
         sections.append((PROBE_TITLE, PROBE_NOTE, *probes))
+    stage_time = stage_time_rows(run_dirs)
+    if stage_time[1]:
+        sections.append((STAGE_TIME_TITLE, STAGE_TIME_NOTE, *stage_time))
     for run_dir in run_dirs:
         baselines = baseline_rows(run_dir)
         if baselines[1]:
@@ -261,7 +267,8 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
     write_text_atomic(output / "report.md", "\n\n".join(markdown_parts) + "\n")
     # summary.md (what --embed quotes): the findings alone in a findings report, else every table but Details
     # and Provenance (machine-local paths and dates do not belong in the README).
-    quoted = ([s for s in sections if s[0] in ("Findings", MISSED_TITLE, PROBE_TITLE)] if findings is not None
+    quoted = ([s for s in sections if s[0] in ("Findings", MISSED_TITLE, PROBE_TITLE, STAGE_TIME_TITLE)]
+              if findings is not None
               else [s for s in sections if s[0] not in ("Details", "Provenance")])
     embedded = "\n\n".join(f"**{title}.** " + (f"{text}\n\n" if text else "\n\n") + _markdown_table(header, rows)
                              for title, text, header, rows in quoted)

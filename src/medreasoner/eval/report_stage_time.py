@@ -1,0 +1,49 @@
+"""What a pipeline run cost: the wall time of its stages, per run and in all.
+
+Issue 9 bounds the demo (10 minutes) and the reproduce run (60 minutes for its three seeds) on 2 cores, so
+the report states the time from the runs themselves rather than from a stopwatch typed into the docs. Each
+finished stage's ``stage_manifest.json`` records ``wall_time_s``, the seconds its last build took; a run's
+time is their sum over the recipe's stages. A stage rebuilt later (``--force``) counts with its last build,
+so the sum is what building the run as it stands costs, less a few seconds of start-up per stage.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from medreasoner.eval.report_pipeline import recipe_stages
+from medreasoner.files import STAGE_MANIFEST
+
+NOTE = ("Sum of the stages' wall times in minutes, from each stage's manifest (its last build), and the three "
+        "longest stages in seconds; a fresh run adds a few seconds of start-up per stage.")
+
+
+def stage_seconds(run_dir: Path) -> dict[str, float] | None:
+    """``{stage: wall seconds}`` of a pipeline run's finished stages in recipe order, or None if not a pipeline run."""
+    stages = recipe_stages(run_dir)
+    if stages is None:
+        return None
+    seconds = {}
+    for stage in stages:
+        manifest = Path(run_dir) / stage["name"] / STAGE_MANIFEST
+        if manifest.is_file():
+            seconds[stage["name"]] = float(json.loads(manifest.read_text(encoding="utf-8"))["wall_time_s"])
+    return seconds
+
+
+def stage_time_rows(run_dirs: list[Path]) -> tuple[list[str], list[list[str]]]:
+    """One row per pipeline run (stages, minutes, longest stages), and a total row when there are several."""
+    header = ["run", "stages", "wall time (min)", "longest stages (s)"]
+    rows, total = [], 0.0
+    for run_dir in run_dirs:
+        seconds = stage_seconds(run_dir)
+        if not seconds:
+            continue
+        longest = sorted(seconds.items(), key=lambda item: -item[1])[:3]
+        rows.append([Path(run_dir).name, str(len(seconds)), f"{sum(seconds.values()) / 60:.1f}",
+                     ", ".join(f"{name} {value:.0f}" for name, value in longest)])
+        total += sum(seconds.values())
+    if len(rows) > 1:
+        rows.append(["all runs", str(sum(int(row[1]) for row in rows)), f"{total / 60:.1f}", ""])
+    return header, rows
