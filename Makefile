@@ -27,8 +27,14 @@ reproduce: $(STAMP)
 	.venv/bin/medreasoner report runs/reproduce_s0 runs/reproduce_s1 runs/reproduce_s2 \
 		--findings configs/findings/tiny.yaml --output runs/reproduce_report
 
-# The validation checks behind the reproduce run's GRPO budget and RPO settings (docs/recipes.md, "How the
-# settings were chosen"), from each reproduce seed's models, on the validation items: run after `reproduce`.
+# The validation checks behind the reproduce run's SFT batch sampler, GRPO budget and RPO settings
+# (docs/recipes.md, "How the settings were chosen"), from each reproduce seed's models, on the validation items:
+# run after `reproduce`.
+define sft_sampler_validation
+	.venv/bin/medreasoner run recipes/tiny/sft_sampler_validation.yaml seed=$(1) \
+		sft_random.model.path=runs/reproduce_s$(1)/cpt sft_grouped.model.path=runs/reproduce_s$(1)/cpt \
+		--output runs/validation/sft_sampler_s$(1)
+endef
 define grpo_budget_validation
 	.venv/bin/medreasoner run recipes/tiny/grpo_budget_validation.yaml seed=$(1) \
 		rollouts_400.model=runs/reproduce_s$(1)/sft grpo_demo.model.path=runs/reproduce_s$(1)/sft \
@@ -50,6 +56,9 @@ define rpo_variants_validation
 		eval_sft.model=runs/reproduce_s$(1)/sft --output runs/validation/rpo_variants_s$(1)
 endef
 validation: $(STAMP)
+	$(call sft_sampler_validation,0)
+	$(call sft_sampler_validation,1)
+	$(call sft_sampler_validation,2)
 	$(call grpo_budget_validation,0)
 	$(call grpo_budget_validation,1)
 	$(call grpo_budget_validation,2)
@@ -72,6 +81,9 @@ figures: $(STAMP)
 	.venv/bin/medreasoner report runs/validation/rpo_variants_s0 runs/validation/rpo_variants_s1 \
 		runs/validation/rpo_variants_s2 --findings configs/findings/rpo_variants_validation.yaml \
 		--output runs/validation/rpo_variants_report --embed docs/recipes.md#rpo_variants
+	.venv/bin/medreasoner report runs/validation/sft_sampler_s0 runs/validation/sft_sampler_s1 \
+		runs/validation/sft_sampler_s2 --findings configs/findings/sft_sampler_validation.yaml \
+		--output runs/validation/sft_sampler_report --embed docs/recipes.md#sft_sampler
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -32,3 +32,12 @@ def test_train_throughput_builds_a_valid_sft_config(tmp_path):
     assert isinstance(config, sft.Config)
     assert (config.optim.max_steps, config.optim.per_device_train_batch_size) == (20, 8)
     assert config.data.max_length == 256
+
+
+def test_sft_sampler_builds_valid_sft_configs_for_both_samplers(tmp_path):
+    bench = script("sft_sampler")
+    configs = [bench.stage_config("model_dir", tmp_path / "sft.jsonl", steps=10, batch=16, max_length=384,
+                                  strategy=strategy) for strategy in bench.STRATEGIES]
+    assert all(isinstance(config, sft.Config) for config in configs)
+    assert [config.optim.model_extra["train_sampling_strategy"] for config in configs] == ["random",
+                                                                                        "group_by_length"]

@@ -160,6 +160,7 @@ def test_embed_writes_the_tables_between_the_markers_only(tmp_path, capsys):
     ("tiny.yaml", "reproduce.yaml"),
     ("grpo_budget_validation.yaml", "grpo_budget_validation.yaml"),
     ("rpo_variants_validation.yaml", "rpo_variants_validation.yaml"),
+    ("sft_sampler_validation.yaml", "sft_sampler_validation.yaml"),
 ])
 def test_shipped_findings_name_eval_stages_of_their_recipe(findings, recipe):
     from pathlib import Path
@@ -181,7 +182,7 @@ def test_shipped_findings_name_eval_stages_of_their_recipe(findings, recipe):
 
 
 @pytest.mark.parametrize("recipe", ["grpo_budget_validation.yaml", "rpo_variants_validation.yaml",
-                                    "grpo_validation.yaml", "rpo_validation.yaml"])
+                                    "sft_sampler_validation.yaml", "grpo_validation.yaml", "rpo_validation.yaml"])
 def test_validation_recipes_never_read_the_test_split(recipe):
     # Hyperparameters are chosen on these runs; the test items are read by the reproduce run's evals only.
     from pathlib import Path
