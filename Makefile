@@ -39,6 +39,7 @@ define grpo_budget_validation
 	.venv/bin/medreasoner run recipes/tiny/grpo_budget_validation.yaml seed=$(1) \
 		rollouts_400.model=runs/reproduce_s$(1)/sft grpo_demo.model.path=runs/reproduce_s$(1)/sft \
 		grpo_g4.model.path=runs/reproduce_s$(1)/sft grpo_g4.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
+		grpo_g8.model.path=runs/reproduce_s$(1)/sft grpo_g8.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
 		grpo_400.model.path=runs/reproduce_s$(1)/sft rollouts_4.model=runs/reproduce_s$(1)/sft \
 		grpo_rollouts4.model.path=runs/reproduce_s$(1)/sft \
 		eval_sft.model=runs/reproduce_s$(1)/sft eval_grpo.model=runs/reproduce_s$(1)/grpo \

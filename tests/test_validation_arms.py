@@ -1,0 +1,51 @@
+"""The validation recipes weigh the settings reproduce.yaml ships, not copies that drifted from them.
+
+A validation recipe repeats a shipped stage's settings in its own arms (it trains from a reproduce seed's
+models, so it cannot reuse the stage). If the shipped recipe changes and the arm does not, the validation
+table in docs/recipes.md describes a setting nobody runs.
+
+Run: .venv/bin/python -m pytest tests/test_validation_arms.py -q
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medreasoner.recipe import load_recipe
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "tiny"
+
+
+def stage_config(recipe: str, stage: str) -> dict:
+    """The validated config of one stage of a shipped tiny recipe, as plain data."""
+    stages = {s.name: s for s in load_recipe(RECIPES / recipe).stages}
+    return stages[stage].config.model_dump()
+
+
+def test_sft_sampler_arms_are_the_shipped_sft_with_one_sampler_each():
+    shipped = stage_config("reproduce.yaml", "sft")
+    for arm, strategy in (("sft_random", "random"), ("sft_grouped", "group_by_length")):
+        config = stage_config("sft_sampler_validation.yaml", arm)
+        assert config["optim"].pop("train_sampling_strategy") == strategy
+        assert config["optim"] == shipped["optim"], arm
+        assert {k: v for k, v in config["data"].items() if k != "train"} == \
+            {k: v for k, v in shipped["data"].items() if k != "train"}, arm
+    # the shipped SFT keeps the transformers default sampler, which the random arm names
+    assert "train_sampling_strategy" not in shipped["optim"]
+
+
+def test_grpo_budget_arms_are_the_shipped_grpo_with_one_change_each():
+    shipped = stage_config("reproduce.yaml", "grpo")
+    without = lambda optim, *keys: {k: v for k, v in optim.items() if k not in ("logging_steps", "save_steps", *keys)}  # noqa: E731
+    g4 = stage_config("grpo_budget_validation.yaml", "grpo_g4")  # twice the shipped steps
+    assert g4["grpo"] == shipped["grpo"] and g4["rewards"] == shipped["rewards"]
+    assert (g4["optim"]["max_steps"], shipped["optim"]["max_steps"]) == (40, 20)
+    assert without(g4["optim"], "max_steps") == without(shipped["optim"], "max_steps")
+    g8 = stage_config("grpo_budget_validation.yaml", "grpo_g8")  # twice the completions per prompt
+    assert (g8["grpo"]["num_generations"], shipped["grpo"]["num_generations"]) == (8, 4)
+    assert {**g8["grpo"], "num_generations": 4} == shipped["grpo"] and g8["rewards"] == shipped["rewards"]
+    assert (g8["optim"]["per_device_train_batch_size"], shipped["optim"]["per_device_train_batch_size"]) == (128, 64)
+    assert without(g8["optim"], "per_device_train_batch_size") == without(shipped["optim"], "per_device_train_batch_size")
+    # the ablation on random items trains with the same GRPO settings as the shipped stage
+    random_arm = stage_config("reproduce.yaml", "grpo_random")
+    assert (random_arm["grpo"], random_arm["optim"]) == (shipped["grpo"], shipped["optim"])
