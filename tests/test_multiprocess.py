@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from transformers import AutoModelForCausalLM, AutoModelForSequenceClassificatio
 
 from medreasoner.model import load_tokenizer
 from medreasoner.pipeline import EVERY_RANK_KINDS
+from medreasoner.stages.training import last_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "recipes" / "tiny"
@@ -152,10 +152,10 @@ def loss_curve(stage_dir: Path) -> dict[int, dict]:
     return {record["step"]: record for record in records if "loss" in record}
 
 
-def complete_checkpoints(stage_dir: Path) -> list[int]:
-    # trainer_state.json is the last file the Trainer writes into a checkpoint.
-    return sorted(int(m.group(1)) for p in stage_dir.glob("checkpoints/checkpoint-*/trainer_state.json")
-                  if (m := re.fullmatch(r"checkpoint-(\d+)", p.parent.name)))
+def resumable_step(stage_dir: Path) -> int | None:
+    """The step a 2-process relaunch resumes the stage from (the library's own test of a complete checkpoint)."""
+    checkpoint = last_checkpoint(stage_dir, world_size=2)
+    return int(checkpoint.rsplit("-", 1)[1]) if checkpoint else None
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +257,7 @@ def test_ddp_two_processes_match_one_and_resume_after_a_rank_is_killed(tmp_path,
     first = start(command, log)
     try:
         deadline = time.monotonic() + LAUNCH_TIMEOUT_S
-        while not complete_checkpoints(sft_dir):
+        while resumable_step(sft_dir) is None:
             assert first.poll() is None, "launch ended before sft's first checkpoint:\n" + log.read_text()[-6000:]
             assert time.monotonic() < deadline, "no sft checkpoint in time:\n" + log.read_text()[-6000:]
             time.sleep(0.02)
@@ -268,7 +268,7 @@ def test_ddp_two_processes_match_one_and_resume_after_a_rank_is_killed(tmp_path,
         assert first.wait(timeout=120) != 0, log.read_text()[-6000:]
     finally:
         stop(first)
-    resume_step = max(complete_checkpoints(sft_dir))
+    resume_step = resumable_step(sft_dir)
     assert resume_step < SFT_STEPS and not (sft_dir / "stage_manifest.json").exists(), log.read_text()[-6000:]
 
     # Relaunch: finished stages are skipped, sft resumes from its checkpoint, the rest run.

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import time
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -104,18 +105,40 @@ class MetricsCallback(TrainerCallback):
             self.ctx.log(metrics, state.global_step)
 
 
-def last_checkpoint(out_dir: Path) -> str | None:
+def last_checkpoint(out_dir: Path, world_size: int = 1) -> str | None:
     """The newest complete ``checkpoints/checkpoint-<step>`` of a stage, or None when there is none.
 
-    A checkpoint counts only once its ``trainer_state.json`` exists: the Trainer writes it last, so a
-    process killed in the middle of a save leaves a directory without it, which is skipped.
+    ``world_size``: the number of training processes that will resume it. A checkpoint counts as complete when
+    :func:`checkpoint_complete` says so; an incomplete one (a process killed in the middle of a save) is
+    skipped and the one before it is used.
     """
     directory = checkpoints_dir(out_dir)
     if not directory.is_dir():
         return None
     steps = [int(m.group(1)) for p in directory.iterdir()
-             if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and (p / "trainer_state.json").is_file()]
+             if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and checkpoint_complete(p, world_size)]
     return str(directory / f"checkpoint-{max(steps)}") if steps else None
+
+
+def checkpoint_complete(checkpoint: Path, world_size: int = 1) -> bool:
+    """Whether a Trainer checkpoint can be resumed by ``world_size`` processes.
+
+    Rank 0 writes ``trainer_state.json`` last, but it does not wait for the other ranks: in a distributed
+    run each rank saves its own ``rng_state_<rank>.pth`` (and, under DeepSpeed, its parameter and optimizer
+    partitions), so a rank killed during a save leaves a checkpoint that has ``trainer_state.json`` and a
+    truncated or missing file of that rank, and resuming from it fails on the truncated file (EOFError).
+    Complete, then: ``trainer_state.json`` exists; every torch-saved file below the checkpoint is a whole
+    zip archive (torch.save writes zip, whose central directory comes last, so a cut-off write is not
+    one); and a checkpoint saved by several processes holds the RNG state of each of ``world_size`` ranks.
+    """
+    if not (checkpoint / "trainer_state.json").is_file():
+        return False
+    if not all(zipfile.is_zipfile(path) for pattern in ("*.pt", "*.pth", "*.bin")
+               for path in checkpoint.rglob(pattern)):
+        return False
+    saved_distributed = any(checkpoint.glob("rng_state_*.pth"))
+    return not saved_distributed or world_size <= 1 or all(
+        (checkpoint / f"rng_state_{rank}.pth").is_file() for rank in range(world_size))
 
 
 SEGMENTS_FILE = "medreasoner_segments.json"
@@ -196,7 +219,7 @@ def train(trainer, ctx: StageContext) -> dict:
         ``trainer.train`` call; runtime None when a checkpoint predates segment records), and
         ``distributed`` (:func:`distributed_info`).
     """
-    checkpoint = last_checkpoint(ctx.out_dir)
+    checkpoint = last_checkpoint(ctx.out_dir, trainer.args.world_size)
     start_step = int(Path(checkpoint).name.rsplit("-", 1)[1]) if checkpoint else 0
     previous = _previous_segments(checkpoint)
     trainer.add_callback(SegmentsCallback(previous, start_step))
