@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import resource
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,9 @@ def test_outputs_lineage_skip_refuse_force(recipe_path, tmp_path):
     assert all(i["manifest_sha256"] == file_sha256(run_dir / "world" / "stage_manifest.json") for i in base["inputs"])
     assert world["inputs"] == [] and world["final_metrics"]["count/sft/train.jsonl"] == 12
     assert base["versions"]["torch"] and base["versions"]["trl"] and base["wall_time_s"] > 0
+    # The process's memory high-water mark (MiB) only grows: a run's peak is its largest manifest's.
+    now_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert 50 < world["peak_rss_mib"] <= base["peak_rss_mib"] <= now_mib + 0.1
     # One process; a data stage would run on rank 0 alone under a launcher (tests/test_multiprocess.py).
     assert base["launch"] == {"world_size": 1, "ran_on": "rank 0", "backend": None}
     assert not list((run_dir / "base").glob(".build*"))  # the model's scratch directory is gone

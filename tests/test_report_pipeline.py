@@ -7,6 +7,8 @@ items 0-5 right: a paired gain of +25 points with 2 flips to right and none to w
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 from eval_support import ScriptedBackend, write_medqa
@@ -321,11 +323,15 @@ def test_stage_time_sums_the_manifests_per_run_and_over_runs(tmp_path):
     for run, seconds in zip(runs, ({"sft": 90.0, "rpo": 30.0, "cpt": 6.0}, {"sft": 120.0, "rpo": 60.0})):
         for stage, wall in seconds.items():
             write_json_atomic(run / stage / "stage_manifest.json", {"stage": stage, "wall_time_s": wall})
+    # The process's memory high-water mark, as later manifests record it: a run's peak is the largest.
+    for stage, peak in (("sft", 2048.0), ("rpo", 3072.0), ("cpt", 1024.0)):
+        manifest = json.loads((runs[0] / stage / "stage_manifest.json").read_text())
+        write_json_atomic(runs[0] / stage / "stage_manifest.json", {**manifest, "peak_rss_mib": peak})
     out = tmp_path / "report"
     assert main(["report", *map(str, runs), "--output", str(out), "--findings",
                  str(_rpo_vs_sft_findings(tmp_path))]) == 0
     table = (out / "report.md").read_text().split("## Stage time")[1].split("##")[0]
-    assert "| run | 3 | 2.1 | sft 90, rpo 30, cpt 6 |" in table  # 126 s; stages without a manifest are left out
-    assert "| run | 2 | 3.0 | sft 120, rpo 60 |" in table
-    assert "| all runs | 5 | 5.1 |  |" in table
+    assert "| run | 3 | 2.1 | 3.00 | sft 90, rpo 30, cpt 6 |" in table  # 126 s; stages without a manifest are left out
+    assert "| run | 2 | 3.0 | – | sft 120, rpo 60 |" in table  # manifests written before peaks were recorded
+    assert "| all runs | 5 | 5.1 | 3.00 |  |" in table
     assert "**Stage time.**" in (out / "summary.md").read_text()  # the README quotes the time from the runs

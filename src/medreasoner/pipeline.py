@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import shutil
 import sys
 import time
@@ -193,6 +194,7 @@ def _run_stage(recipe: Recipe, stage: Stage, out_dir: Path, main: bool) -> tuple
             "started_at": started.isoformat(timespec="seconds"),
             "wall_time_s": round(wall_time, 3),
             "cpu_time_s": round(cpu_time, 3),  # this process, all threads: comparable across loaded machines
+            "peak_rss_mib": peak_rss_mib(),
             "launch": launch_info(every_rank),
             "final_metrics": metrics,
         }
@@ -314,6 +316,16 @@ def _process_group():
     # Reached only when every stage succeeded (after an error the launcher stops the other ranks).
     # None: the default group and every other one (it was created here, so it is ours to end).
     torch.distributed.destroy_process_group(None if created else group)
+
+
+def peak_rss_mib() -> float:
+    """This process's resident-memory high-water mark since it started, in MiB.
+
+    Not a stage's own peak: the largest over a run's stage manifests is the run's peak when one process ran
+    them all (a resumed run starts a new process). Linux reports ``ru_maxrss`` in KiB, macOS in bytes.
+    """
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def _barrier() -> None:
