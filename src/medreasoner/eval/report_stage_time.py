@@ -11,11 +11,10 @@ mark, and a run's peak is the largest of them.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from medreasoner.eval.report_pipeline import recipe_stages
-from medreasoner.files import STAGE_MANIFEST
+from medreasoner.pipeline import read_manifest
 
 NOTE = ("Sum of the stages' wall times in minutes, from each stage's manifest (its last build), and the three "
         "longest stages in seconds; a fresh run adds a few seconds of start-up per stage. Peak memory: the "
@@ -27,12 +26,8 @@ def stage_manifests(run_dir: Path) -> dict[str, dict] | None:
     stages = recipe_stages(run_dir)
     if stages is None:
         return None
-    manifests = {}
-    for stage in stages:
-        manifest = Path(run_dir) / stage["name"] / STAGE_MANIFEST
-        if manifest.is_file():
-            manifests[stage["name"]] = json.loads(manifest.read_text(encoding="utf-8"))
-    return manifests
+    manifests = {stage["name"]: read_manifest(Path(run_dir) / stage["name"]) for stage in stages}
+    return {name: manifest for name, manifest in manifests.items() if manifest is not None}
 
 
 def _peak_gib(manifests: list[dict]) -> float | None:
@@ -52,10 +47,11 @@ def stage_time_rows(run_dirs: list[Path]) -> tuple[list[str], list[list[str]]]:
         seconds = {name: float(m["wall_time_s"]) for name, m in manifests.items()}
         longest = sorted(seconds.items(), key=lambda item: -item[1])[:3]
         peak = _peak_gib(list(manifests.values()))
-        rows.append([Path(run_dir).name, str(len(seconds)), f"{sum(seconds.values()) / 60:.1f}",
+        run_total = sum(seconds.values())
+        rows.append([Path(run_dir).name, str(len(seconds)), f"{run_total / 60:.1f}",
                      "–" if peak is None else f"{peak:.2f}",
                      ", ".join(f"{name} {value:.0f}" for name, value in longest)])
-        total += sum(seconds.values())
+        total += run_total
         every += manifests.values()
     if len(rows) > 1:
         peak = _peak_gib(every)

@@ -110,14 +110,15 @@ def last_checkpoint(out_dir: Path, world_size: int = 1) -> str | None:
 
     ``world_size``: the number of training processes that will resume it. A checkpoint counts as complete when
     :func:`checkpoint_complete` says so; an incomplete one (a process killed in the middle of a save) is
-    skipped and the one before it is used.
+    skipped and the one before it is used. Checked newest first, so older checkpoints are not read.
     """
     directory = checkpoints_dir(out_dir)
     if not directory.is_dir():
         return None
-    steps = [int(m.group(1)) for p in directory.iterdir()
-             if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and checkpoint_complete(p, world_size)]
-    return str(directory / f"checkpoint-{max(steps)}") if steps else None
+    steps = sorted((int(m.group(1)) for p in directory.iterdir()
+                    if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))), reverse=True)
+    return next((str(directory / f"checkpoint-{step}") for step in steps
+                 if checkpoint_complete(directory / f"checkpoint-{step}", world_size)), None)
 
 
 def checkpoint_complete(checkpoint: Path, world_size: int = 1) -> bool:
