@@ -96,6 +96,22 @@ def test_boxed_answer_counts_when_no_diagnosis_is_submitted(rows):
     assert diagnostic_env_reward([completion], **WEIGHTS) == [None]  # no environment: not applicable
 
 
+def test_an_episode_without_a_diagnosis_scores_the_floor_below_any_answered_one(rows):
+    # Not answering must never pay: an episode cut short (a malformed tool call ends it) keeps no
+    # evidence credit, or GRPO learns to stop before the diagnosis instead of answering.
+    for row in rows:
+        case = json.loads(row["case"])
+        stopped, wrong = (DiagnosticEnvironment(max_turns=len(case["menu"]) + 1) for _ in range(2))
+        for env in (stopped, wrong):
+            env.reset(**row)
+            env.request_exam(case["menu"][case["key_exams"][0]]["name"])
+        wrong.submit_diagnosis("Hypochondriasis")
+        malformed = [{"role": "assistant", "content": '<tool_call>\n{"name": "request_exam", "argum'}]
+        floor = diagnostic_env_reward([malformed], environments=[stopped], **WEIGHTS)[0]
+        answered = diagnostic_env_reward(["done"], environments=[wrong], **WEIGHTS)[0]
+        assert floor == pytest.approx(MIN_REWARD) and answered > floor
+
+
 def test_turn_cap_unknown_exams_and_double_submission(rows):
     case = json.loads(rows[2]["case"])
     env = DiagnosticEnvironment(max_turns=2)

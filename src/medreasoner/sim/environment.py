@@ -129,7 +129,8 @@ def episode_reward(
 ) -> float:
     r"""Score one finished episode.
 
-    reward = correct_weight * correct + evidence_weight * evidence - cost_weight * waste, where
+    reward = correct_weight * correct + evidence_weight * evidence - cost_weight * waste for an
+    episode that commits to a diagnosis, where
 
     - correct: the submitted diagnosis (else the final ``\boxed{}``/``Diagnosis:`` of
       ``final_text``) matches the case label or a synonym (the ``diagnosis`` verifier);
@@ -137,9 +138,17 @@ def episode_reward(
       condition) that were requested; 1 when the label needs none;
     - waste: cost of requested exams that are not key exams, divided by ``cost_budget``, capped at 1.
 
+    An episode that never commits to one (no submitted diagnosis and no final answer in
+    ``final_text``) scores the floor, ``-cost_weight``. WiNGPT-3.0's S4 episode ends with a
+    diagnosis; without the floor an episode cut short, by a malformed tool call for instance, kept its
+    evidence credit and paid less for exams than a wrong answer after more of them, and GRPO in
+    ``recipes/tiny/s4.yaml`` learned to stop that way (``docs/sim.md``, "S4 at tiny scale").
+
     The range is [-cost_weight, correct_weight + evidence_weight].
     """
     outcome = episode_outcome(env, final_text)
+    if not outcome["answered"]:
+        return -cost_weight
     waste = min(1.0, outcome["wasted_cost"] / cost_budget)
     return correct_weight * float(outcome["correct"]) + evidence_weight * outcome["evidence"] - cost_weight * waste
 
