@@ -27,6 +27,16 @@ reproduce: $(STAMP)
 	.venv/bin/medreasoner report runs/reproduce_s0 runs/reproduce_s1 runs/reproduce_s2 \
 		--findings configs/findings/tiny.yaml --output runs/reproduce_report
 
+# Finding 1 in the WiNGPT-3.0 S4 environment (docs/sim.md, "S4 at tiny scale"): SFT on expert episodes, GRPO in
+# the environment, both played on held-out episodes, then two GRPO changes checked on the validation episodes;
+# one seed, about an hour on 2 cores.
+s4: $(STAMP)
+	.venv/bin/medreasoner run recipes/tiny/s4.yaml
+	.venv/bin/medreasoner report runs/tiny_s4 --findings configs/findings/s4.yaml --output runs/tiny_s4/report
+	.venv/bin/medreasoner run recipes/tiny/s4_validation.yaml
+	.venv/bin/medreasoner report runs/s4_validation --findings configs/findings/s4_validation.yaml \
+		--output runs/s4_validation/report
+
 # The validation checks behind the reproduce run's SFT batch sampler, GRPO budget and RPO settings
 # (docs/recipes.md, "How the settings were chosen"), from each reproduce seed's models, on the validation items:
 # run after `reproduce`.
@@ -54,7 +64,19 @@ define rpo_variants_validation
 		rpo_alpha2.model.path=runs/reproduce_s$(1)/sft rpo_alpha2.data.train=runs/reproduce_s$(1)/preferences/data.jsonl \
 		rpo_lr1e-4_steps320.model.path=runs/reproduce_s$(1)/sft \
 		rpo_lr1e-4_steps320.data.train=runs/reproduce_s$(1)/preferences/data.jsonl \
+		rpo_lr5e-5.model.path=runs/reproduce_s$(1)/sft rpo_lr5e-5.data.train=runs/reproduce_s$(1)/preferences/data.jsonl \
+		rpo_lr1e-4_alpha2.model.path=runs/reproduce_s$(1)/sft \
+		rpo_lr1e-4_alpha2.data.train=runs/reproduce_s$(1)/preferences/data.jsonl \
+		rpo_lr1e-4_beta05.model.path=runs/reproduce_s$(1)/sft \
+		rpo_lr1e-4_beta05.data.train=runs/reproduce_s$(1)/preferences/data.jsonl \
 		eval_sft.model=runs/reproduce_s$(1)/sft --output runs/validation/rpo_variants_s$(1)
+endef
+define grpo_lr_validation
+	.venv/bin/medreasoner run recipes/tiny/grpo_lr_validation.yaml seed=$(1) \
+		grpo_lr1e-4.model.path=runs/reproduce_s$(1)/sft grpo_lr1e-4.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
+		grpo_lr3e-4.model.path=runs/reproduce_s$(1)/sft grpo_lr3e-4.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
+		grpo_lr1e-3.model.path=runs/reproduce_s$(1)/sft grpo_lr1e-3.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
+		eval_sft.model=runs/reproduce_s$(1)/sft --output runs/validation/grpo_lr_s$(1)
 endef
 validation: $(STAMP)
 	$(call sft_sampler_validation,0)
@@ -66,9 +88,12 @@ validation: $(STAMP)
 	$(call rpo_variants_validation,0)
 	$(call rpo_variants_validation,1)
 	$(call rpo_variants_validation,2)
+	$(call grpo_lr_validation,0)
+	$(call grpo_lr_validation,1)
+	$(call grpo_lr_validation,2)
 
-# Maintainers: regenerate the README's and docs/recipes.md's figures from the last demo, reproduce and
-# validation runs.
+# Maintainers: regenerate the figures of the README, docs/recipes.md and docs/sim.md from the last demo,
+# reproduce, s4 and validation runs.
 figures: $(STAMP)
 	.venv/bin/medreasoner report runs/tiny_pipeline --output runs/tiny_pipeline/report \
 		--embed README.md#demo --embed docs/recipes.md#demo
@@ -85,8 +110,15 @@ figures: $(STAMP)
 	.venv/bin/medreasoner report runs/validation/sft_sampler_s0 runs/validation/sft_sampler_s1 \
 		runs/validation/sft_sampler_s2 --findings configs/findings/sft_sampler_validation.yaml \
 		--output runs/validation/sft_sampler_report --embed docs/recipes.md#sft_sampler
+	.venv/bin/medreasoner report runs/validation/grpo_lr_s0 runs/validation/grpo_lr_s1 runs/validation/grpo_lr_s2 \
+		--findings configs/findings/grpo_lr_validation.yaml --output runs/validation/grpo_lr_report \
+		--embed docs/recipes.md#grpo_lr
+	.venv/bin/medreasoner report runs/tiny_s4 --findings configs/findings/s4.yaml --output runs/tiny_s4/report \
+		--embed docs/sim.md#s4
+	.venv/bin/medreasoner report runs/s4_validation --findings configs/findings/s4_validation.yaml \
+		--output runs/s4_validation/report --embed docs/sim.md#s4_validation
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-.PHONY: install demo reproduce validation figures test
+.PHONY: install demo reproduce s4 validation figures test

@@ -40,7 +40,8 @@ def _pipeline_run(tmp_path):
               {"name": "eval_a_rpo", "kind": "eval", "config": {"model": at("rpo")}}]
     (run / "recipe.yaml").write_text(yaml.safe_dump({"name": "t", "seed": 0, "stages": stages}))
     write_json_atomic(run / "world/manifest.json", {"accuracy": {"test": {
-        "num_cases": 8, "chance_accuracy": 0.25, "prior_only_accuracy_vs_label": 0.5, "bayes_optimal_accuracy": 0.8}}})
+        "num_cases": 8, "chance_accuracy": 0.25, "prior_only_accuracy_vs_label": 0.5, "bayes_optimal_accuracy": 0.8,
+        "bayes_optimal_accuracy_all_exams": 0.9}}})
     rows = [{"id": str(i), "question": "q"} for i in range(5)]
     write_step(run / "dedup", "dedup", rows_in=5, kept=rows[:3],
                dropped=[drop(rows[3], "near_duplicate", "0"), drop(rows[4], "near_duplicate", "1")], input_path="p")
@@ -64,7 +65,7 @@ def test_pipeline_report_orders_stages_and_pairs_gains(tmp_path):
     assert cells[1] == "run/eval_z_sft" and cells[4] == "8" and cells[5] == "+25.0"
     assert float(cells[7]) == 0.5  # exact McNemar: 2 discordant pairs, both to right
     baselines = markdown.split("## Reference lines (run)")[1].split("##")[0]
-    assert "| test | 8 | 25.0 | 50.0 | 80.0 |" in baselines
+    assert "| test | 8 | 25.0 | 50.0 | 80.0 | 90.0 |" in baselines
     funnel = markdown.split("## Data funnel (run)")[1]
     assert "| dedup | dedup | 5 | 3 | near_duplicate: 2 |" in funnel
 
@@ -107,6 +108,7 @@ def test_findings_per_seed_and_pooled(tmp_path):
     assert (out / "findings.png").is_file() and "## Findings" in (out / "report.md").read_text()
     summary = (out / "summary.md").read_text()  # what --embed quotes: the findings alone
     assert summary.startswith("**Findings.**") and "**Accuracy.**" not in summary
+    assert "Reference lines" not in summary  # quoted only beside episode tables (the S4 findings)
 
 
 def test_findings_checks_say_met_or_not_met_with_the_note(tmp_path, capsys):
@@ -163,6 +165,9 @@ def test_embed_writes_the_tables_between_the_markers_only(tmp_path, capsys):
     ("grpo_budget_validation.yaml", "grpo_budget_validation.yaml"),
     ("rpo_variants_validation.yaml", "rpo_variants_validation.yaml"),
     ("sft_sampler_validation.yaml", "sft_sampler_validation.yaml"),
+    ("grpo_lr_validation.yaml", "grpo_lr_validation.yaml"),
+    ("s4.yaml", "s4.yaml"),
+    ("s4_validation.yaml", "s4_validation.yaml"),
 ])
 def test_shipped_findings_name_eval_stages_of_their_recipe(findings, recipe):
     from pathlib import Path
@@ -175,15 +180,17 @@ def test_shipped_findings_name_eval_stages_of_their_recipe(findings, recipe):
     for finding in load_findings(repo / "configs/findings" / findings).findings:
         for cell in (finding.control, finding.treatment):
             stage = stages[cell.stage]
-            if cell.scoring is None:  # an eval cell: the stage evaluates the benchmark in the cell's mode
+            if cell.kind == "eval":  # the stage evaluates the benchmark in the cell's mode
                 assert stage.kind == "eval" and stage.config.mode in (cell.mode, "both"), cell
                 assert finding.benchmark in {b.name for b in stage.config.benchmarks}, cell
+            elif cell.kind == "episodes":
+                assert stage.kind == "episodes", cell
             else:  # a probe cell: benchmark is one of the stage's item groups
                 groups = {"all", *stage.config.subsets, *(f"not_{name}" for name in stage.config.subsets)}
                 assert stage.kind == "probe" and finding.benchmark in groups, cell
 
 
-@pytest.mark.parametrize("recipe", ["grpo_budget_validation.yaml", "rpo_variants_validation.yaml",
+@pytest.mark.parametrize("recipe", ["grpo_budget_validation.yaml", "grpo_lr_validation.yaml", "rpo_variants_validation.yaml",
                                     "sft_sampler_validation.yaml", "grpo_validation.yaml", "rpo_validation.yaml"])
 def test_validation_recipes_never_read_the_test_split(recipe):
     # Hyperparameters are chosen on these runs; the test items are read by the reproduce run's evals only.
@@ -197,6 +204,23 @@ def test_validation_recipes_never_read_the_test_split(recipe):
     for stage in evals:
         for benchmark in stage.config.benchmarks:
             assert "/eval/validation_" in benchmark.data and "test" not in Path(benchmark.data).name, (stage.name, benchmark)
+
+
+def test_s4_reads_the_test_episodes_only_after_its_last_training_stage():
+    # The S4 recipe checks its settings on the validation episodes; the test episodes are its final report.
+    from pathlib import Path
+
+    from medreasoner.recipe import load_recipe
+
+    stages = load_recipe(Path(__file__).resolve().parents[1] / "recipes/tiny/s4.yaml").stages
+    reads_test = [i for i, s in enumerate(stages) if "env/test.jsonl" in str(s.config.model_dump())]
+    trains = [i for i, s in enumerate(stages) if s.kind in ("sft", "grpo")]
+    assert reads_test and min(reads_test) > max(trains)
+    assert all(stages[i].kind == "episodes" for i in reads_test)
+    # its validation check plays the validation episodes only
+    checks = load_recipe(Path(__file__).resolve().parents[1] / "recipes/tiny/s4_validation.yaml").stages
+    assert not [s.name for s in checks if "test.jsonl" in str(s.config.model_dump())]
+    assert all("env/validation.jsonl" in s.config.cases for s in checks if s.kind == "episodes")
 
 
 def test_trained_from_follows_model_paths_past_unevaluated_stages(tmp_path):
@@ -315,7 +339,51 @@ def test_findings_contrast_probe_stages_on_their_item_groups(tmp_path, capsys):
     findings.write_text("findings:\n" + contrast.format(group="rare", scoring="calibrated").replace(
         "{stage: probe_base, scoring: calibrated}", "{stage: eval_z_sft, mode: answer}"))
     assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 2
-    assert "both be eval cells (mode) or both probe cells (scoring)" in capsys.readouterr().err
+    assert "cells of one kind: both eval (mode), both probe (scoring) or both episodes" in capsys.readouterr().err
+
+
+def _episodes_stage(run, stage: str, correct: list[bool]) -> None:
+    """A finished episodes stage of the run's recipe whose episode ``k`` is right when ``correct[k]`` is."""
+    rows = [{"id": f"test-{k:06d}", "correct": right, "num_exams": 2} for k, right in enumerate(correct)]
+    (run / stage).mkdir()
+    (run / stage / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    accuracy = sum(correct) / len(correct)
+    write_json_atomic(run / stage / "results.json", {"metrics": {
+        "num_episodes": len(rows), "accuracy": accuracy, "accuracy_ci95": [0.0, 1.0], "mean_exams": 2.0,
+        "mean_key_exam_coverage": 0.5, "mean_exam_cost": 3.0, "answered_rate": 1.0}})
+    recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+    recipe["stages"].append({"name": stage, "kind": "episodes",
+                             "config": {"model": str(run / "sft"), "cases": "/data/env/test.jsonl"}})
+    (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+
+
+def test_findings_contrast_episodes_stages_episode_by_episode(tmp_path, capsys):
+    runs = _seed_runs(tmp_path, 2)
+    for run, grpo in zip(runs, ([True, True, True, False], [True, False, False, False])):
+        _episodes_stage(run, "episodes_sft", [True, False, False, False])
+        _episodes_stage(run, "episodes_grpo", grpo)
+    findings = tmp_path / "findings.yaml"
+    findings.write_text("findings:\n  - name: s4\n    benchmark: episodes\n"
+                        "    control: {stage: episodes_sft, episodes: final_diagnosis}\n"
+                        "    treatment: {stage: episodes_grpo, episodes: final_diagnosis}\n"
+                        "    target: t\n    check: {ci_low_above: 0}\n")
+    out = tmp_path / "report"
+    assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 0
+    (result,) = json.loads((out / "findings.json").read_text())
+    assert [s["effect"] for s in result["per_seed"]] == [0.5, 0.0] and result["pooled"]["effect"] == 0.25
+    assert result["met"] is False  # 4 episodes a seed: some resamples of seed 0 gain nothing, so the CI reaches 0
+    # What --embed quotes holds each run's episode table (exams requested), naming the run's own model by stage.
+    summary = (out / "summary.md").read_text()
+    assert "**Diagnostic-chain episodes (run).**" in summary and "**Reference lines (run).**" in summary
+    assert "| episodes_grpo | sft | /data/env/test.jsonl | 4 | 75.0 [0.0, 100.0] | 2.00 | 50.0 | 3.00 | 100.0 |" in summary
+    # An episodes cell is paired only with an episodes cell, under the benchmark that names them.
+    findings.write_text(findings.read_text().replace("benchmark: episodes", "benchmark: medqa"))
+    assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 2
+    assert "benchmark 'episodes' goes with episodes cells, and only with them" in capsys.readouterr().err
+    (runs[0] / "episodes_grpo" / "predictions.jsonl").write_text('{"id": "test-000000", "correct": "yes"}\n')
+    findings.write_text(findings.read_text().replace("benchmark: medqa", "benchmark: episodes"))
+    assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 2
+    assert "predictions.jsonl:1: an episode needs a string 'id' and a boolean 'correct'" in capsys.readouterr().err
 
 
 def test_stage_time_sums_the_manifests_per_run_and_over_runs(tmp_path):

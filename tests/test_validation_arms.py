@@ -49,3 +49,33 @@ def test_grpo_budget_arms_are_the_shipped_grpo_with_one_change_each():
     # the ablation on random items trains with the same GRPO settings as the shipped stage
     random_arm = stage_config("reproduce.yaml", "grpo_random")
     assert (random_arm["grpo"], random_arm["optim"]) == (shipped["grpo"], shipped["optim"])
+
+
+def test_grpo_lr_arms_are_the_shipped_grpo_with_their_learning_rate_and_100_steps():
+    shipped = stage_config("reproduce.yaml", "grpo")
+    fixed = lambda optim: {k: v for k, v in optim.items()  # noqa: E731
+                           if k not in ("logging_steps", "save_steps", "learning_rate", "max_steps")}
+    for arm, learning_rate in (("grpo_lr1e-4", 1e-4), ("grpo_lr3e-4", 3e-4), ("grpo_lr1e-3", 1e-3)):
+        config = stage_config("grpo_lr_validation.yaml", arm)
+        assert config["grpo"] == shipped["grpo"] and config["rewards"] == shipped["rewards"], arm
+        assert (config["optim"]["learning_rate"], config["optim"]["max_steps"]) == (learning_rate, 100), arm
+        assert fixed(config["optim"]) == fixed(shipped["optim"]), arm
+        # the step-50 checkpoint stands for a 50-step run only under a constant learning rate
+        assert config["optim"]["lr_scheduler_type"] == "constant" and config["optim"]["save_steps"] == 50
+
+
+def test_rpo_arms_of_the_second_rule_change_one_setting_of_1e_4_and_the_chosen_one_ships():
+    plain = lambda config: {"preference": config["preference"], "data_max_length": config["data"]["max_length"],  # noqa: E731
+                            "optim": {k: v for k, v in config["optim"].items() if k not in ("logging_steps", "save_steps")}}
+    before = plain(stage_config("rpo_variants_validation.yaml", "rpo_lr1e-4"))  # shipped when the rule was written
+    changes = {"rpo_lr5e-5": ("optim", "learning_rate", 5e-5), "rpo_lr1e-4_alpha2": ("preference", "rpo_alpha", 2.0),
+               "rpo_lr1e-4_beta05": ("preference", "beta", 0.5)}
+    for arm, (section, key, value) in changes.items():
+        config = plain(stage_config("rpo_variants_validation.yaml", arm))
+        assert config[section].pop(key) == value, arm
+        assert config == {**before, section: {k: v for k, v in before[section].items() if k != key}}, arm
+    # the rule's pick (beta 0.5) is what RPO ships, and the DPO ablation keeps RPO's settings with alpha 0
+    chosen = plain(stage_config("rpo_variants_validation.yaml", "rpo_lr1e-4_beta05"))
+    assert plain(stage_config("reproduce.yaml", "rpo")) == chosen
+    dpo = plain(stage_config("reproduce.yaml", "dpo"))
+    assert {**dpo["preference"], "loss": "rpo", "rpo_alpha": 1.0} == chosen["preference"] and dpo["optim"] == chosen["optim"]

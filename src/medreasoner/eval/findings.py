@@ -16,7 +16,10 @@ A finding is a contrast ``treatment - control`` of accuracy on the same items, w
 A side can also be a ``probe`` stage under a scoring (``{stage: probe_cpt, scoring: calibrated}``,
 :mod:`medreasoner.eval.probe`): ``benchmark`` then names one of the stage's item groups (``all``, a
 subset such as ``cpt_only``, or its complement ``not_cpt_only``), and the contrast compares what two
-models know, read from the weights, on the same items. Both sides of a contrast are of one kind.
+models know, read from the weights, on the same items. A side can also be an ``episodes`` stage
+(``{stage: episodes_grpo, episodes: final_diagnosis}``, :mod:`medreasoner.eval.episodes`): each
+episode of the WiNGPT-3.0 S4 environment is an item, right when its final diagnosis is, and
+``benchmark`` is ``episodes``. Both sides of a contrast are of one kind.
 
 ``check`` (optional) states the target in numbers, in points, on the pooled effect and its CI; the
 report then says "met" or "not met" in the pooled row instead of leaving the reader to compare, and
@@ -45,19 +48,30 @@ from medreasoner.eval.probe import Scoring, in_group
 from medreasoner.files import read_jsonl
 
 
+EPISODES_BENCHMARK = "episodes"
+
+
 class Cell(BaseModel):
-    """One evaluated cell: an eval stage in a prompt mode, or a probe stage under a scoring."""
+    """One evaluated cell: an eval stage in a prompt mode, a probe stage under a scoring, or an
+    episodes stage scored on its final diagnosis."""
 
     model_config = ConfigDict(extra="forbid")
     stage: str = Field(min_length=1)
     mode: Literal["answer", "explain"] | None = None
     scoring: Scoring | None = None
+    episodes: Literal["final_diagnosis"] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Cell":
-        if (self.mode is None) == (self.scoring is None):
-            raise ValueError("give mode (an eval stage) or scoring (a probe stage), not both or neither")
+        if sum(x is not None for x in (self.mode, self.scoring, self.episodes)) != 1:
+            raise ValueError("give one of mode (an eval stage), scoring (a probe stage) or episodes (an episodes "
+                             "stage)")
         return self
+
+    @property
+    def kind(self) -> str:
+        """``eval``, ``probe`` or ``episodes``: the kind of stage the cell reads."""
+        return "probe" if self.scoring is not None else "episodes" if self.episodes is not None else "eval"
 
 
 class Check(BaseModel):
@@ -105,8 +119,11 @@ class Contrast(BaseModel):
     def _note_needs_check(self) -> "Contrast":
         if self.if_not_met is not None and self.check is None:
             raise ValueError("if_not_met needs a check (it is printed when the check fails)")
-        if (self.control.scoring is None) != (self.treatment.scoring is None):
-            raise ValueError("control and treatment must both be eval cells (mode) or both probe cells (scoring)")
+        if self.control.kind != self.treatment.kind:
+            raise ValueError("control and treatment must be cells of one kind: both eval (mode), both probe "
+                             "(scoring) or both episodes")
+        if (self.control.kind == "episodes") != (self.benchmark == EPISODES_BENCHMARK):
+            raise ValueError(f"benchmark {EPISODES_BENCHMARK!r} goes with episodes cells, and only with them")
         return self
 
 
@@ -137,9 +154,12 @@ def load_findings(path: str | Path) -> FindingsSpec:
 def cell_correct(run_dir: Path, benchmark: str, cell: Cell) -> dict[str, bool]:
     """Per-item correctness of one cell: ``RUN_DIR/<stage>/<benchmark>_<mode>/predictions.jsonl`` for an
     eval cell; for a probe cell, the ``<scoring>_correct`` of the items of group ``benchmark`` in
+    ``RUN_DIR/<stage>/predictions.jsonl``; for an episodes cell, each episode's ``correct`` in
     ``RUN_DIR/<stage>/predictions.jsonl``."""
     if cell.scoring is not None:
         return _probe_correct(Path(run_dir) / cell.stage, benchmark, cell.scoring)
+    if cell.episodes is not None:
+        return _episodes_correct(Path(run_dir) / cell.stage)
     path = Path(run_dir) / cell.stage / f"{benchmark}_{cell.mode}" / "predictions.jsonl"
     if not path.is_file():
         raise InputError(path, f"no predictions for stage {cell.stage!r} in {cell.mode} mode (has the run finished?)")
@@ -154,6 +174,18 @@ def _probe_correct(stage_dir: Path, group: str, scoring: str) -> dict[str, bool]
     if group not in groups:
         raise InputError(summary, f"benchmark {group!r} is not one of this probe's item groups: {', '.join(groups)}")
     return {row["id"]: bool(row[f"{scoring}_correct"]) for _, row in read_jsonl(path) if in_group(row["subsets"], group)}
+
+
+def _episodes_correct(stage_dir: Path) -> dict[str, bool]:
+    summary, path = stage_dir / "results.json", stage_dir / "predictions.jsonl"
+    if not summary.is_file() or not path.is_file():
+        raise InputError(stage_dir, "no results.json and predictions.jsonl here (is it a finished episodes stage?)")
+    correct = {}
+    for line, row in read_jsonl(path):
+        if not isinstance(row.get("id"), str) or not isinstance(row.get("correct"), bool):
+            raise InputError(path, "an episode needs a string 'id' and a boolean 'correct'", line=line)
+        correct[row["id"]] = row["correct"]
+    return correct
 
 
 def _pooled(differences: list[np.ndarray], n_resamples: int, seed: int) -> tuple[float, float, float]:

@@ -52,6 +52,7 @@ PROVENANCE_NOTE = ("model sha256: over the weights, tokenizer and config files; 
                    "eval stage's start, or when results.json was written. A standalone eval records no data hash "
                    "or commit.")
 STAGE_TIME_TITLE = "Stage time"
+EPISODES_TITLE = "Diagnostic-chain episodes"
 PROBE_TITLE = "Knowledge probe"
 PROBE_NOTE = ("Multiple-choice accuracy by option log-likelihood in the probe stage's text format (no generation): "
               "raw = the option the model finds likeliest after the question; calibrated = likeliest relative to "
@@ -226,16 +227,20 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
     stage_time = stage_time_rows(run_dirs)
     if stage_time[1]:
         sections.append((STAGE_TIME_TITLE, STAGE_TIME_NOTE, *stage_time))
+    episode_context: set[str] = set()  # titles a findings summary quotes beside its episodes findings
     for run_dir in run_dirs:
-        baselines = baseline_rows(run_dir)
+        baselines, episodes = baseline_rows(run_dir), episode_rows(run_dir)
+        if episodes[1]:
+            # An S4 accuracy reads against its run's world: chance, prior-only and the every-exam ceiling.
+            episode_context |= {f"Reference lines ({run_dir.name})", f"{EPISODES_TITLE} ({run_dir.name})"}
         if baselines[1]:
             sections.append((f"Reference lines ({run_dir.name})", "Chance and the prior-only baseline (the most "
                              "prevalent condition of the differential) scored against the items' gold; the "
-                             "Bayes-optimal ceiling is the share of gold labels equal to the true condition.",
-                             *baselines))
-        episodes = episode_rows(run_dir)
+                             "Bayes-optimal ceiling is the share of gold labels equal to the true condition; an "
+                             "S4 episode's gold is the Bayes-optimal diagnosis with every exam result, and the "
+                             "last column is how often that equals the true condition.", *baselines))
         if episodes[1]:
-            sections.append((f"Diagnostic-chain episodes ({run_dir.name})", "Greedy episodes in the WiNGPT-3.0 S4 "
+            sections.append((f"{EPISODES_TITLE} ({run_dir.name})", "Greedy episodes in the WiNGPT-3.0 S4 "
                              "environment: final-diagnosis accuracy with its Wilson CI, exams requested, share "
                              "of the case's key exams requested, exam cost.", *episodes))
         funnel = funnel_rows(run_dir)
@@ -267,7 +272,9 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
     write_text_atomic(output / "report.md", "\n\n".join(markdown_parts) + "\n")
     # summary.md (what --embed quotes): the findings alone in a findings report, else every table but Details
     # and Provenance (machine-local paths and dates do not belong in the README).
-    quoted = ([s for s in sections if s[0] in ("Findings", MISSED_TITLE, PROBE_TITLE, STAGE_TIME_TITLE)]
+    # An episodes finding is quoted with its runs' episode tables (exams requested, key-exam coverage).
+    quoted = ([s for s in sections if s[0] in ("Findings", MISSED_TITLE, PROBE_TITLE, STAGE_TIME_TITLE)
+               or s[0] in episode_context]
               if findings is not None
               else [s for s in sections if s[0] not in ("Details", "Provenance")])
     embedded = "\n\n".join(f"**{title}.** " + (f"{text}\n\n" if text else "\n\n") + _markdown_table(header, rows)

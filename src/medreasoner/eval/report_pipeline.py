@@ -129,7 +129,8 @@ def gain_rows(runs: list[tuple[str, dict]]) -> tuple[list[str], list[list[str]]]
 
 def baseline_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
     """Reference accuracies of the world's evaluation splits (from the world stage's manifest)."""
-    header = ["split", "n", "chance %", "prior-only vs gold %", "Bayes-optimal (gold = truth) %"]
+    header = ["split", "n", "chance %", "prior-only vs gold %", "Bayes-optimal (gold = truth) %",
+              "with every exam (episode gold = truth) %"]
     rows = []
     for stage in recipe_stages(run_dir) or []:
         manifest = Path(run_dir) / stage["name"] / "manifest.json"
@@ -142,7 +143,10 @@ def baseline_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
                 continue
             rows.append([split, str(figures["num_cases"]), f"{100 * figures['chance_accuracy']:.1f}",
                          f"{100 * figures['prior_only_accuracy_vs_label']:.1f}",
-                         f"{100 * figures['bayes_optimal_accuracy']:.1f}"])
+                         f"{100 * figures['bayes_optimal_accuracy']:.1f}",
+                         # worlds built before the manifest recorded it show a dash
+                         f"{100 * figures['bayes_optimal_accuracy_all_exams']:.1f}"
+                         if "bayes_optimal_accuracy_all_exams" in figures else "–"])
     return header, rows
 
 
@@ -159,10 +163,17 @@ def funnel_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _in_run(path: str, run_dir: Path) -> str:
+    """``path`` relative to the run when it lies inside it (a stage's output), else as given: a table quoted
+    in the docs names the run's own files by stage, not by a machine-local path."""
+    run, resolved = Path(run_dir).resolve(), Path(path).resolve()  # a relative path is relative to where the run ran
+    return str(resolved.relative_to(run)) if resolved.is_relative_to(run) else str(path)
+
+
 def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
     """One row per ``episodes`` stage (WiNGPT-3.0 S4 environment evaluation), in recipe order."""
-    header = ["stage", "model", "episodes", "accuracy % [95 % CI]", "exams / episode", "key-exam coverage %",
-              "exam cost / episode", "answered %"]
+    header = ["stage", "model", "cases", "episodes", "accuracy % [95 % CI]", "exams / episode",
+              "key-exam coverage %", "exam cost / episode", "answered %"]
     rows = []
     for stage in recipe_stages(run_dir) or []:
         path = Path(run_dir) / stage["name"] / "results.json"
@@ -170,7 +181,9 @@ def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
             continue
         m = json.loads(path.read_text(encoding="utf-8"))["metrics"]
         low, high = m["accuracy_ci95"]
-        rows.append([stage["name"], str((stage.get("config") or {}).get("model", "?")), str(m["num_episodes"]),
+        config = stage.get("config") or {}
+        rows.append([stage["name"], _in_run(config.get("model", "?"), run_dir), _in_run(config.get("cases", "?"), run_dir),
+                     str(m["num_episodes"]),
                      f"{100 * m['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]", f"{m['mean_exams']:.2f}",
                      f"{100 * m['mean_key_exam_coverage']:.1f}", f"{m['mean_exam_cost']:.2f}",
                      f"{100 * m['answered_rate']:.1f}"])
