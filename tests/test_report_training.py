@@ -89,8 +89,9 @@ def test_environment_run_reports_its_episodes(tmp_path):
     """A run whose only evaluation is an ``episodes`` stage (S4) is reportable: accuracy with its CI
     and the exams requested per episode, in recipe order."""
     run = tmp_path / "run"
-    stages = [{"name": "episodes_sft", "kind": "episodes", "config": {"model": "sft"}},
-              {"name": "episodes_grpo", "kind": "episodes", "config": {"model": "grpo"}}]
+    cases = str(run / "world/env/validation.jsonl")  # a file of the run: named relative to it in the table
+    stages = [{"name": "episodes_sft", "kind": "episodes", "config": {"model": "sft", "cases": cases}},
+              {"name": "episodes_grpo", "kind": "episodes", "config": {"model": "grpo", "cases": cases}}]
     run.mkdir()
     (run / "recipe.yaml").write_text(yaml.safe_dump({"name": "t", "seed": 0, "stages": stages}))
     for name, correct, exams in (("episodes_grpo", 30, 2.5), ("episodes_sft", 20, 1.25)):
@@ -101,5 +102,5 @@ def test_environment_run_reports_its_episodes(tmp_path):
     assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
     section = (tmp_path / "report" / "report.md").read_text().split("## Diagnostic-chain episodes (run)")[1]
     rows = [line for line in section.splitlines() if line.startswith("| episodes_")]
-    assert rows[0].startswith("| episodes_sft | sft | 40 | 50.0 [10.0, 90.0] | 1.25 |")
-    assert rows[1].startswith("| episodes_grpo | grpo | 40 | 75.0 [10.0, 90.0] | 2.50 |")
+    assert rows[0].startswith("| episodes_sft | sft | world/env/validation.jsonl | 40 | 50.0 [10.0, 90.0] | 1.25 |")
+    assert rows[1].startswith("| episodes_grpo | grpo | world/env/validation.jsonl | 40 | 75.0 [10.0, 90.0] | 2.50 |")
