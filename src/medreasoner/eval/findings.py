@@ -156,9 +156,9 @@ def cell_correct(run_dir: Path, benchmark: str, cell: Cell) -> dict[str, bool]:
     eval cell; for a probe cell, the ``<scoring>_correct`` of the items of group ``benchmark`` in
     ``RUN_DIR/<stage>/predictions.jsonl``; for an episodes cell, each episode's ``correct`` in
     ``RUN_DIR/<stage>/predictions.jsonl``."""
-    if cell.scoring is not None:
+    if cell.kind == "probe":
         return _probe_correct(Path(run_dir) / cell.stage, benchmark, cell.scoring)
-    if cell.episodes is not None:
+    if cell.kind == "episodes":
         return _episodes_correct(Path(run_dir) / cell.stage)
     path = Path(run_dir) / cell.stage / f"{benchmark}_{cell.mode}" / "predictions.jsonl"
     if not path.is_file():
