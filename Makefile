@@ -28,7 +28,7 @@ reproduce: $(STAMP)
 		--findings configs/findings/tiny.yaml --output runs/reproduce_report
 
 # Finding 1 in the WiNGPT-3.0 S4 environment (docs/sim.md, "S4 at tiny scale"): SFT on expert episodes, GRPO in
-# the environment, both played on held-out episodes, then two GRPO changes checked on the validation episodes;
+# the environment, both played on held-out episodes, then three GRPO changes checked on the validation episodes;
 # one seed, about an hour on 2 cores.
 s4: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/s4.yaml

@@ -41,7 +41,7 @@ def _pipeline_run(tmp_path):
     (run / "recipe.yaml").write_text(yaml.safe_dump({"name": "t", "seed": 0, "stages": stages}))
     write_json_atomic(run / "world/manifest.json", {"accuracy": {"test": {
         "num_cases": 8, "chance_accuracy": 0.25, "prior_only_accuracy_vs_label": 0.5, "bayes_optimal_accuracy": 0.8,
-        "bayes_optimal_accuracy_all_exams": 0.9}}})
+        "bayes_optimal_accuracy_all_exams": 0.9, "expert_episode_accuracy": 0.875, "expert_episode_exams": 1.25}}})
     rows = [{"id": str(i), "question": "q"} for i in range(5)]
     write_step(run / "dedup", "dedup", rows_in=5, kept=rows[:3],
                dropped=[drop(rows[3], "near_duplicate", "0"), drop(rows[4], "near_duplicate", "1")], input_path="p")
@@ -65,7 +65,7 @@ def test_pipeline_report_orders_stages_and_pairs_gains(tmp_path):
     assert cells[1] == "run/eval_z_sft" and cells[4] == "8" and cells[5] == "+25.0"
     assert float(cells[7]) == 0.5  # exact McNemar: 2 discordant pairs, both to right
     baselines = markdown.split("## Reference lines (run)")[1].split("##")[0]
-    assert "| test | 8 | 25.0 | 50.0 | 80.0 | 90.0 |" in baselines
+    assert "| test | 8 | 25.0 | 50.0 | 80.0 |" in baselines and "every exam" not in baselines  # no episodes here
     funnel = markdown.split("## Data funnel (run)")[1]
     assert "| dedup | dedup | 5 | 3 | near_duplicate: 2 |" in funnel
 
@@ -375,6 +375,7 @@ def test_findings_contrast_episodes_stages_episode_by_episode(tmp_path, capsys):
     # What --embed quotes holds each run's episode table (exams requested), naming the run's own model by stage.
     summary = (out / "summary.md").read_text()
     assert "**Diagnostic-chain episodes (run).**" in summary and "**Reference lines (run).**" in summary
+    assert "| test | 8 | 25.0 | 50.0 | 80.0 | 90.0 | 87.5 (1.25) |" in summary  # a run with episodes: the S4 columns
     assert "| episodes_grpo | sft | /data/env/test.jsonl | 4 | 75.0 [0.0, 100.0] | 2.00 | 50.0 | 3.00 | 100.0 |" in summary
     # An episodes cell is paired only with an episodes cell, under the benchmark that names them.
     findings.write_text(findings.read_text().replace("benchmark: episodes", "benchmark: medqa"))

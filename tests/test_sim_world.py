@@ -131,7 +131,7 @@ def test_training_rows_follow_the_contract(world):
     assert manifest["counts"]["env/sft_train.jsonl"] == manifest["counts"]["env/train.jsonl"] == 100
     assert (manifest["counts"]["env/validation.jsonl"], manifest["counts"]["env/test.jsonl"]) == (30, 50)
     demo = _read(world / "env/sft_train.jsonl")[0]
-    assert set(demo) == {"tools", "messages"} and demo["messages"][-1]["content"].endswith(f"\\boxed{{{case['label']['name']}}}")
+    assert set(demo) == {"tools", "messages"} and demo["messages"][-1]["content"].startswith("Most likely diagnosis: \\boxed{")
 
 
 def test_cli_builds_and_reports_bad_configs(tmp_path, capsys):

@@ -82,3 +82,24 @@ def test_rpo_arms_of_the_second_rule_change_one_setting_of_1e_4_and_the_chosen_o
     assert plain(stage_config("reproduce.yaml", "rpo")) == chosen
     dpo = plain(stage_config("reproduce.yaml", "dpo"))
     assert {**dpo["preference"], "loss": "rpo", "rpo_alpha": 1.0} == chosen["preference"] and dpo["optim"] == chosen["optim"]
+
+
+def test_s4_arms_are_the_shipped_s4_grpo_with_one_change_each():
+    """s4_validation.yaml's arms start from s4.yaml's SFT model; each is s4.yaml's GRPO stage with one change."""
+    shipped = stage_config("s4.yaml", "grpo")
+    reward = shipped["rewards"][0]["params"]
+    changes = {"grpo_nocost": ({"cost_weight": 0.0}, {}),
+               "grpo_lr3e-5": ({}, {"learning_rate": 3e-5}),
+               "grpo_correct_only": ({"evidence_weight": 0.0, "cost_weight": 0.0}, {})}  # the correctness term alone
+    for arm, (reward_change, optim_change) in changes.items():
+        config = stage_config("s4_validation.yaml", arm)
+        assert (config["grpo"], config["environment"]) == (shipped["grpo"], shipped["environment"]), arm
+        assert config["rewards"] == [{**shipped["rewards"][0], "params": {**reward, **reward_change}}], arm
+        assert without(config["optim"]) == {**without(shipped["optim"]), **optim_change}, arm
+        assert config["data"]["train"].endswith("/world/env/train.jsonl") and shipped["data"]["train"].endswith(
+            "/env/train.jsonl")
+        assert {k: v for k, v in config["data"].items() if k != "train"} == \
+            {k: v for k, v in shipped["data"].items() if k != "train"}, arm
+        assert config["model"]["path"] == "runs/tiny_s4/sft", arm
+    # no arm met the rule, so s4.yaml ships the reward every arm changed
+    assert reward == {"correct_weight": 1.0, "evidence_weight": 0.5, "cost_weight": 0.5, "cost_budget": 10.0}

@@ -127,7 +127,8 @@ def _build_world(args: argparse.Namespace) -> int:
     for name, count in manifest["counts"].items():
         files.add_row(name, str(count))
     console.print(files)
-    accuracy = Table("split", "cases", "Bayes-optimal (items)", "Bayes-optimal (all exams)", "prior only", "chance")
+    accuracy = Table("split", "cases", "Bayes-optimal (items)", "Bayes-optimal (all exams)", "prior only", "chance",
+                     "S4 expert vs all-exams gold (exams)")
     for split, figures in manifest["accuracy"].items():
         if figures:
             accuracy.add_row(
@@ -137,6 +138,7 @@ def _build_world(args: argparse.Namespace) -> int:
                 f"{figures['bayes_optimal_accuracy_all_exams']:.3f}",
                 f"{figures['prior_only_accuracy']:.3f}",
                 f"{figures['chance_accuracy']:.3f}",
+                f"{figures['expert_episode_accuracy']:.3f} ({figures['expert_episode_exams']:.2f})",
             )
     console.print(accuracy)
     return 0

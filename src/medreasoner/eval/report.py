@@ -229,16 +229,20 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
         sections.append((STAGE_TIME_TITLE, STAGE_TIME_NOTE, *stage_time))
     episode_context: set[str] = set()  # titles a findings summary quotes beside its episodes findings
     for run_dir in run_dirs:
-        baselines, episodes = baseline_rows(run_dir), episode_rows(run_dir)
+        episodes = episode_rows(run_dir)
+        baselines = baseline_rows(run_dir, episodes=bool(episodes[1]))
         if episodes[1]:
             # An S4 accuracy reads against its run's world: chance, prior-only and the every-exam ceiling.
             episode_context |= {f"Reference lines ({run_dir.name})", f"{EPISODES_TITLE} ({run_dir.name})"}
         if baselines[1]:
-            sections.append((f"Reference lines ({run_dir.name})", "Chance and the prior-only baseline (the most "
-                             "prevalent condition of the differential) scored against the items' gold; the "
-                             "Bayes-optimal ceiling is the share of gold labels equal to the true condition; an "
-                             "S4 episode's gold is the Bayes-optimal diagnosis with every exam result, and the "
-                             "last column is how often that equals the true condition.", *baselines))
+            note = ("Chance and the prior-only baseline (the most prevalent condition of the differential) scored "
+                    "against the items' gold; the Bayes-optimal ceiling is the share of gold labels equal to the "
+                    "true condition.")
+            if episodes[1]:
+                note += (" An S4 episode's gold is the Bayes-optimal diagnosis with every exam result; the next "
+                         "column is how often that equals the true condition, and the last is the label-blind "
+                         "expert that env/sft_train.jsonl demonstrates, played on the split's episodes.")
+            sections.append((f"Reference lines ({run_dir.name})", note, *baselines))
         if episodes[1]:
             sections.append((f"{EPISODES_TITLE} ({run_dir.name})", "Greedy episodes in the WiNGPT-3.0 S4 "
                              "environment: final-diagnosis accuracy with its Wilson CI, exams requested, share "

@@ -127,10 +127,13 @@ def gain_rows(runs: list[tuple[str, dict]]) -> tuple[list[str], list[list[str]]]
     return header, rows
 
 
-def baseline_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
-    """Reference accuracies of the world's evaluation splits (from the world stage's manifest)."""
-    header = ["split", "n", "chance %", "prior-only vs gold %", "Bayes-optimal (gold = truth) %",
-              "with every exam (episode gold = truth) %"]
+def baseline_rows(run_dir: Path, *, episodes: bool) -> tuple[list[str], list[list[str]]]:
+    """Reference accuracies of the world's evaluation splits (from the world stage's manifest); with
+    ``episodes`` (the run plays S4 episodes) also the episode gold's: how often it is the true condition,
+    and the accuracy of the expert that ``env/sft_train.jsonl`` demonstrates, with its exams per episode."""
+    header = ["split", "n", "chance %", "prior-only vs gold %", "Bayes-optimal (gold = truth) %"]
+    if episodes:
+        header += ["with every exam (episode gold = truth) %", "S4 expert vs episode gold % (exams / episode)"]
     rows = []
     for stage in recipe_stages(run_dir) or []:
         manifest = Path(run_dir) / stage["name"] / "manifest.json"
@@ -141,12 +144,14 @@ def baseline_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
             figures = accuracy.get(split)
             if not figures or "prior_only_accuracy_vs_label" not in figures:
                 continue
-            rows.append([split, str(figures["num_cases"]), f"{100 * figures['chance_accuracy']:.1f}",
-                         f"{100 * figures['prior_only_accuracy_vs_label']:.1f}",
-                         f"{100 * figures['bayes_optimal_accuracy']:.1f}",
-                         # worlds built before the manifest recorded it show a dash
-                         f"{100 * figures['bayes_optimal_accuracy_all_exams']:.1f}"
-                         if "bayes_optimal_accuracy_all_exams" in figures else "–"])
+            row = [split, str(figures["num_cases"]), f"{100 * figures['chance_accuracy']:.1f}",
+                   f"{100 * figures['prior_only_accuracy_vs_label']:.1f}", f"{100 * figures['bayes_optimal_accuracy']:.1f}"]
+            if episodes:  # worlds built before the manifest recorded a figure show a dash
+                row += [f"{100 * figures['bayes_optimal_accuracy_all_exams']:.1f}"
+                        if "bayes_optimal_accuracy_all_exams" in figures else "–",
+                        f"{100 * figures['expert_episode_accuracy']:.1f} ({figures['expert_episode_exams']:.2f})"
+                        if "expert_episode_accuracy" in figures else "–"]
+            rows.append(row)
     return header, rows
 
 

@@ -19,11 +19,12 @@ What a demonstration renders to is, token for token, what ``GRPOTrainer`` builds
 - assistant turns call ``request_exam`` (``{"type": "function", "function": {"name", "arguments"}}``,
   arguments a dict) and each tool message is ``{"role": "tool", "name": ..., "content": str(result)}``
   with the environment's real result, as TRL's ``_tool_call_loop`` appends them;
-- the last assistant turn states ``\boxed{label}``.
+- the last assistant turn states the expert's diagnosis as ``\boxed{}``.
 
-The expert orders the case's key exams (those revealing a finding of the labelled condition) in
-menu order, at most :data:`DEMONSTRATION_MAX_EXAMS` of them, so an episode fits an environment with
-``max_turns >= DEMONSTRATION_MAX_EXAMS`` (and GRPO's ``max_tool_calling_iterations`` as large).
+The expert (:mod:`medreasoner.sim.expert`) is label-blind: it orders exams by their expected value for
+the diagnosis given what it has seen, at most :data:`medreasoner.sim.expert.MAX_EXAMS` of them, so an
+episode fits an environment with ``max_turns >= MAX_EXAMS`` (and GRPO's ``max_tool_calling_iterations``
+as large), and states the posterior's best diagnosis given the results.
 
 ``tools`` is stored as a JSON string (TRL's ``SFTTrainer`` ``json.loads`` a string ``tools`` value):
 the rows stay Arrow-friendly, and the tiny model's tokenizer corpus (every string value of the rows)
@@ -41,8 +42,6 @@ from transformers.utils import get_json_schema
 from medreasoner.sim import environment
 from medreasoner.sim.environment import DiagnosticEnvironment
 
-# Exams an expert demonstration orders at most (the first key exams in menu order).
-DEMONSTRATION_MAX_EXAMS = 3
 # Methods TRL never exposes as tools (GRPOTrainer.__init__ / _generate_and_score_completions).
 _NOT_TOOLS = ("reset", "get_reward")
 
@@ -84,31 +83,26 @@ def observed_prompt(row: dict, env: DiagnosticEnvironment) -> list[dict]:
     return prompt[:-1] + [{**prompt[-1], "content": prompt[-1]["content"] + observation}]
 
 
-def demonstration_exams(hidden: dict) -> list[str]:
-    """Exam ids the expert orders: the key exams in menu order, at most :data:`DEMONSTRATION_MAX_EXAMS`."""
-    key = set(hidden["key_exams"])
-    return [exam for exam in hidden["menu"] if exam in key][:DEMONSTRATION_MAX_EXAMS]
-
-
 def tool_call_message(name: str, arguments: dict[str, Any]) -> dict:
     """An assistant turn that calls one tool (TRL / transformers ``tool_calls`` format)."""
     return {"role": "assistant", "content": "",
             "tool_calls": [{"type": "function", "function": {"name": name, "arguments": arguments}}]}
 
 
-def answer_message(label: str) -> dict:
-    r"""The expert's final turn: the label stated as ``\boxed{}``."""
-    return {"role": "assistant", "content": f"Most likely diagnosis: \\boxed{{{label}}}"}
+def answer_message(diagnosis: str) -> dict:
+    r"""The expert's final turn: its diagnosis stated as ``\boxed{}``."""
+    return {"role": "assistant", "content": f"Most likely diagnosis: \\boxed{{{diagnosis}}}"}
 
 
-def demonstration(row: dict) -> dict:
-    """The SFT row ``{"tools", "messages"}`` of an env row: the expert plays the episode on a real environment."""
-    env = DiagnosticEnvironment(max_turns=DEMONSTRATION_MAX_EXAMS)
+def demonstration(row: dict, exams: list[str], diagnosis: str) -> dict:
+    """The SFT row ``{"tools", "messages"}`` of an env row: the expert's ``exams`` (exam ids, in order) are
+    played on a real environment, then ``diagnosis`` (a condition name) is stated."""
+    env = DiagnosticEnvironment(max_turns=max(1, len(exams)))
     messages = observed_prompt(row, env)
     hidden = env.case
-    for exam in demonstration_exams(hidden):
+    for exam in exams:
         name = hidden["menu"][exam]["name"]
         messages.append(tool_call_message("request_exam", {"name": name}))
         messages.append({"role": "tool", "name": "request_exam", "content": str(env.request_exam(name))})
-    messages.append(answer_message(hidden["label"]["name"]))
+    messages.append(answer_message(diagnosis))
     return {"tools": json.dumps(tool_schemas(), ensure_ascii=False), "messages": messages}

@@ -11,10 +11,11 @@
     env/{train,validation,test}.jsonl   {"prompt", "case", "reference"}: hidden case JSON for
                                         DiagnosticEnvironment; reference answer for the verifier reward
     env/sft_train.jsonl                 {"tools", "messages"}: expert episodes of the training cases
-                                        (medreasoner.sim.episodes), TRL SFT format with tool calls
+                                        (the label-blind expert of medreasoner.sim.expert, rendered by
+                                        medreasoner.sim.episodes), TRL SFT format with tool calls
     eval/{validation,test}_{diagnosis,mcq,multiselect}.jsonl   canonical items (benchmark "items")
     calc/{train,test}.csv               MedCalc-Bench-format calculator tasks (when num_calculator_tasks > 0)
-    manifest.json                       counts, seed, Bayes-optimal accuracy per split, config
+    manifest.json                       counts, seed, Bayes-optimal, baseline and S4-expert accuracy per split, config
 
 Cases are unique by signature across all splits, and each signature's split is fixed by its hash,
 so the splits are identically distributed and share no case. Everything derives from
@@ -45,6 +46,7 @@ from medreasoner.sim import episodes
 from medreasoner.sim.chain import ProbabilityModel, posterior, probability_model
 from medreasoner.sim.config import WorldConfig
 from medreasoner.sim.corpus import case_report, corpus_texts
+from medreasoner.sim.expert import expert_diagnosis, expert_exams
 from medreasoner.sim.items import (
     Presented,
     chain_preference_pair,
@@ -167,7 +169,9 @@ def _case_rows(
             return shown  # with every exam result the episode's answer is a CPT-only condition
         env_row = episodes.env_row(hidden)
         rows["env/train.jsonl"].append(env_row)
-        rows["env/sft_train.jsonl"].append(episodes.demonstration(env_row))
+        exams = expert_exams(model, case)
+        rows["env/sft_train.jsonl"].append(
+            episodes.demonstration(env_row, exams, kb.condition(expert_diagnosis(model, case, exams)).en))
         return shown
     if split == "validation":
         for task in config.train_tasks:
@@ -188,6 +192,7 @@ def _accuracy(model: ProbabilityModel, cases: list[Case], shown: list[Presented]
     kb, n = model.kb, len(cases)
     full = [posterior(model, c.setting, c.presentation, c.observed(kb, None)).best for c in cases]
     prior_only = [posterior(model, c.setting, c.presentation, {}).best for c in cases]
+    expert = [expert_exams(model, c) for c in cases]
     return {
         "num_cases": n,
         "bayes_optimal_accuracy": sum(s.label == c.truth for s, c in zip(shown, cases)) / n,
@@ -196,6 +201,11 @@ def _accuracy(model: ProbabilityModel, cases: list[Case], shown: list[Presented]
         # the same baseline scored against the items' gold (the Bayes-optimal label), as models are
         "prior_only_accuracy_vs_label": sum(b == s.label for b, s in zip(prior_only, shown)) / n,
         "chance_accuracy": sum(1 / len(kb.differential(c.presentation)) for c in cases) / n,
+        # S4 episodes: the summary alone, and the expert of env/sft_train.jsonl, against the episode's gold
+        "summary_only_episode_accuracy": sum(
+            posterior(model, c.setting, c.presentation, c.observed(kb, [])).best == b for c, b in zip(cases, full)) / n,
+        "expert_episode_accuracy": sum(expert_diagnosis(model, c, e) == b for c, e, b in zip(cases, expert, full)) / n,
+        "expert_episode_exams": sum(len(e) for e in expert) / n,
     }
 
 
