@@ -28,11 +28,14 @@ reproduce: $(STAMP)
 		--findings configs/findings/tiny.yaml --output runs/reproduce_report
 
 # Finding 1 in the WiNGPT-3.0 S4 environment (docs/sim.md, "S4 at tiny scale"): SFT on expert episodes, GRPO in
-# the environment, both played on held-out episodes, then three GRPO changes checked on the validation episodes;
-# one seed, about an hour on 2 cores.
+# the environment, both played on held-out episodes, 3 seeds in one report; then three GRPO changes checked on the
+# validation episodes from seed 0's SFT model. About 2 hours on 2 cores.
 s4: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/s4.yaml
-	.venv/bin/medreasoner report runs/tiny_s4 --findings configs/findings/s4.yaml --output runs/tiny_s4/report
+	.venv/bin/medreasoner run recipes/tiny/s4.yaml seed=1 --output runs/tiny_s4_s1
+	.venv/bin/medreasoner run recipes/tiny/s4.yaml seed=2 --output runs/tiny_s4_s2
+	.venv/bin/medreasoner report runs/tiny_s4 runs/tiny_s4_s1 runs/tiny_s4_s2 --findings configs/findings/s4.yaml \
+		--output runs/tiny_s4/report
 	.venv/bin/medreasoner run recipes/tiny/s4_validation.yaml
 	.venv/bin/medreasoner report runs/s4_validation --findings configs/findings/s4_validation.yaml \
 		--output runs/s4_validation/report
@@ -113,8 +116,8 @@ figures: $(STAMP)
 	.venv/bin/medreasoner report runs/validation/grpo_lr_s0 runs/validation/grpo_lr_s1 runs/validation/grpo_lr_s2 \
 		--findings configs/findings/grpo_lr_validation.yaml --output runs/validation/grpo_lr_report \
 		--embed docs/recipes.md#grpo_lr
-	.venv/bin/medreasoner report runs/tiny_s4 --findings configs/findings/s4.yaml --output runs/tiny_s4/report \
-		--embed docs/sim.md#s4
+	.venv/bin/medreasoner report runs/tiny_s4 runs/tiny_s4_s1 runs/tiny_s4_s2 --findings configs/findings/s4.yaml \
+		--output runs/tiny_s4/report --embed docs/sim.md#s4
 	.venv/bin/medreasoner report runs/s4_validation --findings configs/findings/s4_validation.yaml \
 		--output runs/s4_validation/report --embed docs/sim.md#s4_validation
 
