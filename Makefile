@@ -39,6 +39,9 @@ s4: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/s4_validation.yaml
 	.venv/bin/medreasoner report runs/s4_validation --findings configs/findings/s4_validation.yaml \
 		--output runs/s4_validation/report
+	.venv/bin/medreasoner run recipes/tiny/s4_sft_validation.yaml
+	.venv/bin/medreasoner report runs/s4_sft_validation --findings configs/findings/s4_sft_validation.yaml \
+		--output runs/s4_sft_validation/report
 
 # The validation checks behind the reproduce run's SFT batch sampler, GRPO budget and RPO settings
 # (docs/recipes.md, "How the settings were chosen"), from each reproduce seed's models, on the validation items:
@@ -120,6 +123,8 @@ figures: $(STAMP)
 		--output runs/tiny_s4/report --embed docs/sim.md#s4
 	.venv/bin/medreasoner report runs/s4_validation --findings configs/findings/s4_validation.yaml \
 		--output runs/s4_validation/report --embed docs/sim.md#s4_validation
+	.venv/bin/medreasoner report runs/s4_sft_validation --findings configs/findings/s4_sft_validation.yaml \
+		--output runs/s4_sft_validation/report --embed docs/sim.md#s4_sft_validation
 
 test: $(STAMP)
 	$(PY) -m pytest -q

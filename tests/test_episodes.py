@@ -21,12 +21,14 @@ from medreasoner.eval.episodes import (
     summarize,
     tool_suffix_ids,
 )
+from medreasoner.errors import InputError
 from medreasoner.model import build_tiny_model, load_tokenizer
 from medreasoner.sim.config import WorldConfig
 from medreasoner.sim.environment import DiagnosticEnvironment, environment_factory
 from medreasoner.sim.episodes import observed_prompt, tool_methods
 from medreasoner.sim.expert import MAX_EXAMS
 from medreasoner.sim.world import build_world
+from medreasoner.sim.world_cases import load_world_cases
 from medreasoner.stages.datasets import load_conversations
 from medreasoner.verify import grade
 
@@ -233,24 +235,38 @@ def test_episodes_stage_writes_predictions_and_results(setup, tmp_path):
 
     world, model_dir, _ = setup
     logged = []
-    config = Config(model=str(model_dir), dtype="float32", cases=str(world / "env/validation.jsonl"), max_turns=2,
-                    max_new_tokens=8, limit=4, batch_size=3)
+    config = Config(model=str(model_dir), dtype="float32", cases=str(world / "env/validation.jsonl"),
+                    world=str(world), max_turns=2, max_new_tokens=8, limit=4, batch_size=3)
     metrics = run(config, make_ctx(tmp_path / "episodes", logged))
     predictions = _read(tmp_path / "episodes/predictions.jsonl")
     results = json.loads((tmp_path / "episodes/results.json").read_text())
     assert len(predictions) == 4 and results["metrics"]["num_episodes"] == 4 and results["dtype"] == "float32"
-    assert {"id", "correct", "exams", "num_exams", "exam_cost", "key_exam_coverage", "final_text"} <= set(predictions[0])
+    assert {"id", "correct", "exams", "num_exams", "exam_cost", "key_exam_coverage", "final_text",
+            "exam_choice_correct"} <= set(predictions[0])
+    # each episode's exam choice is scored by the world's Bayes decision from the exams it ordered
+    cases = load_world_cases(world)
+    ids = {cases.model.kb.exams[e].en: e for e in cases.model.kb.exams}
+    assert [p["exam_choice_correct"] for p in predictions] == [
+        cases.bayes_answer(p["id"], [ids[name] for name in p["exams"]], p["label"]) == p["label"] for p in predictions]
+    assert metrics["exam_choice_accuracy"] == sum(p["exam_choice_correct"] for p in predictions) / 4
+    # a world that is not the cases' is refused before a model loads
+    other = tmp_path / "other_world"
+    build_world(WorldConfig(**{**WORLD, "seed": 6}), other)
+    with pytest.raises(InputError, match="the world's files do not match its manifest"):
+        run(config.model_copy(update={"world": str(other)}), make_ctx(tmp_path / "episodes_other", []))
+    assert not (tmp_path / "episodes_other/predictions.jsonl").exists()
     assert 0 <= metrics["accuracy"] <= 1 and len(results["metrics"]["accuracy_ci95"]) == 2
     assert logged and "episodes/accuracy" in logged[0][1]
     with pytest.raises(ValueError):
-        Config(model="m", dtype="float32", cases="c", max_turns=0, max_new_tokens=8, limit=None, batch_size=1)
+        Config(model="m", dtype="float32", cases="c", world=None, max_turns=0, max_new_tokens=8, limit=None,
+               batch_size=1)
     with pytest.raises(ValueError):  # no hidden default: the dtype is required
-        Config(model="m", cases="c", max_turns=2, max_new_tokens=8, limit=None, batch_size=1)
+        Config(model="m", cases="c", world=None, max_turns=2, max_new_tokens=8, limit=None, batch_size=1)
+    with pytest.raises(ValueError):  # nor for the world: null says the cases are not a built world's
+        Config(model="m", dtype="float32", cases="c", max_turns=2, max_new_tokens=8, limit=None, batch_size=1)
 
 
 def test_sft_loader_keeps_tools_as_json_and_rejects_mixed_rows(tmp_path):
-    from medreasoner.errors import InputError
-
     messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}]
     path = tmp_path / "sft.jsonl"

@@ -103,3 +103,28 @@ def test_s4_arms_are_the_shipped_s4_grpo_with_one_change_each():
         assert config["model"]["path"] == "runs/tiny_s4/sft", arm
     # no arm met the rule, so s4.yaml ships the reward every arm changed
     assert reward == {"correct_weight": 1.0, "evidence_weight": 0.5, "cost_weight": 0.5, "cost_budget": 10.0}
+
+
+def test_s4_sft_arms_are_the_shipped_s4_sft_with_one_change_each():
+    """s4_sft_validation.yaml's arms are s4.yaml's SFT stage on s4.yaml's world with one change each: twice the
+    steps from the shipped base model, or the tiny-5m base built like s4.yaml's base; every model is played
+    on the validation episodes only."""
+    shipped, base = stage_config("s4.yaml", "sft"), stage_config("s4.yaml", "base")
+    for arm, path, optim_change in (("sft_steps2400", "runs/tiny_s4/base", {"max_steps": 2400}),
+                                    ("sft_5m", "runs/s4_sft_validation/base_5m", {})):
+        config = stage_config("s4_sft_validation.yaml", arm)
+        assert config["model"] == {**shipped["model"], "path": path}, arm
+        assert config["data"] == {**shipped["data"], "train": "runs/tiny_s4/world/env/sft_train.jsonl"}, arm
+        assert without(config["optim"]) == {**without(shipped["optim"]), **optim_change}, arm
+    base_5m = stage_config("s4_sft_validation.yaml", "base_5m")
+    assert base_5m["model"] == {**base["model"], "size": "tiny-5m"}
+    assert {k: v for k, v in base_5m["tokenizer"].items() if k != "corpus"} == \
+        {k: v for k, v in base["tokenizer"].items() if k != "corpus"}
+    assert base_5m["tokenizer"]["corpus"] == base["tokenizer"]["corpus"]  # s4.yaml's, resolved into runs/tiny_s4
+    episodes = [stage_config("s4_sft_validation.yaml", s)
+                for s in ("episodes_sft", "episodes_sft_5m", "episodes_sft_steps2400")]
+    shipped_episodes = stage_config("s4.yaml", "episodes_sft")
+    for config in episodes:
+        assert config["cases"] == "runs/tiny_s4/world/env/validation.jsonl"
+        assert {k: v for k, v in config.items() if k not in ("model", "cases", "world")} == \
+            {k: v for k, v in shipped_episodes.items() if k not in ("model", "cases", "world")}

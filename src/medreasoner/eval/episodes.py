@@ -205,7 +205,8 @@ def score_episode(episode: Episode) -> dict[str, Any]:
 
 
 def summarize(predictions: list[dict]) -> dict[str, Any]:
-    """Accuracy with its Wilson 95 % interval, and the means of the episode measures."""
+    """Accuracy with its Wilson 95 % interval, and the means of the episode measures (fractions, counts,
+    cost units, tokens); ``exam_choice_accuracy`` when every episode has ``exam_choice_correct``."""
     n = len(predictions)
     if n == 0:
         raise ValueError("no episodes to summarize")
@@ -224,6 +225,8 @@ def summarize(predictions: list[dict]) -> dict[str, Any]:
         "answered_rate": mean("answered"),
         "truncated_rate": mean("truncated"),
         "mean_completion_tokens": mean("num_completion_tokens"),
+        **({"exam_choice_accuracy": mean("exam_choice_correct")}
+           if all("exam_choice_correct" in p for p in predictions) else {}),
     }
 
 

@@ -245,8 +245,10 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
             sections.append((f"Reference lines ({run_dir.name})", note, *baselines))
         if episodes[1]:
             sections.append((f"{EPISODES_TITLE} ({run_dir.name})", "Greedy episodes in the WiNGPT-3.0 S4 "
-                             "environment: final-diagnosis accuracy with its Wilson CI, exams requested, share "
-                             "of the case's key exams requested, exam cost.", *episodes))
+                             "environment: final-diagnosis accuracy with its Wilson CI; the accuracy the world's Bayes "
+                             "decision reaches from the summary and the results of the exams the model ordered "
+                             "(what its choice of exams was worth; the gap to its accuracy is lost reading them); "
+                             "exams requested, share of the case's key exams requested, exam cost.", *episodes))
         funnel = funnel_rows(run_dir)
         if funnel[1]:
             sections.append((f"Data funnel ({run_dir.name})", None, *funnel))

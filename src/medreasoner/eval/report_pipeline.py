@@ -176,9 +176,11 @@ def _in_run(path: str, run_dir: Path) -> str:
 
 
 def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
-    """One row per ``episodes`` stage (WiNGPT-3.0 S4 environment evaluation), in recipe order."""
-    header = ["stage", "model", "cases", "episodes", "accuracy % [95 % CI]", "exams / episode",
-              "key-exam coverage %", "exam cost / episode", "answered %"]
+    """One row per ``episodes`` stage (WiNGPT-3.0 S4 environment evaluation), in recipe order. "its exams
+    read by Bayes" is the accuracy a perfect reader of the results of the exams the model ordered would
+    reach (``exam_choice_accuracy``; – when the stage had no ``world``)."""
+    header = ["stage", "model", "cases", "episodes", "accuracy % [95 % CI]", "its exams read by Bayes %",
+              "exams / episode", "key-exam coverage %", "exam cost / episode", "answered %"]
     rows = []
     for stage in recipe_stages(run_dir) or []:
         path = Path(run_dir) / stage["name"] / "results.json"
@@ -189,7 +191,9 @@ def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
         config = stage.get("config") or {}
         rows.append([stage["name"], _in_run(config.get("model", "?"), run_dir), _in_run(config.get("cases", "?"), run_dir),
                      str(m["num_episodes"]),
-                     f"{100 * m['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]", f"{m['mean_exams']:.2f}",
+                     f"{100 * m['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]",
+                     f"{100 * m['exam_choice_accuracy']:.1f}" if "exam_choice_accuracy" in m else "–",
+                     f"{m['mean_exams']:.2f}",
                      f"{100 * m['mean_key_exam_coverage']:.1f}", f"{m['mean_exam_cost']:.2f}",
                      f"{100 * m['answered_rate']:.1f}"])
     return header, rows

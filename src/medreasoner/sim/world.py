@@ -143,9 +143,11 @@ _env_reference = episodes.env_reference  # the reference answer of an episode (k
 
 def _case_rows(
     model: ProbabilityModel, config: WorldConfig, split: str, index: int, case: Case, rows: dict
-) -> Presented:
-    """Append every row this case contributes to ``rows`` (file -> list of records)."""
+) -> tuple[Presented, list[str]]:
+    """Append every row this case contributes to ``rows`` (file -> list of records); return the presented
+    case and the S4 expert's exams for it (the manifest's expert accuracy reuses them)."""
     kb = model.kb
+    exams = expert_exams(model, case)
     rng = random.Random(f"{config.seed}:{split}:{index}")  # str seeds hash with SHA-512: stable across runs
     shown = present(model, case, rng, config.num_exams_revealed, config.enable_pertinent_negatives)
     prefix = f"{split}-{index:06d}"
@@ -155,7 +157,7 @@ def _case_rows(
     }
     if split == "train":
         if shown.label in config.cpt_only_conditions:
-            return shown  # its knowledge reaches a model only as a CPT case report (build_world)
+            return shown, exams  # its knowledge reaches a model only as a CPT case report (build_world)
         for task in config.train_tasks:
             example = sft_example(kb, shown, items[task], config.chain_verbosity)
             rows["sft/train.jsonl"].append(example)
@@ -166,13 +168,12 @@ def _case_rows(
             rows["preference/train.jsonl"].append(pair)
         hidden = env_case(model, case, prefix, config.enable_pertinent_negatives)
         if hidden["label"]["name"] in {kb.condition(c).en for c in config.cpt_only_conditions}:
-            return shown  # with every exam result the episode's answer is a CPT-only condition
+            return shown, exams  # with every exam result the episode's answer is a CPT-only condition
         env_row = episodes.env_row(hidden)
         rows["env/train.jsonl"].append(env_row)
-        exams = expert_exams(model, case)
         rows["env/sft_train.jsonl"].append(
             episodes.demonstration(env_row, exams, kb.condition(expert_diagnosis(model, case, exams)).en))
-        return shown
+        return shown, exams
     if split == "validation":
         for task in config.train_tasks:
             rows["sft/validation.jsonl"].append(sft_example(kb, shown, items[task], config.chain_verbosity))
@@ -182,17 +183,17 @@ def _case_rows(
     rows[f"env/{split}.jsonl"].append(episodes.env_row(env_case(model, case, prefix, config.enable_pertinent_negatives)))
     if shown.label in config.cpt_only_conditions:
         rows[f"eval/{split}_diagnosis_cpt_only.jsonl"].append(item_to_dict(items["diagnosis"]))
-    return shown
+    return shown, exams
 
 
-def _accuracy(model: ProbabilityModel, cases: list[Case], shown: list[Presented]) -> dict:
-    """Bayes-optimal accuracy (label == true condition) of the items, with full information, and baselines."""
+def _accuracy(model: ProbabilityModel, cases: list[Case], shown: list[Presented], expert: list[list[str]]) -> dict:
+    """Bayes-optimal accuracy (label == true condition) of the items, with full information, and baselines;
+    ``expert`` holds the S4 expert's exams per case."""
     if not cases:
         return {}
     kb, n = model.kb, len(cases)
     full = [posterior(model, c.setting, c.presentation, c.observed(kb, None)).best for c in cases]
     prior_only = [posterior(model, c.setting, c.presentation, {}).best for c in cases]
-    expert = [expert_exams(model, c) for c in cases]
     return {
         "num_cases": n,
         "bayes_optimal_accuracy": sum(s.label == c.truth for s, c in zip(shown, cases)) / n,
@@ -286,11 +287,12 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
             rows[f"eval/{split}_diagnosis_cpt_only.jsonl"] = []
     accuracy = {}
     for split in SPLITS:
-        shown = [
+        built = [
             _case_rows(model, config, split, index, case, rows)
             for index, case in enumerate(tqdm(cases[split], desc=f"world {split}", unit="case", leave=False))
         ]
-        accuracy[split] = _accuracy(model, cases[split], shown)
+        shown = [presented for presented, _ in built]
+        accuracy[split] = _accuracy(model, cases[split], shown, [exams for _, exams in built])
         if split == "train":
             train_shown = shown
     reported = _reported_cases(config, cases["train"], train_shown)

@@ -9,12 +9,18 @@ cost, key-exam coverage, final text, ...) and ``<out_dir>/results.json`` (accura
 95 % interval, mean exams, key-exam coverage and cost per episode, the fraction of episodes that
 ended with an answer).
 
+With ``world`` set (the ``kind: world`` stage the cases come from), each episode is also scored by the
+world's Bayes decision from the summary and the results of the exams it ordered
+(:mod:`medreasoner.sim.world_cases`): ``exam_choice_correct`` per episode and ``exam_choice_accuracy``
+overall. That is what the model's choice of exams was worth to a perfect reader; the gap to its own
+accuracy is what it lost reading the results.
+
 Example recipe section::
 
     - name: episodes_sft
       kind: episodes
-      config: {model: "${sft}", dtype: float32, cases: "${world}/env/validation.jsonl", max_turns: 4,
-               max_new_tokens: 64, limit: null, batch_size: 32}
+      config: {model: "${sft}", dtype: float32, cases: "${world}/env/validation.jsonl", world: "${world}",
+               max_turns: 4, max_new_tokens: 64, limit: null, batch_size: 32}
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ class Config(BaseModel):
         dtype: weight dtype at load time (``float32`` on CPU, ``bfloat16`` on GPUs); the model runs on
             the GPU when one is visible, else on the CPU.
         cases: ``env/*.jsonl`` rows (``prompt``, ``case``).
+        world: the world directory the cases come from, to score each episode's exam choice by the
+            world's Bayes decision; null for cases not built by a ``kind: world`` stage.
         max_turns: environment turns and tool-calling rounds per episode (match the GRPO stage's
             ``environment.params.max_turns`` and ``max_tool_calling_iterations``).
         max_new_tokens: generated tokens per model turn.
@@ -49,6 +57,7 @@ class Config(BaseModel):
     model: str
     dtype: Literal["float32", "bfloat16", "float16"]
     cases: str
+    world: str | None
     max_turns: Annotated[int, Field(ge=1, le=64)]
     max_new_tokens: Annotated[int, Field(ge=1, le=32768)]
     limit: Annotated[int, Field(ge=1)] | None
@@ -61,10 +70,17 @@ def run(config: Config, ctx: StageContext) -> dict:
 
     from medreasoner.eval.episodes import hf_generate, play_episodes, score_episode, summarize
     from medreasoner.model import load_model, load_tokenizer
+    from medreasoner.sim.world_cases import load_world_cases
 
     rows = [row for _, row in read_jsonl(config.cases)]
     if config.limit is not None:
         rows = rows[: config.limit]
+    world = None
+    if config.world is not None:  # redraw the cases and check every label before a model loads
+        world = load_world_cases(config.world)
+        for row in rows:
+            hidden = json.loads(row["case"])
+            world.bayes_answer(hidden["id"], [], hidden["label"]["name"])
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = load_tokenizer(config.model, padding_side="left")
     model = load_model(config.model, dtype=config.dtype).to(device).eval()
@@ -76,14 +92,19 @@ def run(config: Config, ctx: StageContext) -> dict:
             batch = rows[first: first + config.batch_size]
             for episode in play_episodes(batch, generate, tokenizer, max_turns=config.max_turns,
                                          max_length=model.config.max_position_embeddings):
-                predictions.append(score_episode(episode))
+                record = score_episode(episode)
+                if world is not None:
+                    record["exam_choice_correct"] = world.bayes_answer(
+                        record["id"], episode.env.requested, record["label"]) == record["label"]
+                predictions.append(record)
             progress.update(len(batch))
     # Written once at the end through a temp file: a crash leaves no half-written predictions file.
     write_text_atomic(ctx.out_dir / "predictions.jsonl",
                       "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in predictions))
     metrics = summarize(predictions)
     metrics["seconds"] = time.perf_counter() - start
-    results = {"model": config.model, "dtype": config.dtype, "cases": config.cases, "max_turns": config.max_turns,
+    results = {"model": config.model, "dtype": config.dtype, "cases": config.cases, "world": config.world,
+               "max_turns": config.max_turns,
                "max_new_tokens": config.max_new_tokens, "metrics": metrics}
     write_json_atomic(ctx.out_dir / "results.json", results)
     logged = {f"episodes/{key}": value for key, value in metrics.items() if isinstance(value, (int, float))}

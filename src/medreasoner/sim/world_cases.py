@@ -1,0 +1,75 @@
+"""A built world's hidden cases, redrawn from its manifest: what the exams an episode ordered were worth.
+
+An ``env/*.jsonl`` row carries what the environment shows (summary, exam results as text, label), not
+the world's finding vector, so the Bayes decision from the summary and a *subset* of the exams cannot
+be taken from a row. A world is a deterministic function of its config and knowledge base
+(:func:`medreasoner.sim.world.draw_cases` draws the cases from ``config.seed``), so the cases are
+drawn again from ``manifest.json``'s config. The knowledge base's hash is checked against the
+manifest's, and each episode's label against the redrawn case's, so a world edited or built by other
+code fails loudly instead of scoring against the wrong cases.
+
+The Bayes decision given the exams an episode ordered separates its two skills: choosing exams (how
+accurate a reader that decides perfectly from those results would be) and reading them (the episode's
+own accuracy). It is the expert's decision rule (:func:`medreasoner.sim.expert.expert_diagnosis`) on the
+model's exams.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from medreasoner.errors import InputError
+from medreasoner.sim.chain import ProbabilityModel, posterior, probability_model
+from medreasoner.sim.config import WorldConfig
+from medreasoner.sim.expert import expert_diagnosis
+from medreasoner.sim.kb import DEFAULT_KB_PATH, load_knowledge_base
+from medreasoner.sim.sampler import Case
+from medreasoner.sim.world import SPLITS, draw_cases
+
+
+@dataclass(frozen=True)
+class WorldCases:
+    """The probability model and the hidden cases of a built world, by episode id (``validation-000012``)."""
+
+    path: Path
+    model: ProbabilityModel
+    cases: dict[str, Case]
+
+    def bayes_answer(self, case_id: str, exams: list[str], label: str) -> str:
+        """English name of the Bayes decision from the summary and the results of ``exams`` (exam ids).
+
+        ``label`` is the episode's label (its env row's ``case.label.name``); it must be the redrawn
+        case's, else the world on disk is not the one its manifest describes.
+        """
+        if case_id not in self.cases:
+            raise InputError(self.path / "manifest.json", f"no case {case_id!r} in the world its config draws",
+                             field="config")
+        kb, case = self.model.kb, self.cases[case_id]
+        full = kb.condition(posterior(self.model, case.setting, case.presentation, case.observed(kb, None)).best).en
+        if full != label:
+            raise InputError(self.path / "manifest.json",
+                             f"case {case_id}: the redrawn case's label is {full!r}, the episode's {label!r}; "
+                             "the world's files do not match its manifest", field="config")
+        return kb.condition(expert_diagnosis(self.model, case, list(exams))).en
+
+
+def load_world_cases(world_dir: str | Path) -> WorldCases:
+    """Redraw the cases of the world in ``world_dir`` (a ``kind: world`` stage's output) from its manifest."""
+    path = Path(world_dir)
+    manifest_path = path / "manifest.json"
+    if not manifest_path.is_file():
+        raise InputError(path, "not a world directory: no manifest.json (the output of a kind: world stage)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    config = WorldConfig(**manifest["config"])
+    kb_path = Path(config.knowledge_base) if config.knowledge_base else DEFAULT_KB_PATH
+    if hashlib.sha256(kb_path.read_bytes()).hexdigest() != manifest["knowledge_base"]["sha256"]:
+        raise InputError(manifest_path, f"the knowledge base {kb_path} changed since this world was built",
+                         field="knowledge_base.sha256")
+    model = probability_model(load_knowledge_base(config.knowledge_base), config.noise)
+    drawn = draw_cases(model, config, random.Random(config.seed))
+    cases = {f"{split}-{index:06d}": case for split in SPLITS for index, case in enumerate(drawn[split])}
+    return WorldCases(path, model, cases)
