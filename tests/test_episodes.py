@@ -249,6 +249,13 @@ def test_episodes_stage_writes_predictions_and_results(setup, tmp_path):
     assert [p["exam_choice_correct"] for p in predictions] == [
         cases.bayes_answer(p["id"], [ids[name] for name in p["exams"]], p["label"]) == p["label"] for p in predictions]
     assert metrics["exam_choice_accuracy"] == sum(p["exam_choice_correct"] for p in predictions) / 4
+    # and against the label-blind expert's exams for the case (the SFT demonstrations' path)
+    for p in predictions:
+        expert = [cases.model.kb.exams[e].en for e in cases.expert_exams(p["id"])]
+        assert p["expert_exams"] == expert and p["same_exams_as_expert"] == (p["exams"] == expert)
+    on = [p["correct"] for p in predictions if p["same_exams_as_expert"]]
+    assert metrics["expert_path_rate"] == len(on) / 4
+    assert metrics["accuracy_on_expert_path"] == (sum(on) / len(on) if on else None)
     # a world that is not the cases' is refused before a model loads
     other = tmp_path / "other_world"
     build_world(WorldConfig(**{**WORLD, "seed": 6}), other)

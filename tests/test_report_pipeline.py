@@ -376,7 +376,7 @@ def test_findings_contrast_episodes_stages_episode_by_episode(tmp_path, capsys):
     summary = (out / "summary.md").read_text()
     assert "**Diagnostic-chain episodes (run).**" in summary and "**Reference lines (run).**" in summary
     assert "| test | 8 | 25.0 | 50.0 | 80.0 | 90.0 | 87.5 (1.25) |" in summary  # a run with episodes: the S4 columns
-    assert "| episodes_grpo | sft | /data/env/test.jsonl | 4 | 75.0 [0.0, 100.0] | – | 2.00 | 50.0 | 3.00 | 100.0 |" in summary
+    assert "| episodes_grpo | sft | /data/env/test.jsonl | 4 | 75.0 [0.0, 100.0] | – | – | 2.00 | 50.0 | 3.00 | 100.0 |" in summary
     # An episodes cell is paired only with an episodes cell, under the benchmark that names them.
     findings.write_text(findings.read_text().replace("benchmark: episodes", "benchmark: medqa"))
     assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 2

@@ -100,10 +100,11 @@ def test_environment_run_reports_its_episodes(tmp_path):
         metrics = {"num_episodes": 40, "accuracy": correct / 40, "accuracy_ci95": [0.1, 0.9], "mean_exams": exams,
                    "mean_key_exam_coverage": 0.5, "mean_exam_cost": 3.0, "answered_rate": 1.0}
         if name == "episodes_sft":  # scored against its world; the GRPO stage was not
-            metrics["exam_choice_accuracy"] = 0.875
+            metrics.update(exam_choice_accuracy=0.875, expert_path_rate=0.5, accuracy_on_expert_path=0.75,
+                           accuracy_off_expert_path=0.25)
         (run / name / "results.json").write_text(json.dumps({"metrics": metrics}))
     assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
     section = (tmp_path / "report" / "report.md").read_text().split("## Diagnostic-chain episodes (run)")[1]
     rows = [line for line in section.splitlines() if line.startswith("| episodes_")]
-    assert rows[0].startswith("| episodes_sft | sft | world/env/validation.jsonl | 40 | 50.0 [10.0, 90.0] | 87.5 | 1.25 |")
-    assert rows[1].startswith("| episodes_grpo | grpo | world/env/validation.jsonl | 40 | 75.0 [10.0, 90.0] | – | 2.50 |")
+    assert rows[0].startswith("| episodes_sft | sft | world/env/validation.jsonl | 40 | 50.0 [10.0, 90.0] | 87.5 | 50.0 (75.0 / 25.0) | 1.25 |")
+    assert rows[1].startswith("| episodes_grpo | grpo | world/env/validation.jsonl | 40 | 75.0 [10.0, 90.0] | – | – | 2.50 |")

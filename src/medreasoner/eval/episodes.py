@@ -206,7 +206,8 @@ def score_episode(episode: Episode) -> dict[str, Any]:
 
 def summarize(predictions: list[dict]) -> dict[str, Any]:
     """Accuracy with its Wilson 95 % interval, and the means of the episode measures (fractions, counts,
-    cost units, tokens); ``exam_choice_accuracy`` when every episode has ``exam_choice_correct``."""
+    cost units, tokens); ``exam_choice_accuracy`` when every episode has ``exam_choice_correct``, and the
+    expert-path rate and accuracies when every episode has ``same_exams_as_expert``."""
     n = len(predictions)
     if n == 0:
         raise ValueError("no episodes to summarize")
@@ -227,7 +228,18 @@ def summarize(predictions: list[dict]) -> dict[str, Any]:
         "mean_completion_tokens": mean("num_completion_tokens"),
         **({"exam_choice_accuracy": mean("exam_choice_correct")}
            if all("exam_choice_correct" in p for p in predictions) else {}),
+        **(_expert_path(predictions) if all("same_exams_as_expert" in p for p in predictions) else {}),
     }
+
+
+def _expert_path(predictions: list[dict]) -> dict[str, float | None]:
+    """Share of episodes that ordered the expert's exams (same exams, same order), and the accuracy on and
+    off that path (None where no episode is)."""
+    on = [p["correct"] for p in predictions if p["same_exams_as_expert"]]
+    off = [p["correct"] for p in predictions if not p["same_exams_as_expert"]]
+    return {"expert_path_rate": len(on) / len(predictions),
+            "accuracy_on_expert_path": sum(on) / len(on) if on else None,
+            "accuracy_off_expert_path": sum(off) / len(off) if off else None}
 
 
 def hf_generate(model, tokenizer, *, max_new_tokens: int) -> Generate:

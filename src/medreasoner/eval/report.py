@@ -248,7 +248,9 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
                              "environment: final-diagnosis accuracy with its Wilson CI; the accuracy the world's Bayes "
                              "decision reaches from the summary and the results of the exams the model ordered "
                              "(what its choice of exams was worth; the gap to its accuracy is lost reading them); "
-                             "exams requested, share of the case's key exams requested, exam cost.", *episodes))
+                             "how often it ordered the label-blind expert's exams (its SFT demonstrations' "
+                             "path), with its accuracy there and elsewhere; exams requested, share of the "
+                             "case's key exams requested, exam cost.", *episodes))
         funnel = funnel_rows(run_dir)
         if funnel[1]:
             sections.append((f"Data funnel ({run_dir.name})", None, *funnel))

@@ -175,12 +175,23 @@ def _in_run(path: str, run_dir: Path) -> str:
     return str(resolved.relative_to(run)) if resolved.is_relative_to(run) else str(path)
 
 
+def _expert_path_cell(metrics: dict) -> str:
+    """"share (on / off)" in percent, – for a stage without a world."""
+    if "expert_path_rate" not in metrics:
+        return "–"
+    pct = lambda v: "–" if v is None else f"{100 * v:.1f}"  # noqa: E731
+    return (f"{pct(metrics['expert_path_rate'])} ({pct(metrics['accuracy_on_expert_path'])} / "
+            f"{pct(metrics['accuracy_off_expert_path'])})")
+
+
 def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
     """One row per ``episodes`` stage (WiNGPT-3.0 S4 environment evaluation), in recipe order. "its exams
     read by Bayes" is the accuracy a perfect reader of the results of the exams the model ordered would
-    reach (``exam_choice_accuracy``; – when the stage had no ``world``)."""
+    reach (``exam_choice_accuracy``; – when the stage had no ``world``); then how often it ordered the
+    label-blind expert's exams, with its accuracy on those episodes and on the rest."""
     header = ["stage", "model", "cases", "episodes", "accuracy % [95 % CI]", "its exams read by Bayes %",
-              "exams / episode", "key-exam coverage %", "exam cost / episode", "answered %"]
+              "expert's exams % (accuracy on / off them)", "exams / episode", "key-exam coverage %",
+              "exam cost / episode", "answered %"]
     rows = []
     for stage in recipe_stages(run_dir) or []:
         path = Path(run_dir) / stage["name"] / "results.json"
@@ -193,6 +204,7 @@ def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
                      str(m["num_episodes"]),
                      f"{100 * m['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]",
                      f"{100 * m['exam_choice_accuracy']:.1f}" if "exam_choice_accuracy" in m else "–",
+                     _expert_path_cell(m),
                      f"{m['mean_exams']:.2f}",
                      f"{100 * m['mean_key_exam_coverage']:.1f}", f"{m['mean_exam_cost']:.2f}",
                      f"{100 * m['answered_rate']:.1f}"])

@@ -11,7 +11,8 @@ code fails loudly instead of scoring against the wrong cases.
 The Bayes decision given the exams an episode ordered separates its two skills: choosing exams (how
 accurate a reader that decides perfectly from those results would be) and reading them (the episode's
 own accuracy). It is the expert's decision rule (:func:`medreasoner.sim.expert.expert_diagnosis`) on the
-model's exams.
+model's exams. The expert's own exams for a case tell whether an episode stayed on the path its SFT
+demonstrations showed (behaviour cloning is reliable there and not off it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from medreasoner.errors import InputError
 from medreasoner.sim.chain import ProbabilityModel, posterior, probability_model
 from medreasoner.sim.config import WorldConfig
-from medreasoner.sim.expert import expert_diagnosis
+from medreasoner.sim.expert import expert_diagnosis, expert_exams
 from medreasoner.sim.kb import DEFAULT_KB_PATH, load_knowledge_base
 from medreasoner.sim.sampler import Case
 from medreasoner.sim.world import SPLITS, draw_cases
@@ -55,6 +56,10 @@ class WorldCases:
                              f"case {case_id}: the redrawn case's label is {full!r}, the episode's {label!r}; "
                              "the world's files do not match its manifest", field="config")
         return kb.condition(expert_diagnosis(self.model, case, list(exams))).en
+
+    def expert_exams(self, case_id: str) -> list[str]:
+        """Exam ids the label-blind expert of ``env/sft_train.jsonl`` orders for the case, in order."""
+        return expert_exams(self.model, self.cases[case_id])
 
 
 def load_world_cases(world_dir: str | Path) -> WorldCases:

@@ -13,7 +13,9 @@ With ``world`` set (the ``kind: world`` stage the cases come from), each episode
 world's Bayes decision from the summary and the results of the exams it ordered
 (:mod:`medreasoner.sim.world_cases`): ``exam_choice_correct`` per episode and ``exam_choice_accuracy``
 overall. That is what the model's choice of exams was worth to a perfect reader; the gap to its own
-accuracy is what it lost reading the results.
+accuracy is what it lost reading the results. Each episode also records the label-blind expert's exams
+for its case and whether it ordered the same ones in the same order (``same_exams_as_expert``; overall
+the rate and the accuracy on and off the expert's exams): where an SFT model's demonstrations lead.
 
 Example recipe section::
 
@@ -96,6 +98,9 @@ def run(config: Config, ctx: StageContext) -> dict:
                 if world is not None:
                     record["exam_choice_correct"] = world.bayes_answer(
                         record["id"], episode.env.requested, record["label"]) == record["label"]
+                    expert = world.expert_exams(record["id"])
+                    record["expert_exams"] = [episode.env.case["menu"][exam]["name"] for exam in expert]
+                    record["same_exams_as_expert"] = list(episode.env.requested) == expert
                 predictions.append(record)
             progress.update(len(batch))
     # Written once at the end through a temp file: a crash leaves no half-written predictions file.
