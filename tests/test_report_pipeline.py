@@ -217,10 +217,12 @@ def test_s4_reads_the_test_episodes_only_after_its_last_training_stage():
     trains = [i for i, s in enumerate(stages) if s.kind in ("sft", "grpo")]
     assert reads_test and min(reads_test) > max(trains)
     assert all(stages[i].kind == "episodes" for i in reads_test)
-    # its validation check plays the validation episodes only
-    checks = load_recipe(Path(__file__).resolve().parents[1] / "recipes/tiny/s4_validation.yaml").stages
-    assert not [s.name for s in checks if "test.jsonl" in str(s.config.model_dump())]
-    assert all("env/validation.jsonl" in s.config.cases for s in checks if s.kind == "episodes")
+    # its validation checks never read the test episodes (the SFT check's diagnostics replay training episodes)
+    for recipe, allowed in (("s4_validation.yaml", ("env/validation.jsonl",)),
+                            ("s4_sft_validation.yaml", ("env/validation.jsonl", "env/train.jsonl"))):
+        checks = load_recipe(Path(__file__).resolve().parents[1] / "recipes/tiny" / recipe).stages
+        assert not [s.name for s in checks if "test.jsonl" in str(s.config.model_dump())], recipe
+        assert all(s.config.cases.endswith(allowed) for s in checks if s.kind == "episodes"), recipe
 
 
 def test_trained_from_follows_model_paths_past_unevaluated_stages(tmp_path):
