@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 
-from medreasoner.sim.chain import ProbabilityModel, posterior
+from medreasoner.sim.chain import Posterior, ProbabilityModel, posterior
 from medreasoner.sim.sampler import Case
 
 # At most this many exams per episode, so an expert episode fits an environment with max_turns >= 3.
@@ -52,7 +52,11 @@ def expected_accuracy(model: ProbabilityModel, case: Case, observed: dict[str, b
     Sum over the joint outcomes o of the exam's findings of max_c P(c | observed) P(o | c).
     """
     now = posterior(model, case.setting, case.presentation, observed)
-    findings = exam_findings(model, case.presentation, exam)
+    return _expected_accuracy(model, now, exam_findings(model, case.presentation, exam))
+
+
+def _expected_accuracy(model: ProbabilityModel, now: Posterior, findings: list[str]) -> float:
+    """:func:`expected_accuracy` from the current posterior ``now`` and the exam's ``findings``."""
     total = 0.0
     for outcome in itertools.product((True, False), repeat=len(findings)):
         best = 0.0
@@ -72,9 +76,9 @@ def expert_exams(model: ProbabilityModel, case: Case) -> list[str]:
     menu = kb.presentation_exams(case.presentation)
     exams: list[str] = []
     while len(exams) < MAX_EXAMS:
-        observed = case.observed(kb, exams)
-        now = max(posterior(model, case.setting, case.presentation, observed).posterior)
-        options = [(expected_accuracy(model, case, observed, e) - now, -kb.exams[e].cost, e)
+        now = posterior(model, case.setting, case.presentation, case.observed(kb, exams))  # once per step
+        options = [(_expected_accuracy(model, now, exam_findings(model, case.presentation, e)) - max(now.posterior),
+                    -kb.exams[e].cost, e)
                    for e in menu if e not in exams]
         if not options:
             break

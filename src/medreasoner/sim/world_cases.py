@@ -40,12 +40,9 @@ class WorldCases:
     model: ProbabilityModel
     cases: dict[str, Case]
 
-    def bayes_answer(self, case_id: str, exams: list[str], label: str) -> str:
-        """English name of the Bayes decision from the summary and the results of ``exams`` (exam ids).
-
-        ``label`` is the episode's label (its env row's ``case.label.name``); it must be the redrawn
-        case's, else the world on disk is not the one its manifest describes.
-        """
+    def case(self, case_id: str, label: str) -> Case:
+        """The redrawn case of an episode whose env row names ``label`` (``case.label.name``); a missing case or
+        another label means the world on disk is not the one its manifest describes."""
         if case_id not in self.cases:
             raise InputError(self.path / "manifest.json", f"no case {case_id!r} in the world its config draws",
                              field="config")
@@ -55,7 +52,12 @@ class WorldCases:
             raise InputError(self.path / "manifest.json",
                              f"case {case_id}: the redrawn case's label is {full!r}, the episode's {label!r}; "
                              "the world's files do not match its manifest", field="config")
-        return kb.condition(expert_diagnosis(self.model, case, list(exams))).en
+        return case
+
+    def bayes_answer(self, case_id: str, exams: list[str], label: str) -> str:
+        """English name of the Bayes decision from the summary and the results of ``exams`` (exam ids) for the
+        episode ``case_id`` labelled ``label`` (checked as :meth:`case` does)."""
+        return self.model.kb.condition(expert_diagnosis(self.model, self.case(case_id, label), list(exams))).en
 
     def expert_exams(self, case_id: str) -> list[str]:
         """Exam ids the label-blind expert of ``env/sft_train.jsonl`` orders for the case, in order."""

@@ -82,7 +82,7 @@ def run(config: Config, ctx: StageContext) -> dict:
         world = load_world_cases(config.world)
         for row in rows:
             hidden = json.loads(row["case"])
-            world.bayes_answer(hidden["id"], [], hidden["label"]["name"])
+            world.case(hidden["id"], hidden["label"]["name"])
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = load_tokenizer(config.model, padding_side="left")
     model = load_model(config.model, dtype=config.dtype).to(device).eval()
