@@ -36,6 +36,7 @@ ACTIONS = {
     "select_rl": "pick RL questions whose sampled answers are neither all right nor all wrong",
     "preferences": "build preference pairs (reference > correct > wrong answer) from sampled explanations",
     "vrm_data": "build training conversations for the verifier reward model",
+    "dagger": "play training episodes with a model and let the expert take over from every state it reaches",
 }
 
 

@@ -24,6 +24,7 @@ conversations, GRPO prompts, preference pairs, VRM conversations).
 | select_rl | :mod:`.select_rl` | RL candidates with mixed rollout outcomes, hardest first |
 | preferences | :mod:`.preferences` | reference > correct sample > wrong sample (RPO pairs) |
 | vrm_data | :mod:`.vrm_data` | verifier-reward-model training data |
+| dagger | :mod:`.dagger` | S4: the expert takes over the episodes the model plays (DAgger) |
 """
 
 # step name -> module; the recipe stage kinds of the data engine (registered in medreasoner.stages).
@@ -37,4 +38,5 @@ STEPS = {
     "select_rl": "medreasoner.data.select_rl",
     "preferences": "medreasoner.data.preferences",
     "vrm_data": "medreasoner.data.vrm_data",
+    "dagger": "medreasoner.data.dagger",
 }

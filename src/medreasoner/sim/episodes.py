@@ -98,11 +98,26 @@ def demonstration(row: dict, exams: list[str], diagnosis: str) -> dict:
     """The SFT row ``{"tools", "messages"}`` of an env row: the expert's ``exams`` (exam ids, in order) are
     played on a real environment, then ``diagnosis`` (a condition name) is stated."""
     env = DiagnosticEnvironment(max_turns=max(1, len(exams)))
-    messages = observed_prompt(row, env)
-    hidden = env.case
+    messages = observed_prompt(row, env) + _ordered(env, exams) + [answer_message(diagnosis)]
+    return {"tools": json.dumps(tool_schemas(), ensure_ascii=False), "messages": messages}
+
+
+def takeover(row: dict, ordered: list[str], exams: list[str], diagnosis: str) -> dict:
+    """The prompt-completion SFT row ``{"tools", "prompt", "completion"}`` of an episode the expert takes
+    over after the exams ``ordered`` (ids, in order): the prompt holds their calls and real results, the
+    completion the expert's ``exams`` and its stated ``diagnosis``. With ``ordered`` empty, prompt +
+    completion is :func:`demonstration`'s ``messages``; TRL's SFTTrainer trains on the completion only."""
+    env = DiagnosticEnvironment(max_turns=max(1, len(ordered) + len(exams)))
+    prompt = observed_prompt(row, env) + _ordered(env, ordered)
+    completion = _ordered(env, exams) + [answer_message(diagnosis)]
+    return {"tools": json.dumps(tool_schemas(), ensure_ascii=False), "prompt": prompt, "completion": completion}
+
+
+def _ordered(env: DiagnosticEnvironment, exams: list[str]) -> list[dict]:
+    """The call and result messages of ordering ``exams`` (ids, in order) on ``env``, as TRL appends them."""
+    messages = []
     for exam in exams:
-        name = hidden["menu"][exam]["name"]
+        name = env.case["menu"][exam]["name"]
         messages.append(tool_call_message("request_exam", {"name": name}))
         messages.append({"role": "tool", "name": "request_exam", "content": str(env.request_exam(name))})
-    messages.append(answer_message(diagnosis))
-    return {"tools": json.dumps(tool_schemas(), ensure_ascii=False), "messages": messages}
+    return messages

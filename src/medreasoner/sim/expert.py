@@ -72,9 +72,15 @@ def _expected_accuracy(model: ProbabilityModel, now: Posterior, findings: list[s
 def expert_exams(model: ProbabilityModel, case: Case) -> list[str]:
     """Exam ids the expert orders for ``case``, in order (see the module docstring); uses only the
     summary findings and the results of the exams already ordered."""
+    return expert_continuation(model, case, [])
+
+
+def expert_continuation(model: ProbabilityModel, case: Case, ordered: list[str]) -> list[str]:
+    """Exam ids the expert orders for ``case`` after the exams ``ordered`` (ids, by anyone: the expert, or
+    a model whose episode the expert takes over), in order; :data:`MAX_EXAMS` counts ``ordered`` too."""
     kb = model.kb
     menu = kb.presentation_exams(case.presentation)
-    exams: list[str] = []
+    exams = list(ordered)
     while len(exams) < MAX_EXAMS:
         now = posterior(model, case.setting, case.presentation, case.observed(kb, exams))  # once per step
         options = [(_expected_accuracy(model, now, exam_findings(model, case.presentation, e)) - max(now.posterior),
@@ -86,7 +92,7 @@ def expert_exams(model: ProbabilityModel, case: Case) -> list[str]:
         if gain < MIN_GAIN:
             break
         exams.append(exam)
-    return exams
+    return exams[len(ordered):]
 
 
 def expert_diagnosis(model: ProbabilityModel, case: Case, exams: list[str]) -> str:

@@ -10,7 +10,8 @@ Formats (see "Training data" in ``docs/stages.md``):
 
 - CPT: ``{"text": str}`` per row, or a directory of ``.txt`` (one document per file), ``.jsonl`` and
   ``.parquet`` files.
-- SFT: ``{"messages": [{"role", "content", "reasoning_content"?, "tool_calls"?, "name"?}, ...], "tools"?}``;
+- SFT: ``{"messages": [{"role", "content", "reasoning_content"?, "tool_calls"?, "name"?}, ...], "tools"?}``,
+  or ``{"prompt": [messages], "completion": [messages], "tools"?}`` (loss on the completion only);
   ``tools`` (JSON schemas of the tools, a list or its JSON string) is rendered by the chat template
   into the system prompt by TRL's ``SFTTrainer`` (``env/sft_train.jsonl``).
 - Preference: ``{"prompt": [messages], "chosen": [assistant msg], "rejected": [assistant msg], "margin"?: float}``.
@@ -187,7 +188,15 @@ def _tools_json(where: Where, tools: object) -> str:
 
 
 def load_conversations(path: str | Path, *, cache_dir: str | Path | None = None) -> Dataset:
-    """Load an SFT file: one ``{"messages": [...]}`` conversation per row, ending with an assistant turn.
+    """Load an SFT file: one conversation per row, ending with an assistant turn, in one of TRL's two
+    conversational layouts (all rows as the first row):
+
+    - ``{"messages": [...]}``: the loss covers the whole conversation (its assistant turns with
+      ``assistant_only_loss``);
+    - ``{"prompt": [...], "completion": [...]}``: the loss covers the completion only (TRL's
+      ``completion_only_loss``, on by default for this layout; with ``assistant_only_loss``, its
+      assistant turns). The expert-takeover rows of ``data.dagger`` are in this layout: the model's
+      own turns in the prompt are context, not targets.
 
     Rows may carry ``tools`` (all rows or none, as the first row); it becomes a ``tools`` column of
     JSON strings. Other keys of a row are not loaded.
@@ -196,21 +205,29 @@ def load_conversations(path: str | Path, *, cache_dir: str | Path | None = None)
         cache_dir: the Arrow cache root (:func:`.dataset_cache.cached_dataset`; None: datasets' default).
     """
     path = Path(path)
-    with_tools = "tools" in _first_record(path, optional=("tools",))
-    features = Features({"messages": MESSAGES, **({"tools": Value("string")} if with_tools else {})})
-    return cached_dataset("conversations", partial(_conversation_rows, path, with_tools), features=features,
-                          sources=[path], options={}, cache_dir=cache_dir)
+    first = _first_record(path, optional=("tools",))
+    with_tools = "tools" in first
+    columns = ("prompt", "completion") if "completion" in first else ("messages",)
+    features = Features({**{column: MESSAGES for column in columns},
+                         **({"tools": Value("string")} if with_tools else {})})
+    return cached_dataset("conversations", partial(_conversation_rows, path, columns, with_tools),
+                          features=features, sources=[path], options={}, cache_dir=cache_dir)
 
 
-def _conversation_rows(path: Path, with_tools: bool) -> Iterator[dict]:
+def _conversation_rows(path: Path, columns: tuple[str, ...], with_tools: bool) -> Iterator[dict]:
     for where, row in read_records(path, optional=("tools",)):
-        _check_messages(where, "messages", row.get("messages"))
-        if row["messages"][-1]["role"] != "assistant":
-            raise where.error("the last message must be the assistant's", "messages")
+        if columns == ("prompt", "completion") and "completion" not in row:
+            raise where.error("the first row has prompt and completion; every row must", "completion")
+        if columns == ("messages",) and "completion" in row:
+            raise where.error("the first row has messages; every row must (not prompt and completion)", "completion")
+        for column in columns:
+            _check_messages(where, column, row.get(column))
+        if row[columns[-1]][-1]["role"] != "assistant":
+            raise where.error("the last message must be the assistant's", columns[-1])
         if ("tools" in row) != with_tools:
             raise where.error("either every row has tools or none has", "tools")
         tools = {"tools": _tools_json(where, row["tools"])} if with_tools else {}
-        yield {"messages": row["messages"], **tools}
+        yield {**{column: row[column] for column in columns}, **tools}
 
 
 def load_preferences(path: str | Path, *, with_margin: bool, cache_dir: str | Path | None = None) -> Dataset:
