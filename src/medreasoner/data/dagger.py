@@ -54,6 +54,7 @@ from medreasoner.data.funnel import drop, write_step
 from medreasoner.errors import InputError
 from medreasoner.files import read_jsonl
 from medreasoner.sim.episodes import takeover
+from medreasoner.sim.world_cases import WorldCases, load_world_cases
 from medreasoner.stages.context import StageContext
 
 STEP = "dagger"
@@ -105,14 +106,34 @@ def demonstration_rows(path: str) -> list[dict]:
     return rows
 
 
+def takeover_rows(row: dict, ordered: list[str], world: WorldCases) -> tuple[list[dict], list[dict]]:
+    """The takeover rows of one played episode and the drop records of its on-path states.
+
+    Args:
+        row: the ``env/*.jsonl`` row played.
+        ordered: the exam ids the model ordered, in order (its environment's ``requested``).
+        world: the row's world, whose expert takes over.
+    """
+    hidden = json.loads(row["case"])
+    case_id, label = hidden["id"], hidden["label"]["name"]
+    expert = world.expert_exams(case_id)
+    kept, dropped = [], []
+    for k in range(len(ordered) + 1):  # state k: the summary and the results of the model's first k exams
+        state = {"id": case_id, "state": k}
+        if ordered[:k] == expert[:k]:
+            dropped.append(drop(state, "on_expert_path", f"state {k}: the expert's own first {k} exams"))
+            continue
+        exams, diagnosis = world.expert_takeover(case_id, ordered[:k], label)
+        kept.append({**state, "source": "takeover", **takeover(row, ordered[:k], exams, diagnosis)})
+    return kept, dropped
+
+
 def run(config: Config, ctx: StageContext) -> dict:
     """Play the cases, let the expert take over from every state reached; write the SFT rows."""
     import torch
 
     from medreasoner.eval.episodes import hf_generate, play_episodes, score_episode
     from medreasoner.model import load_model, load_tokenizer
-    from medreasoner.sim.world_cases import load_world_cases
-
     rows = [row for _, row in read_jsonl(config.input)][: config.max_cases]
     world = load_world_cases(config.world)
     for row in rows:  # every case must be the world's, and not a held-out one, before a model loads
@@ -135,15 +156,10 @@ def run(config: Config, ctx: StageContext) -> dict:
             for row, episode in zip(batch, episodes, strict=True):
                 record = score_episode(episode)
                 correct += record["correct"]
-                ordered, expert = list(episode.env.requested), world.expert_exams(record["id"])
-                for k in range(len(ordered) + 1):
-                    states += 1
-                    state = {"id": record["id"], "state": k}
-                    if ordered[:k] == expert[:k]:
-                        dropped.append(drop(state, "on_expert_path", f"state {k}: the expert's own first {k} exams"))
-                        continue
-                    exams, diagnosis = world.expert_takeover(record["id"], ordered[:k], record["label"])
-                    kept.append({**state, "source": "takeover", **takeover(row, ordered[:k], exams, diagnosis)})
+                taken, skipped = takeover_rows(row, list(episode.env.requested), world)
+                kept += taken
+                dropped += skipped
+                states += len(taken) + len(skipped)
             progress.update(len(batch))
     taken = sum(row["source"] == "takeover" for row in kept)
     details = {"cases": len(rows), "model_accuracy": correct / len(rows) if rows else None,
