@@ -28,8 +28,8 @@ reproduce: $(STAMP)
 		--findings configs/findings/tiny.yaml --output runs/reproduce_report
 
 # Finding 1 in the WiNGPT-3.0 S4 environment (docs/sim.md, "S4 at tiny scale"): SFT on expert episodes, GRPO in
-# the environment, both played on held-out episodes, 3 seeds in one report; then three GRPO changes checked on the
-# validation episodes from seed 0's SFT model. About 2 hours on 2 cores.
+# the environment, both played on held-out episodes, 3 seeds in one report; then, on the validation episodes from
+# seed 0's SFT model, three GRPO changes, two SFT changes and DAgger data. About 5 hours on 2 cores.
 s4: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/s4.yaml
 	.venv/bin/medreasoner run recipes/tiny/s4.yaml seed=1 --output runs/tiny_s4_s1
@@ -42,6 +42,9 @@ s4: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/s4_sft_validation.yaml
 	.venv/bin/medreasoner report runs/s4_sft_validation --findings configs/findings/s4_sft_validation.yaml \
 		--output runs/s4_sft_validation/report
+	.venv/bin/medreasoner run recipes/tiny/s4_dagger_validation.yaml
+	.venv/bin/medreasoner report runs/s4_dagger_validation --findings configs/findings/s4_dagger_validation.yaml \
+		--output runs/s4_dagger_validation/report
 
 # The validation checks behind the reproduce run's SFT batch sampler, GRPO budget and RPO settings
 # (docs/recipes.md, "How the settings were chosen"), from each reproduce seed's models, on the validation items:
@@ -125,6 +128,8 @@ figures: $(STAMP)
 		--output runs/s4_validation/report --embed docs/sim.md#s4_validation
 	.venv/bin/medreasoner report runs/s4_sft_validation --findings configs/findings/s4_sft_validation.yaml \
 		--output runs/s4_sft_validation/report --embed docs/sim.md#s4_sft_validation
+	.venv/bin/medreasoner report runs/s4_dagger_validation --findings configs/findings/s4_dagger_validation.yaml \
+		--output runs/s4_dagger_validation/report --embed docs/sim.md#s4_dagger_validation
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -13,6 +13,8 @@ import json
 
 import pytest
 
+from sim_testing import small_world, world_with_model
+
 from medreasoner.eval.episodes import (
     episode_chat_template,
     play_episodes,
@@ -22,7 +24,7 @@ from medreasoner.eval.episodes import (
     tool_suffix_ids,
 )
 from medreasoner.errors import InputError
-from medreasoner.model import build_tiny_model, load_tokenizer
+from medreasoner.model import load_tokenizer
 from medreasoner.sim.config import WorldConfig
 from medreasoner.sim.environment import DiagnosticEnvironment, environment_factory
 from medreasoner.sim.episodes import observed_prompt, tool_methods
@@ -32,12 +34,7 @@ from medreasoner.sim.world_cases import load_world_cases
 from medreasoner.stages.datasets import load_conversations
 from medreasoner.verify import grade
 
-WORLD = dict(
-    seed=5, knowledge_base=None, setting_weights={"primary_care": 0.5, "emergency": 0.5}, noise=0.0,
-    enable_pertinent_negatives=False, num_exams_revealed=2, num_options=5, chain_verbosity="short",
-    plausible_threshold=0.15, num_cases={"train": 24, "validation": 6, "test": 6}, train_tasks=["diagnosis"],
-    cpt_languages=["en"], num_cpt_case_reports=0, num_calculator_tasks=0, cpt_only_conditions=[],
-)
+WORLD = small_world(seed=5, train=24, validation=6, test=6)
 
 
 def _read(path):
@@ -46,13 +43,7 @@ def _read(path):
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("episodes")
-    build_world(WorldConfig(**WORLD), root / "world")
-    corpus = [line for name in ("cpt/train.jsonl", "env/sft_train.jsonl")
-              for line in (root / "world" / name).read_text(encoding="utf-8").splitlines()]
-    model_dir = build_tiny_model(root / "tiny", size="tiny-0.5m", corpus=corpus, seed=0, vocab_size=800,
-                                 max_position_embeddings=4096)
-    return root / "world", model_dir, load_tokenizer(model_dir, padding_side="left")
+    return world_with_model(tmp_path_factory.mktemp("episodes"), WORLD)
 
 
 def _reply(tokenizer, content: str = "", call: dict | None = None) -> list[int]:

@@ -168,6 +168,8 @@ def test_embed_writes_the_tables_between_the_markers_only(tmp_path, capsys):
     ("grpo_lr_validation.yaml", "grpo_lr_validation.yaml"),
     ("s4.yaml", "s4.yaml"),
     ("s4_validation.yaml", "s4_validation.yaml"),
+    ("s4_sft_validation.yaml", "s4_sft_validation.yaml"),
+    ("s4_dagger_validation.yaml", "s4_dagger_validation.yaml"),
 ])
 def test_shipped_findings_name_eval_stages_of_their_recipe(findings, recipe):
     from pathlib import Path
@@ -219,7 +221,8 @@ def test_s4_reads_the_test_episodes_only_after_its_last_training_stage():
     assert all(stages[i].kind == "episodes" for i in reads_test)
     # its validation checks never read the test episodes (the SFT check's diagnostics replay training episodes)
     for recipe, allowed in (("s4_validation.yaml", ("env/validation.jsonl",)),
-                            ("s4_sft_validation.yaml", ("env/validation.jsonl", "env/train.jsonl"))):
+                            ("s4_sft_validation.yaml", ("env/validation.jsonl", "env/train.jsonl")),
+                            ("s4_dagger_validation.yaml", ("env/validation.jsonl", "env/train.jsonl"))):
         checks = load_recipe(Path(__file__).resolve().parents[1] / "recipes/tiny" / recipe).stages
         assert not [s.name for s in checks if "test.jsonl" in str(s.config.model_dump())], recipe
         assert all(s.config.cases.endswith(allowed) for s in checks if s.kind == "episodes"), recipe

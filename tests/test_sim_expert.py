@@ -12,18 +12,22 @@ import random
 
 import pytest
 
+from sim_testing import small_world
+
 from medreasoner.sim.chain import posterior, probability_model
 from medreasoner.sim.config import WorldConfig
-from medreasoner.sim.expert import MAX_EXAMS, MIN_GAIN, expected_accuracy, expert_diagnosis, expert_exams
+from medreasoner.sim.expert import (
+    MAX_EXAMS,
+    MIN_GAIN,
+    expected_accuracy,
+    expert_continuation,
+    expert_diagnosis,
+    expert_exams,
+)
 from medreasoner.sim.kb import load_knowledge_base
 from medreasoner.sim.world import build_world, draw_cases
 
-WORLD = dict(
-    seed=3, knowledge_base=None, setting_weights={"primary_care": 0.5, "emergency": 0.5}, noise=0.0,
-    enable_pertinent_negatives=False, num_exams_revealed=2, num_options=5, chain_verbosity="short",
-    plausible_threshold=0.15, num_cases={"train": 60, "validation": 40, "test": 40}, train_tasks=["diagnosis"],
-    cpt_languages=["en"], num_cpt_case_reports=0, num_calculator_tasks=0, cpt_only_conditions=[],
-)
+WORLD = small_world(seed=3, train=60, validation=40, test=40)
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +102,22 @@ def test_world_demonstrates_the_expert_and_reports_its_accuracy(tmp_path, settin
         # reading results pays: the expert beats deciding from the summary alone, and orders exams
         assert figures["summary_only_episode_accuracy"] < figures["expert_episode_accuracy"] <= 1.0
         assert 0 < figures["expert_episode_exams"] <= MAX_EXAMS
+
+
+def test_continuation_takes_over_from_any_exams_ordered(setting):
+    """After its own first k exams the expert orders the rest of its path; after another exam it never
+    repeats one, and :data:`MAX_EXAMS` counts the exams already ordered."""
+    model, cases = setting
+    kb = model.kb
+    detoured = 0
+    for case in cases:
+        path = expert_exams(model, case)
+        for k in range(len(path) + 1):
+            assert expert_continuation(model, case, path[:k]) == path[k:]
+        menu = kb.presentation_exams(case.presentation)
+        for other in (e for e in menu if e not in path[:1]):
+            rest = expert_continuation(model, case, [other])
+            assert other not in rest and len(rest) == len(set(rest)) and 1 + len(rest) <= MAX_EXAMS
+            detoured += rest != path
+        assert expert_continuation(model, case, list(menu)[:MAX_EXAMS]) == []
+    assert detoured  # a detour changes what the expert does next

@@ -128,3 +128,28 @@ def test_s4_sft_arms_are_the_shipped_s4_sft_with_one_change_each():
         assert config["cases"] == "runs/tiny_s4/world/env/validation.jsonl"
         assert {k: v for k, v in config.items() if k not in ("model", "cases", "world")} == \
             {k: v for k, v in shipped_episodes.items() if k not in ("model", "cases", "world")}
+
+
+def test_s4_dagger_arms_continue_the_shipped_sft_alike_and_grpo_is_the_shipped_grpo():
+    """s4_dagger_validation.yaml: both continued SFT arms start from the shipped SFT model with one optim section,
+    the DAgger arm on the dagger step's aggregate and the control on the demonstrations alone; the dagger step
+    plays the shipped SFT model on s4.yaml's training cases like the episodes stage; GRPO is s4.yaml's from
+    the DAgger model."""
+    shipped_sft, shipped_grpo = stage_config("s4.yaml", "sft"), stage_config("s4.yaml", "grpo")
+    dagger_sft, more = stage_config("s4_dagger_validation.yaml", "sft_dagger"), stage_config("s4_dagger_validation.yaml", "sft_more")
+    assert dagger_sft["model"] == more["model"] == {**shipped_sft["model"], "path": "runs/tiny_s4/sft"}
+    assert dagger_sft["optim"] == more["optim"]
+    assert dagger_sft["data"] == {**shipped_sft["data"], "train": "runs/s4_dagger_validation/dagger/data.jsonl"}
+    assert more["data"] == {**shipped_sft["data"], "train": "runs/tiny_s4/world/env/sft_train.jsonl"}
+    dagger = stage_config("s4_dagger_validation.yaml", "dagger")
+    episodes = stage_config("s4.yaml", "episodes_sft")
+    assert dagger["input"] == "runs/tiny_s4/world/env/train.jsonl" and dagger["model"] == "runs/tiny_s4/sft"
+    assert dagger["demonstrations"] == more["data"]["train"]
+    assert {k: dagger[k] for k in ("dtype", "max_turns", "max_new_tokens")} == \
+        {k: episodes[k] for k in ("dtype", "max_turns", "max_new_tokens")}
+    grpo = stage_config("s4_dagger_validation.yaml", "grpo_dagger")
+    assert grpo["model"] == {**shipped_grpo["model"], "path": "runs/s4_dagger_validation/sft_dagger"}
+    assert grpo["data"] == {**shipped_grpo["data"], "train": "runs/tiny_s4/world/env/train.jsonl"}
+    assert without(grpo["optim"]) == without(shipped_grpo["optim"])
+    assert {k: v for k, v in grpo.items() if k not in ("model", "data", "optim")} == \
+        {k: v for k, v in shipped_grpo.items() if k not in ("model", "data", "optim")}

@@ -10,18 +10,15 @@ import json
 
 import pytest
 
+from sim_testing import small_world
+
 from medreasoner.errors import InputError
 from medreasoner.sim.config import WorldConfig
 from medreasoner.sim.expert import expert_exams
 from medreasoner.sim.world import build_world
 from medreasoner.sim.world_cases import load_world_cases
 
-WORLD = dict(
-    seed=4, knowledge_base=None, setting_weights={"primary_care": 0.5, "emergency": 0.5}, noise=0.0,
-    enable_pertinent_negatives=False, num_exams_revealed=2, num_options=5, chain_verbosity="short",
-    plausible_threshold=0.15, num_cases={"train": 30, "validation": 40, "test": 20}, train_tasks=["diagnosis"],
-    cpt_languages=["en"], num_cpt_case_reports=0, num_calculator_tasks=0, cpt_only_conditions=[],
-)
+WORLD = small_world(seed=4, train=30, validation=40, test=20)
 
 
 @pytest.fixture(scope="module")
