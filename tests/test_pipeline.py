@@ -148,3 +148,34 @@ def test_cli_run_prints_config_and_reports_errors_without_traceback(recipe_path,
     out = capsys.readouterr().out
     assert "train: 6" in out  # the resolved config is printed at start
     assert "[2/2] base (tiny_model): done" in out
+
+
+def test_rerun_rebuilds_named_stages_and_what_reads_them(recipe_path, tmp_path):
+    """--rerun STAGE rebuilds a finished, unchanged stage (its code changed) and the stages that read it, without
+    --force; an unknown name is refused before any stage runs; a changed config still needs --force."""
+    run_dir = tmp_path / "run"
+    run(recipe_path, run_dir)
+    before = {name: manifest(run_dir / name)["started_at"] + str(manifest(run_dir / name)["wall_time_s"])
+              for name in ("world", "base")}
+    (run_dir / "base" / "stray.txt").write_text("from the previous build")
+    lines: list[str] = []
+    run_recipe(load_recipe(recipe_path, run_dir=run_dir), force=False, echo=lines.append, rerun=("world",))
+    assert any("world (world): named by --rerun; --rerun: rebuilding" in line for line in lines)
+    assert any("base (tiny_model): was built from an earlier version of world; --rerun: rebuilding" in line
+               for line in lines)
+    assert not (run_dir / "base" / "stray.txt").exists()  # rebuilt from scratch
+    assert manifest(run_dir / "base")["inputs"][0]["manifest_sha256"] == file_sha256(run_dir / "world" / "stage_manifest.json")
+    assert {name: manifest(run_dir / name)["started_at"] + str(manifest(run_dir / name)["wall_time_s"])
+            for name in ("world", "base")} != before
+
+    lines = []  # only the named stage when nothing reads it
+    run_recipe(load_recipe(recipe_path, run_dir=run_dir), force=False, echo=lines.append, rerun=("base",))
+    assert any("world (world): finished earlier" in line for line in lines)
+    assert any("base (tiny_model): named by --rerun" in line for line in lines)
+
+    with pytest.raises(InputError, match="--rerun names no stage of this recipe: sft"):
+        run_recipe(load_recipe(recipe_path, run_dir=run_dir), force=False, echo=print, rerun=("sft",))
+    with pytest.raises(InputError, match="different config.*--force"):
+        run_recipe(load_recipe(recipe_path, ["base.tokenizer.vocab_size=500"], run_dir=run_dir), force=False,
+                   echo=print, rerun=("base",))
+    assert main(["run", str(recipe_path), "--output", str(run_dir), "--rerun", "base"]) == 0

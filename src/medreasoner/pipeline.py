@@ -18,7 +18,9 @@ States on a re-run: finished with the same config and inputs -> skipped; started
 (no manifest) with the same config -> run again in the same directory, where the stage resumes from
 its last checkpoint (the directory is never wiped); finished or started with a *different* config,
 or built from inputs that have since been rebuilt -> refused, unless ``force`` is set, in which case
-that stage's directory is deleted and rebuilt (and so, in turn, every later stage reading it).
+that stage's directory is deleted and rebuilt (and so, in turn, every later stage reading it). ``rerun``
+names stages to rebuild although nothing in their config changed (their code did); the later stages that
+read them are rebuilt in turn, and nothing else.
 
 Under a multi-process launcher (``accelerate launch``, ``torchrun``) every rank runs this loop. The
 training stages (:data:`EVERY_RANK_KINDS`) run on every rank, where the Trainer splits the data (DDP)
@@ -68,49 +70,69 @@ RANK0_STAGE_TIMEOUT = timedelta(hours=24)
 
 @dataclass(frozen=True)
 class StageState:
-    """What a re-run must do with a stage: ``done`` (skip), ``new``, ``resume`` or ``stale`` (+ why)."""
+    """What a re-run must do with a stage: ``done`` (skip), ``new``, ``resume`` or ``stale`` (+ why; for a stage
+    stale only because earlier stages were rebuilt, their names)."""
 
     status: str
     reason: str
+    rebuilt_inputs: tuple[str, ...] = ()
 
 
-def run_recipe(recipe: Recipe, *, force: bool, echo=print) -> dict[str, dict]:
+def run_recipe(recipe: Recipe, *, force: bool, echo=print, rerun: tuple[str, ...] = ()) -> dict[str, dict]:
     """Run every stage of ``recipe`` that is not finished yet; return {stage name: final metrics}.
 
     Args:
         recipe: a validated recipe (:func:`medreasoner.recipe.load_recipe`).
         force: rebuild stages whose config or inputs changed instead of refusing.
         echo: where progress lines go (``print`` or a rich console's ``print``).
+        rerun: stages to rebuild from scratch although finished with the same config (after a change to
+            their code); the later stages that read them are rebuilt in turn, without ``force``.
 
     Raises:
-        InputError: a finished stage's config or inputs changed and ``force`` is False.
+        InputError: a name in ``rerun`` is not a stage of the recipe (before any stage runs), or a
+            finished stage's config or inputs changed and ``force`` is False.
     """
+    names = [stage.name for stage in recipe.stages]
+    unknown = [name for name in rerun if name not in names]
+    if unknown:
+        raise InputError(recipe.path, f"--rerun names no stage of this recipe: {', '.join(unknown)} "
+                         f"(its stages: {', '.join(names)})", field="stages")
     check_trackers(recipe.path, recipe.report_to)
     with _process_group():
-        return _run_stages(recipe, force=force, echo=echo)
+        return _run_stages(recipe, force=force, echo=echo, rerun=frozenset(rerun))
 
 
-def _run_stages(recipe: Recipe, *, force: bool, echo) -> dict[str, dict]:
+def _run_stages(recipe: Recipe, *, force: bool, echo, rerun: frozenset[str]) -> dict[str, dict]:
     main = is_main_process()
     if main:
         recipe.run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(recipe.run_dir / "recipe.yaml", yaml.safe_dump(recipe.resolved(), sort_keys=False))
     results: dict[str, dict] = {}
     total = len(recipe.stages)
+    rerun_built: set[str] = set()  # stages this run rebuilds because of --rerun, directly or through an input
     for stage in recipe.stages:
         out_dir = recipe.run_dir / stage.name
         header = f"[{stage.index + 1}/{total}] {stage.name} ({stage.kind})"
         state = stage_state(recipe, stage)
+        if stage.name in rerun:
+            rerun_built.add(stage.name)
+            if state.status in ("done", "resume"):
+                state = StageState("stale", "named by --rerun")
         _barrier()  # every rank has judged the directory before rank 0 writes into it
         if state.status == "done":
             echo(f"{header}: finished earlier, skipping ({out_dir})")
             results[stage.name] = read_manifest(out_dir)["final_metrics"]
             continue
         if state.status == "stale":
-            if not force:
+            # --rerun asks for its stages and for the stages stale only because it rebuilt their inputs
+            asked = state.reason == "named by --rerun" or bool(
+                state.rebuilt_inputs and set(state.rebuilt_inputs) <= rerun_built)
+            if asked:
+                rerun_built.add(stage.name)  # and so, in turn, the stages that read it
+            if not (force or asked):
                 raise InputError(out_dir, f"stage {stage.name!r} {state.reason}; rerun with --force to rebuild it "
                                  "(and the later stages that read it), or pass another --output")
-            echo(f"{header}: {state.reason}; --force: rebuilding")
+            echo(f"{header}: {state.reason}; {'--rerun' if asked else '--force'}: rebuilding")
             if main:
                 shutil.rmtree(out_dir)
             _barrier()  # no rank may start writing into the directory before it is gone
@@ -136,7 +158,7 @@ def stage_state(recipe: Recipe, stage: Stage) -> StageState:
         rebuilt = [name for name in stage.references
                    if recorded.get(name) != file_sha256(recipe.run_dir / name / STAGE_MANIFEST)]
         if rebuilt:
-            return StageState("stale", f"was built from an earlier version of {', '.join(rebuilt)}")
+            return StageState("stale", f"was built from an earlier version of {', '.join(rebuilt)}", tuple(rebuilt))
         return StageState("done", "")
     config_file = out_dir / RESOLVED_CONFIG
     if config_file.exists():

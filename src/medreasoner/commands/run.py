@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, help="run directory (default: runs/<recipe name>)")
     parser.add_argument("--force", action="store_true",
                         help="rebuild stages whose config or inputs changed since they ran (default: refuse)")
+    parser.add_argument("--rerun", action="append", default=[], metavar="STAGE",
+                        help="rebuild STAGE from scratch although it finished with the same config (after a change "
+                             "to its code), and the later stages that read it; repeatable")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     echo(f"recipe {recipe.path} -> run directory {recipe.run_dir}")
     echo(yaml.safe_dump(recipe.resolved(), sort_keys=False, allow_unicode=True).rstrip())
-    results = run_recipe(recipe, force=args.force, echo=echo)
+    results = run_recipe(recipe, force=args.force, echo=echo, rerun=tuple(args.rerun))
     if main:
         table = Table(title=f"{recipe.name}: finished stages ({recipe.run_dir})")
         table.add_column("stage")
