@@ -88,12 +88,15 @@ def test_s4_arms_are_the_shipped_s4_grpo_with_one_change_each():
     """s4_validation.yaml's arms start from s4.yaml's SFT model; each is s4.yaml's GRPO stage with one change."""
     shipped = stage_config("s4.yaml", "grpo")
     reward = shipped["rewards"][0]["params"]
-    changes = {"grpo_nocost": ({"cost_weight": 0.0}, {}),
-               "grpo_lr3e-5": ({}, {"learning_rate": 3e-5}),
-               "grpo_correct_only": ({"evidence_weight": 0.0, "cost_weight": 0.0}, {})}  # the correctness term alone
-    for arm, (reward_change, optim_change) in changes.items():
+    changes = {"grpo_nocost": ({"cost_weight": 0.0}, {}, {}),
+               "grpo_lr3e-5": ({}, {"learning_rate": 3e-5}, {}),
+               "grpo_correct_only": ({"evidence_weight": 0.0, "cost_weight": 0.0}, {}, {}),  # correctness alone
+               # 12 rollouts per case, still 4 cases a step
+               "grpo_g12": ({}, {"per_device_train_batch_size": 48}, {"num_generations": 12})}
+    assert shipped["optim"]["per_device_train_batch_size"] // shipped["grpo"]["num_generations"] == 48 // 12
+    for arm, (reward_change, optim_change, grpo_change) in changes.items():
         config = stage_config("s4_validation.yaml", arm)
-        assert (config["grpo"], config["environment"]) == (shipped["grpo"], shipped["environment"]), arm
+        assert (config["grpo"], config["environment"]) == ({**shipped["grpo"], **grpo_change}, shipped["environment"]), arm
         assert config["rewards"] == [{**shipped["rewards"][0], "params": {**reward, **reward_change}}], arm
         assert without(config["optim"]) == {**without(shipped["optim"]), **optim_change}, arm
         assert config["data"]["train"].endswith("/world/env/train.jsonl") and shipped["data"]["train"].endswith(
