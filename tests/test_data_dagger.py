@@ -70,12 +70,13 @@ def test_takeover_rows_label_the_states_off_the_experts_path(setup):
     hidden = json.loads(row["case"])
     label = hidden["label"]["name"]
 
-    kept, dropped = takeover_rows(row, list(expert), world)  # the expert's own path: nothing new to learn
+    kept, dropped = takeover_rows(row, list(expert), "", world)  # the expert's own path: nothing new to learn
     assert kept == [] and [d["reason"] for d in dropped] == ["on_expert_path"] * (len(expert) + 1)
 
-    kept, dropped = takeover_rows(row, [other], world)  # state 0 is on the path, state 1 is not
+    kept, dropped = takeover_rows(row, [other], "no answer", world)  # state 0 is on the path, state 1 is not
     assert [d["detail"].split(":")[0] for d in dropped] == ["state 0"] and [r["state"] for r in kept] == [1]
     taken = kept[0]
+    assert taken["model_agrees"] is False  # the model answered nothing where the expert does something
     call, result = taken["prompt"][-2:]
     name = hidden["menu"][other]["name"]
     assert call["tool_calls"][0]["function"]["arguments"] == {"name": name}
@@ -87,10 +88,17 @@ def test_takeover_rows_label_the_states_off_the_experts_path(setup):
     assert taken["completion"][-1]["content"] == f"Most likely diagnosis: \\boxed{{{diagnosis}}}"
     # the answer is the Bayes decision from everything seen, the model's exam included
     assert diagnosis == world.bayes_answer(hidden["id"], [other, *exams], label)
+    # agreement: the expert's next exam ordered, or its diagnosis stated, where the model reached that state
+    agreed = takeover_rows(row, [other, *exams], f"\\boxed{{{diagnosis}}}", world)[0]
+    assert [r["model_agrees"] for r in agreed] == [True] * (1 + len(exams))
+    if not exams:
+        assert takeover_rows(row, [other], f"\\boxed{{{diagnosis.lower()}}}", world)[0][0]["model_agrees"]
+        wrong = next(c.en for c in world.model.kb.conditions if c.en != diagnosis)
+        assert not takeover_rows(row, [other], f"\\boxed{{{wrong}}}", world)[0][0]["model_agrees"]
 
     if len(expert) > 1:  # on the path for one exam, then off it
         detour = next(e for e in hidden["menu"] if e not in expert[:2])
-        kept, dropped = takeover_rows(row, [expert[0], detour], world)
+        kept, dropped = takeover_rows(row, [expert[0], detour], "", world)
         assert [r["state"] for r in kept] == [2] and len(dropped) == 2
 
 
@@ -131,7 +139,7 @@ def test_sft_trains_the_experts_turns_on_the_sequence_the_model_plays(setup, tmp
     world_dir, model_dir, world = setup
     rows = _read(world_dir / "env/train.jsonl")
     row, _, other = _detour(world, rows)
-    taken = takeover_rows(row, [other], world)[0][0]
+    taken = takeover_rows(row, [other], "", world)[0][0]
     path = tmp_path / "takeover.jsonl"
     path.write_text(json.dumps(taken) + "\n", encoding="utf-8")
     tokenizer, (tokenised,) = _trl_rows(model_dir, path, tmp_path)
@@ -198,7 +206,18 @@ def test_step_runs_from_the_cli_and_writes_its_funnel(setup, tmp_path):
     assert funnel["details"]["cases"] == 4 and funnel["details"]["demonstration_rows"] == len(demos)
     assert funnel["in"] == funnel["details"]["states"] + len(demos) == funnel["out"] + len(_read(out / "dropped.jsonl"))
     assert funnel["dropped"]["on_expert_path"] >= 4  # every episode starts on the expert's path
+    takeovers = [r for r in rows if r["source"] == "takeover"]
+    details = funnel["details"]
+    assert details["takeover_rows"] == len(takeovers)
+    if takeovers:  # a random model's episodes may never leave the expert's path
+        assert details["model_agreement"] == sum(r["model_agrees"] for r in takeovers) / len(takeovers)
     assert load_conversations(out / "data.jsonl").column_names == ["prompt", "completion", "tools"]
+    # DAgger's next iteration: an earlier output passes through as it is, ahead of the new takeover rows
+    again = tmp_path / "dagger2"
+    fields["demonstrations"] = str(out / "data.jsonl")
+    assert main(["data", "dagger", "--output", str(again), *[f"{k}={v}" for k, v in fields.items()]]) == 0
+    assert _read(again / "data.jsonl")[: len(rows)] == rows
+    assert json.loads((again / "funnel.json").read_text())["details"]["demonstration_rows"] == len(rows)
 
 
 def test_sft_loader_reads_either_layout_but_not_both(tmp_path):

@@ -156,3 +156,18 @@ def test_s4_dagger_arms_continue_the_shipped_sft_alike_and_grpo_is_the_shipped_g
     assert without(grpo["optim"]) == without(shipped_grpo["optim"])
     assert {k: v for k, v in grpo.items() if k not in ("model", "data", "optim")} == \
         {k: v for k, v in shipped_grpo.items() if k not in ("model", "data", "optim")}
+
+
+def test_s4_dagger_second_iteration_repeats_the_first_from_its_models():
+    """The second DAgger iteration and its control continue the first iteration's two models with the same optim;
+    dagger2 is the dagger step played by sft_dagger, aggregating the first iteration's rows."""
+    first, more = stage_config("s4_dagger_validation.yaml", "sft_dagger"), stage_config("s4_dagger_validation.yaml", "sft_more")
+    second, more2 = stage_config("s4_dagger_validation.yaml", "sft_dagger2"), stage_config("s4_dagger_validation.yaml", "sft_more2")
+    assert second["optim"] == more2["optim"] == first["optim"]
+    assert second["model"] == {**first["model"], "path": "runs/s4_dagger_validation/sft_dagger"}
+    assert more2["model"] == {**more["model"], "path": "runs/s4_dagger_validation/sft_more"}
+    assert second["data"] == {**first["data"], "train": "runs/s4_dagger_validation/dagger2/data.jsonl"}
+    assert more2["data"] == more["data"]
+    dagger, dagger2 = stage_config("s4_dagger_validation.yaml", "dagger"), stage_config("s4_dagger_validation.yaml", "dagger2")
+    assert dagger2 == {**dagger, "model": "runs/s4_dagger_validation/sft_dagger",
+                       "demonstrations": "runs/s4_dagger_validation/dagger/data.jsonl"}

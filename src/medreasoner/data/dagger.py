@@ -27,11 +27,15 @@ What the step does, per ``env/*.jsonl`` row (the first ``max_cases``):
 
 With ``demonstrations`` set (``env/sft_train.jsonl``), its rows come first, in the same layout
 (prompt = the user turn, completion = the expert's whole episode; ``state`` 0), so the output is the
-aggregate DAgger trains on. The model's replies are parsed as GRPO parses them; the prompt replays the
+aggregate DAgger trains on. For DAgger's next iteration, ``demonstrations`` is the previous dagger step's
+``data.jsonl`` (its rows pass through) and ``model`` the model trained on it. The model's replies are parsed as GRPO parses them; the prompt replays the
 valid exams it ordered (an unknown exam name or a repeated one changes no state and is not replayed).
 
-Output rows: ``{"id", "state", "source": "demonstration" | "takeover", "tools", "prompt", "completion"}``.
-``funnel.json`` details: cases played, the model's accuracy on them, states reached and taken over.
+Output rows: ``{"id", "state", "source": "demonstration" | "takeover", "tools", "prompt", "completion"}``;
+takeover rows also carry ``model_agrees`` (the model did what the expert does there). ``funnel.json``
+details: cases played, the model's accuracy on them, states reached and taken over, and the model's
+agreement with the expert on the takeover states, overall and where the expert answers at once (the
+model's reading of its own off-path states, before training on them).
 
 Example recipe section::
 
@@ -50,12 +54,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
+from medreasoner.benchmarks.item import Item
 from medreasoner.data.funnel import drop, write_step
 from medreasoner.errors import InputError
 from medreasoner.files import read_jsonl
 from medreasoner.sim.episodes import takeover
+from medreasoner.sim.items import synonyms
 from medreasoner.sim.world_cases import WorldCases, load_world_cases
 from medreasoner.stages.context import StageContext
+from medreasoner.verify import grade
 
 STEP = "dagger"
 
@@ -70,8 +77,9 @@ class Config(BaseModel):
             (:mod:`medreasoner.sim.world_cases`) so the expert can act from any state.
         model: the policy that plays (a Hugging Face model directory), usually the SFT model.
         dtype: weight dtype at load time (``float32`` on CPU).
-        demonstrations: the expert's demonstrations (``env/sft_train.jsonl``) to put first in the
-            output (DAgger's aggregate); null writes the takeover rows only.
+        demonstrations: the expert's demonstrations (``env/sft_train.jsonl``), or an earlier dagger
+            step's ``data.jsonl``, to put first in the output (DAgger's aggregate); null writes the
+            takeover rows only.
         max_cases: play only the first N rows (null = all).
         max_turns: environment turns and tool-calling rounds per episode (the GRPO environment's).
         max_new_tokens: generated tokens per model turn.
@@ -93,30 +101,41 @@ class Config(BaseModel):
 
 
 def demonstration_rows(path: str) -> list[dict]:
-    """The ``{"tools", "messages"}`` demonstrations of ``path`` in the takeover layout (state 0)."""
+    """The rows of ``path`` in the takeover layout: ``{"tools", "messages"}`` demonstrations become state-0 rows
+    (prompt = the user turn); prompt-completion rows (an earlier dagger step's output, for DAgger's next
+    iteration) pass through as they are."""
     rows = []
     for line, row in read_jsonl(path):
+        if "completion" in row and "prompt" in row:
+            rows.append(row)
+            continue
         messages = row.get("messages")
         if not isinstance(messages, list) or len(messages) < 2 or messages[0].get("role") != "user":
-            raise InputError(path, "expected a demonstration: messages starting with the user turn",
-                             line=line, field="messages")
+            raise InputError(path, "expected a demonstration (messages starting with the user turn) or a "
+                             "prompt-completion row of an earlier dagger step", line=line, field="messages")
         tools = {"tools": row["tools"]} if "tools" in row else {}
         rows.append({"id": f"demonstration-{line}", "state": 0, "source": "demonstration", **tools,
                      "prompt": messages[:1], "completion": messages[1:]})
     return rows
 
 
-def takeover_rows(row: dict, ordered: list[str], world: WorldCases) -> tuple[list[dict], list[dict]]:
+def takeover_rows(row: dict, ordered: list[str], answer: str, world: WorldCases) -> tuple[list[dict], list[dict]]:
     """The takeover rows of one played episode and the drop records of its on-path states.
+
+    Each row also records ``model_agrees``: whether the model did what the expert does at that state (the
+    same next exam, or, where the expert answers, a diagnosis the ``diagnosis`` verifier accepts as the
+    expert's). It measures, on the model's own states, how far it is from the expert before training.
 
     Args:
         row: the ``env/*.jsonl`` row played.
         ordered: the exam ids the model ordered, in order (its environment's ``requested``).
+        answer: the model's answer text (its submitted diagnosis boxed, else its final message).
         world: the row's world, whose expert takes over.
     """
     hidden = json.loads(row["case"])
     case_id, label = hidden["id"], hidden["label"]["name"]
     expert = world.expert_exams(case_id)
+    kb = world.model.kb
     kept, dropped = [], []
     for k in range(len(ordered) + 1):  # state k: the summary and the results of the model's first k exams
         state = {"id": case_id, "state": k}
@@ -124,8 +143,20 @@ def takeover_rows(row: dict, ordered: list[str], world: WorldCases) -> tuple[lis
             dropped.append(drop(state, "on_expert_path", f"state {k}: the expert's own first {k} exams"))
             continue
         exams, diagnosis = world.expert_takeover(case_id, ordered[:k], label)
-        kept.append({**state, "source": "takeover", **takeover(row, ordered[:k], exams, diagnosis)})
+        if k < len(ordered):  # the model ordered another exam here
+            agrees = bool(exams) and exams[0] == ordered[k]
+        else:  # the model answered here
+            condition = next(c for c in kb.conditions if c.en == diagnosis)
+            item = Item(case_id, "", {}, diagnosis, "diagnosis", {"synonyms": synonyms(kb, condition.id)})
+            agrees = not exams and bool(grade(answer, item).correct)
+        kept.append({**state, "source": "takeover", "model_agrees": agrees,
+                     **takeover(row, ordered[:k], exams, diagnosis)})
     return kept, dropped
+
+
+def _share(rows: list[dict]) -> float | None:
+    """Fraction of ``rows`` whose ``model_agrees`` is true (None for no rows)."""
+    return sum(row["model_agrees"] for row in rows) / len(rows) if rows else None
 
 
 def run(config: Config, ctx: StageContext) -> dict:
@@ -134,6 +165,8 @@ def run(config: Config, ctx: StageContext) -> dict:
 
     from medreasoner.eval.episodes import hf_generate, play_episodes, score_episode
     from medreasoner.model import load_model, load_tokenizer
+    from medreasoner.rewards.completion import completion_text
+
     rows = [row for _, row in read_jsonl(config.input)][: config.max_cases]
     world = load_world_cases(config.world)
     for row in rows:  # every case must be the world's, and not a held-out one, before a model loads
@@ -142,12 +175,12 @@ def run(config: Config, ctx: StageContext) -> dict:
             raise InputError(config.input, f"case {hidden['id']} is not a training case: dagger trains on "
                              "what it writes, so it plays env/train.jsonl only", field="case")
         world.case(hidden["id"], hidden["label"]["name"])
-    kept = demonstration_rows(config.demonstrations) if config.demonstrations else []
+    passed = demonstration_rows(config.demonstrations) if config.demonstrations else []
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = load_tokenizer(config.model, padding_side="left")
     model = load_model(config.model, dtype=config.dtype).to(device).eval()
     generate = hf_generate(model, tokenizer, max_new_tokens=config.max_new_tokens)
-    dropped, states, correct = [], 0, 0
+    takeovers, dropped, states, correct = [], [], 0, 0
     with tqdm(total=len(rows), desc="dagger episodes", unit="episode", disable=not config.progress) as progress:
         for first in range(0, len(rows), config.batch_size):
             batch = rows[first: first + config.batch_size]
@@ -156,14 +189,18 @@ def run(config: Config, ctx: StageContext) -> dict:
             for row, episode in zip(batch, episodes, strict=True):
                 record = score_episode(episode)
                 correct += record["correct"]
-                taken, skipped = takeover_rows(row, list(episode.env.requested), world)
-                kept += taken
+                answer = (f"\\boxed{{{episode.env.submitted}}}" if episode.env.submitted is not None
+                          else completion_text(episode.completion))  # what episode_outcome grades
+                taken, skipped = takeover_rows(row, list(episode.env.requested), answer, world)
+                takeovers += taken
                 dropped += skipped
                 states += len(taken) + len(skipped)
             progress.update(len(batch))
-    taken = sum(row["source"] == "takeover" for row in kept)
+    answers = [row for row in takeovers if len(row["completion"]) == 1]  # the expert answers at once
     details = {"cases": len(rows), "model_accuracy": correct / len(rows) if rows else None,
-               "states": states, "takeover_rows": taken, "demonstration_rows": len(kept) - taken}
-    # rows in: the states reached plus the demonstrations passed through
-    return write_step(ctx.out_dir, STEP, rows_in=states + len(kept) - taken, kept=kept, dropped=dropped, input_path=config.input,
-                      details=details)
+               "states": states, "takeover_rows": len(takeovers), "demonstration_rows": len(passed),
+               "model_agreement": _share(takeovers), "expert_answers_rows": len(answers),
+               "model_agreement_where_expert_answers": _share(answers)}
+    # rows in: the states reached plus the rows passed through (demonstrations, an earlier iteration's rows)
+    return write_step(ctx.out_dir, STEP, rows_in=states + len(passed), kept=passed + takeovers, dropped=dropped,
+                      input_path=config.input, details=details)
