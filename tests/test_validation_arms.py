@@ -171,3 +171,5 @@ def test_s4_dagger_second_iteration_repeats_the_first_from_its_models():
     dagger, dagger2 = stage_config("s4_dagger_validation.yaml", "dagger"), stage_config("s4_dagger_validation.yaml", "dagger2")
     assert dagger2 == {**dagger, "model": "runs/s4_dagger_validation/sft_dagger",
                        "demonstrations": "runs/s4_dagger_validation/dagger/data.jsonl"}
+    # the diagnostic rerun of the first iteration's step is that step
+    assert stage_config("s4_dagger_validation.yaml", "dagger_agreement") == dagger
