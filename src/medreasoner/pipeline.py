@@ -114,10 +114,11 @@ def _run_stages(recipe: Recipe, *, force: bool, echo, rerun: frozenset[str]) -> 
         out_dir = recipe.run_dir / stage.name
         header = f"[{stage.index + 1}/{total}] {stage.name} ({stage.kind})"
         state = stage_state(recipe, stage)
+        named = stage.name in rerun and state.status in ("done", "resume")
         if stage.name in rerun:
             rerun_built.add(stage.name)
-            if state.status in ("done", "resume"):
-                state = StageState("stale", "named by --rerun")
+        if named:
+            state = StageState("stale", "named by --rerun")
         _barrier()  # every rank has judged the directory before rank 0 writes into it
         if state.status == "done":
             echo(f"{header}: finished earlier, skipping ({out_dir})")
@@ -125,7 +126,7 @@ def _run_stages(recipe: Recipe, *, force: bool, echo, rerun: frozenset[str]) -> 
             continue
         if state.status == "stale":
             # --rerun asks for its stages and for the stages stale only because it rebuilt their inputs
-            asked = state.reason == "named by --rerun" or bool(
+            asked = named or bool(
                 state.rebuilt_inputs and set(state.rebuilt_inputs) <= rerun_built)
             if asked:
                 rerun_built.add(stage.name)  # and so, in turn, the stages that read it

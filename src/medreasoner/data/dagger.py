@@ -27,9 +27,10 @@ What the step does, per ``env/*.jsonl`` row (the first ``max_cases``):
 
 With ``demonstrations`` set (``env/sft_train.jsonl``), its rows come first, in the same layout
 (prompt = the user turn, completion = the expert's whole episode; ``state`` 0), so the output is the
-aggregate DAgger trains on. For DAgger's next iteration, ``demonstrations`` is the previous dagger step's
-``data.jsonl`` (its rows pass through) and ``model`` the model trained on it. The model's replies are parsed as GRPO parses them; the prompt replays the
-valid exams it ordered (an unknown exam name or a repeated one changes no state and is not replayed).
+aggregate DAgger trains on. For DAgger's next iteration, ``demonstrations`` is the previous dagger
+step's ``data.jsonl`` (its rows pass through) and ``model`` the model trained on it. The model's replies
+are parsed as GRPO parses them; the prompt replays the valid exams it ordered (an unknown exam name or a
+repeated one changes no state and is not replayed).
 
 Output rows: ``{"id", "state", "source": "demonstration" | "takeover", "tools", "prompt", "completion"}``;
 takeover rows also carry ``model_agrees`` (the model did what the expert does there). ``funnel.json``
