@@ -87,6 +87,12 @@ define grpo_lr_validation
 		grpo_lr1e-3.model.path=runs/reproduce_s$(1)/sft grpo_lr1e-3.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
 		eval_sft.model=runs/reproduce_s$(1)/sft --output runs/validation/grpo_lr_s$(1)
 endef
+define grpo_temperature_validation
+	.venv/bin/medreasoner run recipes/tiny/grpo_temperature_validation.yaml seed=$(1) \
+		grpo_t07.model.path=runs/reproduce_s$(1)/sft grpo_t07.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
+		grpo_t05.model.path=runs/reproduce_s$(1)/sft grpo_t05.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
+		eval_sft.model=runs/reproduce_s$(1)/sft --output runs/validation/grpo_temperature_s$(1)
+endef
 validation: $(STAMP)
 	$(call sft_sampler_validation,0)
 	$(call sft_sampler_validation,1)
@@ -100,6 +106,9 @@ validation: $(STAMP)
 	$(call grpo_lr_validation,0)
 	$(call grpo_lr_validation,1)
 	$(call grpo_lr_validation,2)
+	$(call grpo_temperature_validation,0)
+	$(call grpo_temperature_validation,1)
+	$(call grpo_temperature_validation,2)
 
 # Maintainers: regenerate the figures of the README, docs/recipes.md and docs/sim.md from the last demo,
 # reproduce, s4 and validation runs.

@@ -166,6 +166,7 @@ def test_embed_writes_the_tables_between_the_markers_only(tmp_path, capsys):
     ("rpo_variants_validation.yaml", "rpo_variants_validation.yaml"),
     ("sft_sampler_validation.yaml", "sft_sampler_validation.yaml"),
     ("grpo_lr_validation.yaml", "grpo_lr_validation.yaml"),
+    ("grpo_temperature_validation.yaml", "grpo_temperature_validation.yaml"),
     ("s4.yaml", "s4.yaml"),
     ("s4_validation.yaml", "s4_validation.yaml"),
     ("s4_sft_validation.yaml", "s4_sft_validation.yaml"),
@@ -192,7 +193,8 @@ def test_shipped_findings_name_eval_stages_of_their_recipe(findings, recipe):
                 assert stage.kind == "probe" and finding.benchmark in groups, cell
 
 
-@pytest.mark.parametrize("recipe", ["grpo_budget_validation.yaml", "grpo_lr_validation.yaml", "rpo_variants_validation.yaml",
+@pytest.mark.parametrize("recipe", ["grpo_budget_validation.yaml", "grpo_lr_validation.yaml",
+                                    "grpo_temperature_validation.yaml", "rpo_variants_validation.yaml",
                                     "sft_sampler_validation.yaml", "grpo_validation.yaml", "rpo_validation.yaml"])
 def test_validation_recipes_never_read_the_test_split(recipe):
     # Hyperparameters are chosen on these runs; the test items are read by the reproduce run's evals only.

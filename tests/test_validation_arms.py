@@ -67,6 +67,18 @@ def test_grpo_lr_arms_are_the_shipped_grpo_with_their_learning_rate_and_100_step
         assert config["optim"]["lr_scheduler_type"] == "constant" and config["optim"]["save_steps"] == 50
 
 
+def test_grpo_temperature_arms_are_the_shipped_grpo_with_their_temperature_and_40_steps():
+    shipped = stage_config("reproduce.yaml", "grpo")
+    for arm, temperature in (("grpo_t07", 0.7), ("grpo_t05", 0.5)):
+        config = stage_config("grpo_temperature_validation.yaml", arm)
+        assert config["grpo"] == {**shipped["grpo"], "temperature": temperature}, arm
+        assert config["rewards"] == shipped["rewards"], arm
+        assert (config["optim"]["max_steps"], shipped["optim"]["max_steps"]) == (40, 20), arm
+        assert without(config["optim"], "max_steps") == without(shipped["optim"], "max_steps"), arm
+        # the step-20 checkpoint stands for a 20-step run (the shipped budget) only under a constant rate
+        assert config["optim"]["lr_scheduler_type"] == "constant" and config["optim"]["save_steps"] == 20
+
+
 def test_rpo_arms_of_the_second_rule_change_one_setting_of_1e_4_and_the_chosen_one_ships():
     plain = lambda config: {"preference": config["preference"], "data_max_length": config["data"]["max_length"],  # noqa: E731
                             "optim": without(config["optim"])}
@@ -92,7 +104,9 @@ def test_s4_arms_are_the_shipped_s4_grpo_with_one_change_each():
                "grpo_lr3e-5": ({}, {"learning_rate": 3e-5}, {}),
                "grpo_correct_only": ({"evidence_weight": 0.0, "cost_weight": 0.0}, {}, {}),  # correctness alone
                # 12 rollouts per case, still 4 cases a step
-               "grpo_g12": ({}, {"per_device_train_batch_size": 48}, {"num_generations": 12})}
+               "grpo_g12": ({}, {"per_device_train_batch_size": 48}, {"num_generations": 12}),
+               # rollouts nearer the greedy policy the episodes play
+               "grpo_t07": ({}, {}, {"temperature": 0.7}), "grpo_t05": ({}, {}, {"temperature": 0.5})}
     assert shipped["optim"]["per_device_train_batch_size"] // shipped["grpo"]["num_generations"] == 48 // 12
     for arm, (reward_change, optim_change, grpo_change) in changes.items():
         config = stage_config("s4_validation.yaml", arm)
