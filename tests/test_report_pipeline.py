@@ -169,6 +169,7 @@ def test_embed_writes_the_tables_between_the_markers_only(tmp_path, capsys):
     ("grpo_temperature_validation.yaml", "grpo_temperature_validation.yaml"),
     ("s4.yaml", "s4.yaml"),
     ("s4_validation.yaml", "s4_validation.yaml"),
+    ("s4_temperature_validation.yaml", "s4_temperature_validation.yaml"),
     ("s4_sft_validation.yaml", "s4_sft_validation.yaml"),
     ("s4_dagger_validation.yaml", "s4_dagger_validation.yaml"),
 ])

@@ -104,9 +104,7 @@ def test_s4_arms_are_the_shipped_s4_grpo_with_one_change_each():
                "grpo_lr3e-5": ({}, {"learning_rate": 3e-5}, {}),
                "grpo_correct_only": ({"evidence_weight": 0.0, "cost_weight": 0.0}, {}, {}),  # correctness alone
                # 12 rollouts per case, still 4 cases a step
-               "grpo_g12": ({}, {"per_device_train_batch_size": 48}, {"num_generations": 12}),
-               # rollouts nearer the greedy policy the episodes play
-               "grpo_t07": ({}, {}, {"temperature": 0.7}), "grpo_t05": ({}, {}, {"temperature": 0.5})}
+               "grpo_g12": ({}, {"per_device_train_batch_size": 48}, {"num_generations": 12})}
     assert shipped["optim"]["per_device_train_batch_size"] // shipped["grpo"]["num_generations"] == 48 // 12
     for arm, (reward_change, optim_change, grpo_change) in changes.items():
         config = stage_config("s4_validation.yaml", arm)
@@ -120,6 +118,18 @@ def test_s4_arms_are_the_shipped_s4_grpo_with_one_change_each():
         assert config["model"]["path"] == "runs/tiny_s4/sft", arm
     # no arm met the rule, so s4.yaml ships the reward every arm changed
     assert reward == {"correct_weight": 1.0, "evidence_weight": 0.5, "cost_weight": 0.5, "cost_budget": 10.0}
+
+
+def test_s4_temperature_arms_are_the_shipped_s4_grpo_with_their_temperature():
+    shipped = stage_config("s4.yaml", "grpo")
+    for arm, temperature in (("grpo_t07", 0.7), ("grpo_t05", 0.5)):
+        config = stage_config("s4_temperature_validation.yaml", arm)
+        assert config["grpo"] == {**shipped["grpo"], "temperature": temperature}, arm
+        assert (config["environment"], config["rewards"]) == (shipped["environment"], shipped["rewards"]), arm
+        assert without(config["optim"]) == without(shipped["optim"]), arm
+        assert {k: v for k, v in config["data"].items() if k != "train"} == \
+            {k: v for k, v in shipped["data"].items() if k != "train"}, arm
+        assert config["model"]["path"] == "runs/tiny_s4/sft", arm
 
 
 def test_s4_sft_arms_are_the_shipped_s4_sft_with_one_change_each():
