@@ -58,7 +58,8 @@ def test_takeover_from_the_start_is_the_worlds_demonstration(setup):
     rows, demos = _read(world_dir / "env/train.jsonl"), _read(world_dir / "env/sft_train.jsonl")
     for row, demo in zip(rows, demos, strict=True):
         hidden = json.loads(row["case"])
-        exams, diagnosis = world.expert_takeover(hidden["id"], [], hidden["label"]["name"])
+        exams, condition = world.expert_takeover(hidden["id"], [], hidden["label"]["name"])
+        diagnosis = condition.en
         taken = takeover(row, [], exams, diagnosis)
         assert taken["prompt"] + taken["completion"] == demo["messages"] == demonstration(row, exams, diagnosis)["messages"]
         assert taken["tools"] == demo["tools"]
@@ -81,7 +82,8 @@ def test_takeover_rows_label_the_states_off_the_experts_path(setup):
     name = hidden["menu"][other]["name"]
     assert call["tool_calls"][0]["function"]["arguments"] == {"name": name}
     assert result == {"role": "tool", "name": "request_exam", "content": f"{name}: {hidden['menu'][other]['result']}"}
-    exams, diagnosis = world.expert_takeover(hidden["id"], [other], label)
+    exams, condition = world.expert_takeover(hidden["id"], [other], label)
+    diagnosis = condition.en
     assert other not in exams and 1 + len(exams) <= MAX_EXAMS
     assert [m["tool_calls"][0]["function"]["arguments"]["name"] for m in taken["completion"][:-1:2]] == \
         [hidden["menu"][e]["name"] for e in exams]

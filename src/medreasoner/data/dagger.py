@@ -59,6 +59,7 @@ from medreasoner.benchmarks.item import Item
 from medreasoner.data.funnel import drop, write_step
 from medreasoner.errors import InputError
 from medreasoner.files import read_jsonl
+from medreasoner.sim.environment import episode_answer
 from medreasoner.sim.episodes import takeover
 from medreasoner.sim.items import synonyms
 from medreasoner.sim.world_cases import WorldCases, load_world_cases
@@ -143,15 +144,14 @@ def takeover_rows(row: dict, ordered: list[str], answer: str, world: WorldCases)
         if ordered[:k] == expert[:k]:
             dropped.append(drop(state, "on_expert_path", f"state {k}: the expert's own first {k} exams"))
             continue
-        exams, diagnosis = world.expert_takeover(case_id, ordered[:k], label)
+        exams, condition = world.expert_takeover(case_id, ordered[:k], label)
         if k < len(ordered):  # the model ordered another exam here
             agrees = bool(exams) and exams[0] == ordered[k]
         else:  # the model answered here
-            condition = next(c for c in kb.conditions if c.en == diagnosis)
-            item = Item(case_id, "", {}, diagnosis, "diagnosis", {"synonyms": synonyms(kb, condition.id)})
+            item = Item(case_id, "", {}, condition.en, "diagnosis", {"synonyms": synonyms(kb, condition.id)})
             agrees = not exams and bool(grade(answer, item).correct)
         kept.append({**state, "source": "takeover", "model_agrees": agrees,
-                     **takeover(row, ordered[:k], exams, diagnosis)})
+                     **takeover(row, ordered[:k], exams, condition.en)})
     return kept, dropped
 
 
@@ -190,8 +190,7 @@ def run(config: Config, ctx: StageContext) -> dict:
             for row, episode in zip(batch, episodes, strict=True):
                 record = score_episode(episode)
                 correct += record["correct"]
-                answer = (f"\\boxed{{{episode.env.submitted}}}" if episode.env.submitted is not None
-                          else completion_text(episode.completion))  # what episode_outcome grades
+                answer = episode_answer(episode.env, completion_text(episode.completion))
                 taken, skipped = takeover_rows(row, list(episode.env.requested), answer, world)
                 takeovers += taken
                 dropped += skipped

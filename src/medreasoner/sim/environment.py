@@ -153,6 +153,11 @@ def episode_reward(
     return correct_weight * float(outcome["correct"]) + evidence_weight * outcome["evidence"] - cost_weight * waste
 
 
+def episode_answer(env: DiagnosticEnvironment, final_text: str) -> str:
+    """The text an episode's diagnosis is graded on: the submitted diagnosis, boxed, else the final text."""
+    return f"\\boxed{{{env.submitted}}}" if env.submitted is not None else final_text
+
+
 def episode_outcome(env: DiagnosticEnvironment, final_text: str) -> dict[str, Any]:
     r"""What a finished episode achieved (the terms of :func:`episode_reward`, also reported by
     ``medreasoner.eval.episodes``).
@@ -165,8 +170,7 @@ def episode_outcome(env: DiagnosticEnvironment, final_text: str) -> dict[str, An
     """
     label = env.case["label"]
     item = Item(env.case["id"], "", {}, label["name"], "diagnosis", {"synonyms": label["synonyms"]})
-    text = f"\\boxed{{{env.submitted}}}" if env.submitted is not None else final_text
-    graded = grade(text, item)
+    graded = grade(episode_answer(env, final_text), item)
     key = env.case["key_exams"]
     menu = env.case["menu"]
     return {

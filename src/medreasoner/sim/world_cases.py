@@ -27,7 +27,7 @@ from medreasoner.errors import InputError
 from medreasoner.sim.chain import ProbabilityModel, posterior, probability_model
 from medreasoner.sim.config import WorldConfig
 from medreasoner.sim.expert import expert_continuation, expert_diagnosis, expert_exams
-from medreasoner.sim.kb import DEFAULT_KB_PATH, load_knowledge_base
+from medreasoner.sim.kb import DEFAULT_KB_PATH, Condition, load_knowledge_base
 from medreasoner.sim.sampler import Case
 from medreasoner.sim.world import SPLITS, draw_cases
 
@@ -63,12 +63,12 @@ class WorldCases:
         """Exam ids the label-blind expert of ``env/sft_train.jsonl`` orders for the case, in order."""
         return expert_exams(self.model, self.cases[case_id])
 
-    def expert_takeover(self, case_id: str, ordered: list[str], label: str) -> tuple[list[str], str]:
+    def expert_takeover(self, case_id: str, ordered: list[str], label: str) -> tuple[list[str], Condition]:
         """What the expert does in the episode ``case_id`` (labelled ``label``, checked as :meth:`case` does)
-        after the exams ``ordered`` (ids): the exam ids it orders next and the condition name it states."""
+        after the exams ``ordered`` (ids): the exam ids it orders next and the condition it states."""
         case = self.case(case_id, label)
         exams = expert_continuation(self.model, case, list(ordered))
-        return exams, self.model.kb.condition(expert_diagnosis(self.model, case, [*ordered, *exams])).en
+        return exams, self.model.kb.condition(expert_diagnosis(self.model, case, [*ordered, *exams]))
 
 
 def load_world_cases(world_dir: str | Path) -> WorldCases:
