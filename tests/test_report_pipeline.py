@@ -395,6 +395,24 @@ def test_findings_contrast_episodes_stages_episode_by_episode(tmp_path, capsys):
     assert "predictions.jsonl:1: an episode needs a string 'id' and a boolean 'correct'" in capsys.readouterr().err
 
 
+def test_episodes_are_split_by_the_exams_ordered(tmp_path, capsys):
+    (run,) = _seed_runs(tmp_path, 1)
+    _episodes_stage(run, "episodes_sft", [True, False, True, False])
+    # episodes with 0, 1, 1 and 3 exams; a perfect reader of the same exams gets all but the first right
+    rows = [{"id": f"test-{k:06d}", "correct": right, "num_exams": exams, "exam_choice_correct": k > 0}
+            for k, (right, exams) in enumerate(zip([True, False, True, False], [0, 1, 1, 3]))]
+    (run / "episodes_sft" / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "report"
+    assert main(["report", str(run), "--output", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "| stage | 0 exams: accuracy / read by Bayes % (episodes) | 1 exam: accuracy / read by Bayes % (episodes) " \
+           "| 3 exams: accuracy / read by Bayes % (episodes) |" in report
+    assert "| episodes_sft | 100.0 / 0.0 (1) | 50.0 / 100.0 (2) | 0.0 / 100.0 (1) |" in report
+    (run / "episodes_sft" / "predictions.jsonl").write_text('{"id": "test-000000", "correct": true}\n')
+    assert main(["report", str(run), "--output", str(out)]) == 2
+    assert "predictions.jsonl:1: an episode needs an integer 'num_exams'" in capsys.readouterr().err
+
+
 def test_stage_time_sums_the_manifests_per_run_and_over_runs(tmp_path):
     runs = _seed_runs(tmp_path, 2)
     for run, seconds in zip(runs, ({"sft": 90.0, "rpo": 30.0, "cpt": 6.0}, {"sft": 120.0, "rpo": 60.0})):

@@ -22,8 +22,8 @@ from pathlib import Path
 from medreasoner.errors import InputError
 from medreasoner.eval.findings import MISSED_TITLE, evaluate_contrast, findings_rows, load_findings, missed_rows
 from medreasoner.eval.report_itemsets import item_set_rows
-from medreasoner.eval.report_pipeline import (baseline_rows, episode_rows, funnel_rows, gain_rows, probe_rows,
-                                              stage_order_key)
+from medreasoner.eval.report_pipeline import (baseline_rows, episode_exam_rows, episode_rows, funnel_rows,
+                                              gain_rows, probe_rows, stage_order_key)
 from medreasoner.eval.report_plots import accuracy_plot, delta_plot, findings_plot
 from medreasoner.eval.report_provenance import provenance_rows
 from medreasoner.eval.report_stage_time import NOTE as STAGE_TIME_NOTE
@@ -53,6 +53,7 @@ PROVENANCE_NOTE = ("model sha256: over the weights, tokenizer and config files; 
                    "or commit.")
 STAGE_TIME_TITLE = "Stage time"
 EPISODES_TITLE = "Diagnostic-chain episodes"
+EXAMS_TITLE = "Episodes by exams ordered"
 PROBE_TITLE = "Knowledge probe"
 PROBE_NOTE = ("Multiple-choice accuracy by option log-likelihood in the probe stage's text format (no generation): "
               "raw = the option the model finds likeliest after the question; calibrated = likeliest relative to "
@@ -233,7 +234,8 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
         baselines = baseline_rows(run_dir, episodes=bool(episodes[1]))
         if episodes[1]:
             # An S4 accuracy reads against its run's world: chance, prior-only and the every-exam ceiling.
-            episode_context |= {f"Reference lines ({run_dir.name})", f"{EPISODES_TITLE} ({run_dir.name})"}
+            episode_context |= {f"Reference lines ({run_dir.name})", f"{EPISODES_TITLE} ({run_dir.name})",
+                                f"{EXAMS_TITLE} ({run_dir.name})"}
         if baselines[1]:
             note = ("Chance and the prior-only baseline (the most prevalent condition of the differential) scored "
                     "against the items' gold; the Bayes-optimal ceiling is the share of gold labels equal to the "
@@ -251,6 +253,10 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
                              "how often it ordered the label-blind expert's exams (its SFT demonstrations' "
                              "path), with its accuracy there and elsewhere; exams requested, share of the "
                              "case's key exams requested, exam cost.", *episodes))
+            sections.append((f"{EXAMS_TITLE} ({run_dir.name})", "The same episodes split by the number of exams "
+                             "the model ordered: its accuracy, the accuracy of the world's Bayes decision from "
+                             "the same exams' results (a perfect reader), and the number of episodes.",
+                             *episode_exam_rows(run_dir)))
         funnel = funnel_rows(run_dir)
         if funnel[1]:
             sections.append((f"Data funnel ({run_dir.name})", None, *funnel))

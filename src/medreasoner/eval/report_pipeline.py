@@ -25,7 +25,8 @@ import yaml
 from medreasoner.data.funnel import read_funnel
 from medreasoner.eval.metrics import BOOTSTRAP, stability
 from medreasoner.eval.predictions import correct_by_id
-from medreasoner.files import read_text_utf8
+from medreasoner.errors import InputError
+from medreasoner.files import read_jsonl, read_text_utf8
 from medreasoner.recipe import parse_yaml
 
 
@@ -208,6 +209,40 @@ def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
                      f"{m['mean_exams']:.2f}",
                      f"{100 * m['mean_key_exam_coverage']:.1f}", f"{m['mean_exam_cost']:.2f}",
                      f"{100 * m['answered_rate']:.1f}"])
+    return header, rows
+
+
+def episode_exam_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
+    """One row per ``episodes`` stage, in recipe order, splitting its episodes by the number of exams ordered:
+    per count, the accuracy, the accuracy a perfect reader of those exams would reach (``exam_choice_correct``;
+    – when the stage had no ``world``) and the number of episodes. Where the two part, the model loses results
+    it asked for; read from each stage's ``predictions.jsonl``."""
+    per_stage = []
+    for stage in recipe_stages(run_dir) or []:
+        path = Path(run_dir) / stage["name"] / "predictions.jsonl"
+        if stage.get("kind") != "episodes" or not path.is_file():
+            continue
+        groups: dict[int, list[dict]] = {}
+        for line, record in read_jsonl(path):
+            if not isinstance(record.get("num_exams"), int) or not isinstance(record.get("correct"), bool):
+                raise InputError(path, "an episode needs an integer 'num_exams' and a boolean 'correct'", line=line)
+            groups.setdefault(record["num_exams"], []).append(record)
+        per_stage.append((stage["name"], groups))
+    counts = sorted({count for _, groups in per_stage for count in groups})
+    header = ["stage", *(f"{count} exam{'' if count == 1 else 's'}: accuracy / read by Bayes % (episodes)"
+                         for count in counts)]
+    rows = []
+    for name, groups in per_stage:
+        cells = []
+        for count in counts:
+            group = groups.get(count, [])
+            if not group:
+                cells.append("–")
+                continue
+            share = lambda key: f"{100 * sum(bool(r[key]) for r in group) / len(group):.1f}"  # noqa: E731
+            bayes = share("exam_choice_correct") if all("exam_choice_correct" in r for r in group) else "–"
+            cells.append(f"{share('correct')} / {bayes} ({len(group)})")
+        rows.append([name, *cells])
     return header, rows
 
 
