@@ -135,6 +135,9 @@ figures: $(STAMP)
 	.venv/bin/medreasoner report runs/validation/grpo_lr_s0 runs/validation/grpo_lr_s1 runs/validation/grpo_lr_s2 \
 		--findings configs/findings/grpo_lr_validation.yaml --output runs/validation/grpo_lr_report \
 		--embed docs/recipes.md#grpo_lr
+	.venv/bin/medreasoner report runs/validation/grpo_temperature_s0 runs/validation/grpo_temperature_s1 \
+		runs/validation/grpo_temperature_s2 --findings configs/findings/grpo_temperature_validation.yaml \
+		--output runs/validation/grpo_temperature_report --embed docs/recipes.md#grpo_temperature
 	.venv/bin/medreasoner report runs/tiny_s4 runs/tiny_s4_s1 runs/tiny_s4_s2 --findings configs/findings/s4.yaml \
 		--output runs/tiny_s4/report --embed docs/sim.md#s4
 	.venv/bin/medreasoner report runs/s4_validation --findings configs/findings/s4_validation.yaml \
@@ -143,6 +146,9 @@ figures: $(STAMP)
 		--output runs/s4_sft_validation/report --embed docs/sim.md#s4_sft_validation
 	.venv/bin/medreasoner report runs/s4_dagger_validation --findings configs/findings/s4_dagger_validation.yaml \
 		--output runs/s4_dagger_validation/report --embed docs/sim.md#s4_dagger_validation
+	.venv/bin/medreasoner report runs/s4_temperature_validation \
+		--findings configs/findings/s4_temperature_validation.yaml --output runs/s4_temperature_validation/report \
+		--embed docs/sim.md#s4_temperature_validation
 
 test: $(STAMP)
 	$(PY) -m pytest -q
