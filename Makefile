@@ -29,8 +29,8 @@ reproduce: $(STAMP)
 
 # Finding 1 in the WiNGPT-3.0 S4 environment (docs/sim.md, "S4 at tiny scale"): SFT on expert episodes, GRPO in
 # the environment, both played on held-out episodes, 3 seeds in one report; then, on the validation episodes from
-# seed 0's SFT model, the GRPO changes (reward, rate, group size, rollout temperature), two SFT changes and
-# DAgger data. About 5.5 hours on 2 cores.
+# seed 0's SFT model, the GRPO changes (reward, rate, group size, rollout temperature, KL), two SFT changes and
+# DAgger data. About 6 hours on 2 cores.
 s4: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/s4.yaml
 	.venv/bin/medreasoner run recipes/tiny/s4.yaml seed=1 --output runs/tiny_s4_s1
@@ -49,6 +49,9 @@ s4: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/s4_temperature_validation.yaml
 	.venv/bin/medreasoner report runs/s4_temperature_validation \
 		--findings configs/findings/s4_temperature_validation.yaml --output runs/s4_temperature_validation/report
+	.venv/bin/medreasoner run recipes/tiny/s4_kl_validation.yaml
+	.venv/bin/medreasoner report runs/s4_kl_validation \
+		--findings configs/findings/s4_kl_validation.yaml --output runs/s4_kl_validation/report
 
 # The validation checks behind the reproduce run's SFT batch sampler, GRPO budget and RPO settings
 # (docs/recipes.md, "How the settings were chosen"), from each reproduce seed's models, on the validation items:

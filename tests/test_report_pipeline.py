@@ -170,6 +170,7 @@ def test_embed_writes_the_tables_between_the_markers_only(tmp_path, capsys):
     ("s4.yaml", "s4.yaml"),
     ("s4_validation.yaml", "s4_validation.yaml"),
     ("s4_temperature_validation.yaml", "s4_temperature_validation.yaml"),
+    ("s4_kl_validation.yaml", "s4_kl_validation.yaml"),
     ("s4_sft_validation.yaml", "s4_sft_validation.yaml"),
     ("s4_dagger_validation.yaml", "s4_dagger_validation.yaml"),
 ])

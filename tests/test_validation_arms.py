@@ -132,6 +132,17 @@ def test_s4_temperature_arms_are_the_shipped_s4_grpo_with_their_temperature():
         assert config["model"]["path"] == "runs/tiny_s4/sft", arm
 
 
+def test_s4_kl_arms_are_the_shipped_s4_grpo_with_their_kl_coefficient():
+    shipped = stage_config("s4.yaml", "grpo")
+    assert shipped["grpo"]["beta"] == 0.0
+    for arm, beta in (("grpo_kl004", 0.04), ("grpo_kl02", 0.2)):
+        config = stage_config("s4_kl_validation.yaml", arm)
+        assert config["grpo"] == {**shipped["grpo"], "beta": beta}, arm
+        assert (config["environment"], config["rewards"]) == (shipped["environment"], shipped["rewards"]), arm
+        assert without(config["optim"]) == without(shipped["optim"]), arm
+        assert config["model"]["path"] == "runs/tiny_s4/sft", arm
+
+
 def test_s4_sft_arms_are_the_shipped_s4_sft_with_one_change_each():
     """s4_sft_validation.yaml's arms are s4.yaml's SFT stage on s4.yaml's world with one change each: twice the
     steps from the shipped base model, or the tiny-5m base built like s4.yaml's base; every model is played
