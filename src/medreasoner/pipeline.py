@@ -38,6 +38,7 @@ import resource
 import shutil
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -214,6 +215,10 @@ def _run_stage(recipe: Recipe, stage: Stage, out_dir: Path, main: bool) -> tuple
             "inputs": provenance.inputs,
             "versions": provenance.versions,
             "git_commit": provenance.git_commit,  # None outside a git checkout; "+dirty" with uncommitted changes
+            # Unique per build: later stages record this manifest's hash, and two builds of a fast,
+            # deterministic stage in the same second could otherwise write identical bytes, so a
+            # rebuilt input would look unchanged to the stages that read it.
+            "build_id": uuid.uuid4().hex,
             "started_at": started.isoformat(timespec="seconds"),
             "wall_time_s": round(wall_time, 3),
             "cpu_time_s": round(cpu_time, 3),  # this process, all threads: comparable across loaded machines
