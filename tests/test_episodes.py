@@ -227,7 +227,7 @@ def test_episodes_stage_writes_predictions_and_results(setup, tmp_path):
     world, model_dir, _ = setup
     logged = []
     config = Config(model=str(model_dir), dtype="float32", cases=str(world / "env/validation.jsonl"),
-                    world=str(world), max_turns=2, max_new_tokens=8, limit=4, batch_size=3)
+                    world=str(world), max_turns=2, max_new_tokens=8, limit=4, batch_size=3, sampling=None)
     metrics = run(config, make_ctx(tmp_path / "episodes", logged))
     predictions = _read(tmp_path / "episodes/predictions.jsonl")
     results = json.loads((tmp_path / "episodes/results.json").read_text())
@@ -257,11 +257,72 @@ def test_episodes_stage_writes_predictions_and_results(setup, tmp_path):
     assert logged and "episodes/accuracy" in logged[0][1]
     with pytest.raises(ValueError):
         Config(model="m", dtype="float32", cases="c", world=None, max_turns=0, max_new_tokens=8, limit=None,
-               batch_size=1)
+               batch_size=1, sampling=None)
     with pytest.raises(ValueError):  # no hidden default: the dtype is required
-        Config(model="m", cases="c", world=None, max_turns=2, max_new_tokens=8, limit=None, batch_size=1)
+        Config(model="m", cases="c", world=None, max_turns=2, max_new_tokens=8, limit=None, batch_size=1,
+               sampling=None)
     with pytest.raises(ValueError):  # nor for the world: null says the cases are not a built world's
-        Config(model="m", dtype="float32", cases="c", max_turns=2, max_new_tokens=8, limit=None, batch_size=1)
+        Config(model="m", dtype="float32", cases="c", max_turns=2, max_new_tokens=8, limit=None, batch_size=1,
+               sampling=None)
+    with pytest.raises(ValueError):  # nor for sampling: null says greedy
+        Config(model="m", dtype="float32", cases="c", world=None, max_turns=2, max_new_tokens=8, limit=None,
+               batch_size=1)
+    with pytest.raises(ValueError):  # one sample is not pass@k: greedy is sampling null
+        Config(model="m", dtype="float32", cases="c", world=None, max_turns=2, max_new_tokens=8, limit=None,
+               batch_size=1, sampling={"num_samples": 1, "temperature": 1.0})
+
+
+@pytest.mark.slow
+def test_sampled_episodes_play_each_case_k_times_reproducibly(setup, tmp_path):
+    """A sampled stage plays every case num_samples times, numbers the samples, reports pass@1 (mean
+    per-case share) and pass@k from them, and the same seed draws the same episodes."""
+    from medreasoner.stages.episodes import Config, run
+    from stage_testing import make_ctx
+
+    world, model_dir, _ = setup
+    config = Config(model=str(model_dir), dtype="float32", cases=str(world / "env/validation.jsonl"),
+                    world=str(world), max_turns=2, max_new_tokens=8, limit=3, batch_size=4,
+                    sampling={"num_samples": 3, "temperature": 1.0})
+    metrics = run(config, make_ctx(tmp_path / "a", []))
+    predictions = _read(tmp_path / "a/predictions.jsonl")
+    ids = [json.loads(row["case"])["id"] for row in _read(world / "env/validation.jsonl")[:3]]
+    assert [p["id"] for p in predictions] == [i for i in ids for _ in range(3)]
+    assert [p["sample"] for p in predictions] == [0, 1, 2] * 3
+    shares = [sum(p["correct"] for p in predictions if p["id"] == i) / 3 for i in ids]
+    assert metrics["accuracy"] == pytest.approx(sum(shares) / 3)
+    assert metrics["pass_at_k"] == pytest.approx(sum(share > 0 for share in shares) / 3)
+    assert metrics["num_cases"] == 3 and metrics["samples_per_case"] == 3 and metrics["num_episodes"] == 9
+    results = json.loads((tmp_path / "a/results.json").read_text())
+    assert results["sampling"] == {"num_samples": 3, "temperature": 1.0}
+    # a random tiny model's samples differ (else this would not test sampling), and the seed fixes them
+    assert len({p["final_text"] for p in predictions}) > 1
+    run(config, make_ctx(tmp_path / "b", []))
+    assert _read(tmp_path / "b/predictions.jsonl") == predictions
+
+
+def test_summarize_reads_sampled_episodes_per_case():
+    """Sampled episodes: pass@1 is the mean per-case share (not the pooled episode rate), its interval
+    is over cases, and pass@k counts cases with some correct episode; greedy ones keep Wilson."""
+    from medreasoner.eval.episodes import summarize
+    from medreasoner.eval.metrics import wilson_ci
+
+    def episode(case: str, correct: bool) -> dict:
+        return {"id": case, "correct": correct, "num_exams": 1, "num_tool_calls": 1, "key_exam_coverage": 1.0,
+                "exam_cost": 2.0, "wasted_cost": 0.0, "answered": True, "truncated": False,
+                "num_completion_tokens": 10}
+
+    outcomes = {"a": [True, True, True, True], "b": [True, False, False, False], "c": [False] * 4,
+                "d": [False, True, True, False]}
+    sampled = summarize([episode(case, c) for case, cs in outcomes.items() for c in cs])
+    assert sampled["accuracy"] == pytest.approx((1 + 0.25 + 0 + 0.5) / 4)
+    assert sampled["pass_at_k"] == 0.75 and sampled["num_cases"] == 4 and sampled["samples_per_case"] == 4
+    low, high = sampled["accuracy_ci95"]
+    assert 0 <= low < sampled["accuracy"] < high <= 1
+    # unequal samples per case: pass@1 weighs cases equally, unlike the pooled rate (3/5)
+    uneven = summarize([episode("a", True)] * 2 + [episode("b", False)] * 2 + [episode("b", True)])
+    assert uneven["accuracy"] == pytest.approx((1 + 1 / 3) / 2) and uneven["samples_per_case"] == 2
+    greedy = summarize([episode("a", True), episode("b", False), episode("c", True)])
+    assert greedy["accuracy_ci95"] == list(wilson_ci(2, 3)) and "pass_at_k" not in greedy
 
 
 def test_sft_loader_keeps_tools_as_json_and_rejects_mixed_rows(tmp_path):

@@ -394,6 +394,11 @@ def test_findings_contrast_episodes_stages_episode_by_episode(tmp_path, capsys):
     findings.write_text(findings.read_text().replace("benchmark: medqa", "benchmark: episodes"))
     assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 2
     assert "predictions.jsonl:1: an episode needs a string 'id' and a boolean 'correct'" in capsys.readouterr().err
+    # a sampled episodes stage (a case played several times) pairs with nothing: refused, naming the line
+    (runs[0] / "episodes_grpo" / "predictions.jsonl").write_text(
+        '{"id": "test-000000", "correct": true}\n{"id": "test-000000", "correct": false}\n')
+    assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 2
+    assert "predictions.jsonl:2: field 'id': episode 'test-000000' appears twice (a sampled episodes stage?)" in capsys.readouterr().err
 
 
 def test_episodes_are_split_by_the_exams_ordered(tmp_path, capsys):

@@ -14,8 +14,11 @@ import yaml
 from eval_support import ScriptedBackend, write_medqa
 
 from medreasoner.cli import main
+from medreasoner.errors import InputError
 from medreasoner.eval.generation import GenerationSettings
 from medreasoner.eval.runner import EvalRequest, run_eval
+from medreasoner.eval.report import SAMPLED_EPISODES_NOTE
+from medreasoner.eval.report_pipeline import episode_rows
 from medreasoner.eval.report_training import curve_rows, pass_at_k, sampling_rows
 
 
@@ -70,6 +73,37 @@ def test_stages_sampling_the_same_input_are_scored_on_the_questions_they_share(t
     (run / "rollouts_grpo" / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert sampling_rows(run)[1] == [["rollouts", "m", "answer", "2", "4", "62.5", "100.0"],
                                      ["rollouts_grpo", "g", "answer", "2", "4", "100.0", "100.0"]]
+
+
+def test_sampled_episodes_stages_get_pass_at_k_rows(tmp_path):
+    """A sampled S4 episodes stage is a sampling row (cases are its questions, the environment's grade its
+    outcome); a greedy one is not; a malformed episode is refused with its line."""
+    run = _run(tmp_path)
+    recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+    episodes = {"model": "sft", "cases": "w/env/validation.jsonl"}
+    recipe["stages"] += [{"name": "episodes_sampled", "kind": "episodes",
+                          "config": {**episodes, "sampling": {"num_samples": 2, "temperature": 1.0}}},
+                         {"name": "episodes_greedy", "kind": "episodes", "config": {**episodes, "sampling": None}}]
+    (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    outcomes = {"a": [True, True], "b": [False, True], "c": [False, False]}
+    for stage in ("episodes_sampled", "episodes_greedy"):
+        (run / stage).mkdir()
+        rows = [{"id": case, "correct": c, "sample": s, "num_exams": 1}
+                for case, cs in outcomes.items() for s, c in enumerate(cs)]
+        (run / stage / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert sampling_rows(run)[1] == [["rollouts", "m", "answer", "3", "4", "41.7", "66.7"],
+                                     ["episodes_sampled", "sft", "episodes at T 1.0", "3", "2", "50.0", "66.7"]]
+    # its row in the episodes table says how it was played, and the report says what its accuracy is
+    metrics = {"num_episodes": 6, "accuracy": 0.5, "accuracy_ci95": [0.0, 1.0], "mean_exams": 1.0,
+               "mean_key_exam_coverage": 0.5, "mean_exam_cost": 2.0, "answered_rate": 1.0}
+    for stage in ("episodes_sampled", "episodes_greedy"):
+        (run / stage / "results.json").write_text(json.dumps({"metrics": metrics}))
+    assert [row[3] for row in episode_rows(run)[1]] == ["6 (2 per case at T 1.0)", "6"]
+    assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
+    assert SAMPLED_EPISODES_NOTE in (tmp_path / "report" / "summary.md").read_text()
+    (run / "episodes_sampled" / "predictions.jsonl").write_text('{"id": "a", "correct": 1}\n')
+    with pytest.raises(InputError, match="an episode needs a string 'id' and a boolean 'correct'"):
+        sampling_rows(run)
 
 
 def test_report_shows_training_sections(tmp_path):

@@ -25,7 +25,12 @@ training and what ``env/sft_train.jsonl`` taught:
 
 The final text is the last assistant message (:func:`medreasoner.rewards.completion.completion_text`,
 what the GRPO rewards read). ``generate`` is pluggable (tests script it); :func:`hf_generate` is the
-greedy Hugging Face one.
+Hugging Face one, greedy or sampled at a temperature the way GRPO's rollouts sample.
+
+:func:`summarize` reads greedy predictions (one episode per case) and sampled ones (the same case
+played several times): for sampled episodes accuracy is pass@1 (the mean per-case share of correct
+episodes) with a bootstrap interval over cases, and pass@k (some episode of the case correct) is
+the headroom GRPO's group sampling can draw on.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from trl.chat_template_utils import (
     parse_response,
 )
 
-from medreasoner.eval.metrics import wilson_ci
+from medreasoner.eval.metrics import BOOTSTRAP, bootstrap_ci, wilson_ci
 from medreasoner.rewards.completion import completion_text
 from medreasoner.sim.environment import DiagnosticEnvironment, episode_outcome
 from medreasoner.sim.episodes import observed_prompt, tool_methods
@@ -205,19 +210,35 @@ def score_episode(episode: Episode) -> dict[str, Any]:
 
 
 def summarize(predictions: list[dict]) -> dict[str, Any]:
-    """Accuracy with its Wilson 95 % interval, and the means of the episode measures (fractions, counts,
+    """Accuracy with its 95 % interval, and the means of the episode measures (fractions, counts,
     cost units, tokens); ``exam_choice_accuracy`` when every episode has ``exam_choice_correct``, and the
-    expert-path rate and accuracies when every episode has ``same_exams_as_expert``."""
+    expert-path rate and accuracies when every episode has ``same_exams_as_expert``.
+
+    Greedy predictions (every id once): accuracy with its Wilson interval. Sampled predictions (some id
+    more than once): accuracy is pass@1, the mean over cases of the share of the case's episodes that
+    were correct, with a bootstrap interval over cases (episodes of one case are not independent, so a
+    Wilson interval over all episodes would be too narrow); ``pass_at_k`` is the share of cases with
+    some correct episode, ``num_cases`` and ``samples_per_case`` (the fewest episodes of any case) say
+    what it was drawn from. The episode measures are means over all episodes.
+    """
     n = len(predictions)
     if n == 0:
         raise ValueError("no episodes to summarize")
-    k = sum(p["correct"] for p in predictions)
-    low, high = wilson_ci(k, n)
+    by_case: dict[str, list[bool]] = {}
+    for p in predictions:
+        by_case.setdefault(p["id"], []).append(bool(p["correct"]))
+    if len(by_case) == n:
+        k = sum(p["correct"] for p in predictions)
+        accuracy: dict[str, Any] = {"accuracy": k / n, "accuracy_ci95": list(wilson_ci(k, n))}
+    else:
+        shares = [sum(outcomes) / len(outcomes) for outcomes in by_case.values()]
+        accuracy = {"accuracy": sum(shares) / len(shares), "accuracy_ci95": list(bootstrap_ci(shares, BOOTSTRAP)),
+                    "num_cases": len(by_case), "samples_per_case": min(len(o) for o in by_case.values()),
+                    "pass_at_k": sum(any(o) for o in by_case.values()) / len(by_case)}
     mean = lambda key: sum(float(p[key]) for p in predictions) / n  # noqa: E731
     return {
         "num_episodes": n,
-        "accuracy": k / n,
-        "accuracy_ci95": [low, high],
+        **accuracy,
         "mean_exams": mean("num_exams"),
         "mean_tool_calls": mean("num_tool_calls"),
         "mean_key_exam_coverage": mean("key_exam_coverage"),
@@ -242,16 +263,23 @@ def _expert_path(predictions: list[dict]) -> dict[str, float | None]:
             "accuracy_off_expert_path": sum(off) / len(off) if off else None}
 
 
-def hf_generate(model, tokenizer, *, max_new_tokens: int) -> Generate:
-    """Greedy batched generation with a Hugging Face causal LM (left padding; replies cut after the first EOS)."""
+def hf_generate(model, tokenizer, *, max_new_tokens: int, temperature: float | None) -> Generate:
+    """Batched generation with a Hugging Face causal LM (left padding; replies cut after the first EOS).
+
+    ``temperature`` None is greedy decoding; a float samples at that temperature from the full
+    distribution (top-k 0, top-p 1.0, TRL GRPOConfig's defaults), as GRPO's rollouts do. Sampling draws
+    from torch's global generator: seed it (``torch.manual_seed``) for a reproducible run.
+    """
     import torch
 
     eos = tokenizer.eos_token_id
+    sampling = ({"do_sample": False} if temperature is None
+                else {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0})
 
     def generate(prompts: list[list[int]]) -> list[list[int]]:
         batch = tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt").to(model.device)
         with torch.no_grad():
-            output = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+            output = model.generate(**batch, max_new_tokens=max_new_tokens, **sampling,
                                     eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
         replies = []
         for row in output[:, batch["input_ids"].shape[1]:].tolist():

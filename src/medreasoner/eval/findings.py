@@ -184,6 +184,9 @@ def _episodes_correct(stage_dir: Path) -> dict[str, bool]:
     for line, row in read_jsonl(path):
         if not isinstance(row.get("id"), str) or not isinstance(row.get("correct"), bool):
             raise InputError(path, "an episode needs a string 'id' and a boolean 'correct'", line=line)
+        if row["id"] in correct:
+            raise InputError(path, f"episode {row['id']!r} appears twice (a sampled episodes stage?): findings "
+                             "pair greedy episodes, one per case", line=line, field="id")
         correct[row["id"]] = row["correct"]
     return correct
 

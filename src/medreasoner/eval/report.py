@@ -23,7 +23,7 @@ from medreasoner.errors import InputError
 from medreasoner.eval.findings import MISSED_TITLE, evaluate_contrast, findings_rows, load_findings, missed_rows
 from medreasoner.eval.report_itemsets import item_set_rows
 from medreasoner.eval.report_pipeline import (baseline_rows, episode_exam_rows, episode_rows, funnel_rows,
-                                              gain_rows, probe_rows, stage_order_key)
+                                              gain_rows, probe_rows, recipe_stages, stage_order_key)
 from medreasoner.eval.report_plots import accuracy_plot, delta_plot, findings_plot
 from medreasoner.eval.report_provenance import provenance_rows
 from medreasoner.eval.report_stage_time import NOTE as STAGE_TIME_NOTE
@@ -54,6 +54,8 @@ PROVENANCE_NOTE = ("model sha256: over the weights, tokenizer and config files; 
 STAGE_TIME_TITLE = "Stage time"
 EPISODES_TITLE = "Diagnostic-chain episodes"
 EXAMS_TITLE = "Episodes by exams ordered"
+SAMPLED_EPISODES_NOTE = (" A sampled stage (its episode count says how many per case, at which temperature) "
+                         "gives pass@1 instead, with a bootstrap CI over cases; its pass@k is under Sampling headroom.")
 PROBE_TITLE = "Knowledge probe"
 PROBE_NOTE = ("Multiple-choice accuracy by option log-likelihood in the probe stage's text format (no generation): "
               "raw = the option the model finds likeliest after the question; calibrated = likeliest relative to "
@@ -252,7 +254,10 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
                              "(what its choice of exams was worth; the gap to its accuracy is lost reading them); "
                              "how often it ordered the label-blind expert's exams (its SFT demonstrations' "
                              "path), with its accuracy there and elsewhere; exams requested, share of the "
-                             "case's key exams requested, exam cost.", *episodes))
+                             "case's key exams requested, exam cost." + (SAMPLED_EPISODES_NOTE if any(
+                                 (stage.get("config") or {}).get("sampling") for stage in recipe_stages(run_dir) or []
+                                 if stage.get("kind") == "episodes") else ""),
+                             *episodes))
             sections.append((f"{EXAMS_TITLE} ({run_dir.name})", "The same episodes split by the number of exams "
                              "the model ordered: its accuracy, the accuracy of the world's Bayes decision from "
                              "the same exams' results (a perfect reader), and the number of episodes.",

@@ -189,7 +189,9 @@ def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
     """One row per ``episodes`` stage (WiNGPT-3.0 S4 environment evaluation), in recipe order. "its exams
     read by Bayes" is the accuracy a perfect reader of the results of the exams the model ordered would
     reach (``exam_choice_accuracy``; – when the stage had no ``world``); then how often it ordered the
-    label-blind expert's exams, with its accuracy on those episodes and on the rest."""
+    label-blind expert's exams, with its accuracy on those episodes and on the rest. A sampled stage's
+    accuracy is pass@1 at its temperature (its CI a bootstrap over cases), and its episode count says how
+    many per case."""
     header = ["stage", "model", "cases", "episodes", "accuracy % [95 % CI]", "its exams read by Bayes %",
               "expert's exams % (accuracy on / off them)", "exams / episode", "key-exam coverage %",
               "exam cost / episode", "answered %"]
@@ -201,8 +203,11 @@ def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
         m = json.loads(path.read_text(encoding="utf-8"))["metrics"]
         low, high = m["accuracy_ci95"]
         config = stage.get("config") or {}
+        sampling = config.get("sampling")
+        episodes = str(m["num_episodes"]) + (f" ({sampling.get('num_samples')} per case at T {sampling.get('temperature')})"
+                                             if sampling else "")
         rows.append([stage["name"], _in_run(config.get("model", "?"), run_dir), _in_run(config.get("cases", "?"), run_dir),
-                     str(m["num_episodes"]),
+                     episodes,
                      f"{100 * m['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]",
                      f"{100 * m['exam_choice_accuracy']:.1f}" if "exam_choice_accuracy" in m else "–",
                      _expert_path_cell(m),

@@ -12,7 +12,9 @@ reads, for every training stage of a pipeline run (in recipe order):
   :func:`medreasoner.verify.grade`, the same check as rewards and evaluation. pass@k far above pass@1
   is the headroom RL can take; a GRPO run that learns moves pass@1 towards it. Stages that sampled
   the same input file are compared on the questions all of them asked (the SFT model's rollouts may
-  cover more questions than the GRPO model's), so their rows differ by the model, not the questions.
+  cover more questions than the GRPO model's), so their rows differ by the model, not the questions;
+- the same for every sampled ``episodes`` stage (S4: each case played several times at a
+  temperature), graded by the environment as the episode's reward is; the questions are the cases.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from medreasoner.data.pool import pool_item
+from medreasoner.errors import InputError
 from medreasoner.eval.report_pipeline import recipe_stages
 from medreasoner.files import read_jsonl
 from medreasoner.verify import grade
@@ -81,6 +84,16 @@ def _outcomes(samples_path: Path, mode: str) -> dict[str, list[bool]]:
     return outcomes
 
 
+def _episode_outcomes(predictions_path: Path) -> dict[str, list[bool]]:
+    """Case id -> correctness of each of its episodes in an ``episodes`` stage's ``predictions.jsonl``."""
+    outcomes: dict[str, list[bool]] = defaultdict(list)
+    for line, row in read_jsonl(predictions_path):
+        if not isinstance(row.get("id"), str) or not isinstance(row.get("correct"), bool):
+            raise InputError(predictions_path, "an episode needs a string 'id' and a boolean 'correct'", line=line)
+        outcomes[row["id"]].append(row["correct"])
+    return outcomes
+
+
 def pass_at_k(samples_path: Path, mode: str = "normalized") -> dict | None:
     """pass@1 and pass@k of a ``generate`` output (questions with a verifier and >= 2 samples).
 
@@ -104,8 +117,8 @@ def _figures(outcomes: dict[str, list[bool]], questions: set[str] | None = None)
 
 
 def sampling_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
-    """pass@1 and pass@k of every multi-sample ``generate`` stage of the run, in recipe order; stages
-    that sampled the same input are scored on the questions they share."""
+    """pass@1 and pass@k of every multi-sample ``generate`` stage and every sampled ``episodes`` stage of
+    the run, in recipe order; stages that sampled the same input are scored on the questions they share."""
     header = ["stage", "model", "prompt", "questions", "k", "pass@1 %", "pass@k %"]
     stages = []
     for stage in recipe_stages(run_dir) or []:
@@ -113,6 +126,10 @@ def sampling_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
         path = Path(run_dir) / stage["name"] / "data.jsonl"
         if stage.get("kind") == "generate" and config.get("num_samples", 1) >= 2 and path.is_file():
             stages.append((stage["name"], str(config.get("input")), config, _outcomes(path, "normalized")))
+        predictions = Path(run_dir) / stage["name"] / "predictions.jsonl"
+        if stage.get("kind") == "episodes" and config.get("sampling") and predictions.is_file():
+            config = {**config, "prompt": f"episodes at T {config['sampling'].get('temperature')}"}
+            stages.append((stage["name"], str(config.get("cases")), config, _episode_outcomes(predictions)))
     shared: dict[str, set[str]] = {}  # input file -> question ids every stage reading it asked
     for _, source, _, outcomes in stages:
         shared[source] = shared.get(source, set(outcomes)) & set(outcomes)

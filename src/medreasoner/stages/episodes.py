@@ -1,13 +1,21 @@
 """Evaluate a model in the diagnostic-chain environment (WiNGPT-3.0 S4), recipe ``kind: episodes``.
 
 Rows -> episodes -> scores: each ``env/*.jsonl`` row (``env/validation.jsonl`` to choose settings,
-``env/test.jsonl`` to report) is played greedily by ``model`` through
+``env/test.jsonl`` to report) is played by ``model`` (greedily, or ``sampling.num_samples`` times at
+``sampling.temperature``) through
 :func:`medreasoner.eval.episodes.play_episodes`, which renders, generates, parses tool calls and runs
 the tools the way TRL's GRPOTrainer does during environment training. Writes
 ``<out_dir>/predictions.jsonl`` (per episode: id, correct, exams requested and their number, exam
 cost, key-exam coverage, final text, ...) and ``<out_dir>/results.json`` (accuracy with its Wilson
 95 % interval, mean exams, key-exam coverage and cost per episode, the fraction of episodes that
 ended with an answer).
+
+Sampled episodes are the S4 form of pass@k against pass@1 (issue 9 asks for it where RL does not
+help): each case is played ``num_samples`` times at the temperature GRPO's rollouts use, seeded
+with the run's seed, and each record carries ``sample`` (0..k-1). ``results.json`` then reports
+accuracy as pass@1 (with a bootstrap interval over cases) and ``pass_at_k``; the gap is what a GRPO
+group of that size can find and reinforce. Findings compare greedy episodes only (a sampled stage
+has one case several times, so it pairs with nothing).
 
 With ``world`` set (the ``kind: world`` stage the cases come from), each episode is also scored by the
 world's Bayes decision from the summary and the results of the exams it ordered
@@ -22,7 +30,10 @@ Example recipe section::
     - name: episodes_sft
       kind: episodes
       config: {model: "${sft}", dtype: float32, cases: "${world}/env/validation.jsonl", world: "${world}",
-               max_turns: 4, max_new_tokens: 64, limit: null, batch_size: 32}
+               max_turns: 4, max_new_tokens: 64, limit: null, batch_size: 32, sampling: null}
+
+    # pass@k of the same model: every case 8 times at GRPO's rollout temperature
+      config: {..., sampling: {num_samples: 8, temperature: 1.0}}
 """
 
 from __future__ import annotations
@@ -36,6 +47,19 @@ from tqdm import tqdm
 
 from medreasoner.files import read_jsonl, write_json_atomic, write_text_atomic
 from medreasoner.stages.context import StageContext
+
+
+class Sampling(BaseModel):
+    """Play every case several times, sampling each reply at a temperature.
+
+    Attributes:
+        num_samples: episodes per case (k of pass@k).
+        temperature: sampling temperature (top-k 0 and top-p 1.0, as GRPO's rollouts sample).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    num_samples: Annotated[int, Field(ge=2, le=256)]
+    temperature: Annotated[float, Field(gt=0, le=10)]
 
 
 class Config(BaseModel):
@@ -53,6 +77,8 @@ class Config(BaseModel):
         max_new_tokens: generated tokens per model turn.
         limit: only the first N rows (null = all).
         batch_size: episodes generated together.
+        sampling: null plays each case once, greedily; set, each case ``num_samples`` times at
+            ``temperature`` (seeded by the run's seed).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -64,6 +90,7 @@ class Config(BaseModel):
     max_new_tokens: Annotated[int, Field(ge=1, le=32768)]
     limit: Annotated[int, Field(ge=1)] | None
     batch_size: Annotated[int, Field(ge=1, le=4096)]
+    sampling: Sampling | None
 
 
 def run(config: Config, ctx: StageContext) -> dict:
@@ -86,15 +113,22 @@ def run(config: Config, ctx: StageContext) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = load_tokenizer(config.model, padding_side="left")
     model = load_model(config.model, dtype=config.dtype).to(device).eval()
-    generate = hf_generate(model, tokenizer, max_new_tokens=config.max_new_tokens)
+    samples = 1 if config.sampling is None else config.sampling.num_samples
+    rows = [row for row in rows for _ in range(samples)]  # a case's samples together: one batch shares its prompt
+    torch.manual_seed(ctx.seed)
+    generate = hf_generate(model, tokenizer, max_new_tokens=config.max_new_tokens,
+                           temperature=None if config.sampling is None else config.sampling.temperature)
     start = time.perf_counter()
     predictions = []
     with tqdm(total=len(rows), desc="episodes", unit="episode") as progress:
         for first in range(0, len(rows), config.batch_size):
             batch = rows[first: first + config.batch_size]
-            for episode in play_episodes(batch, generate, tokenizer, max_turns=config.max_turns,
-                                         max_length=model.config.max_position_embeddings):
+            episodes = play_episodes(batch, generate, tokenizer, max_turns=config.max_turns,
+                                     max_length=model.config.max_position_embeddings)
+            for index, episode in enumerate(episodes, start=first):
                 record = score_episode(episode)
+                if config.sampling is not None:
+                    record["sample"] = index % samples
                 if world is not None:
                     record["exam_choice_correct"] = world.bayes_answer(
                         record["id"], episode.env.requested, record["label"]) == record["label"]
@@ -110,6 +144,7 @@ def run(config: Config, ctx: StageContext) -> dict:
     metrics["seconds"] = time.perf_counter() - start
     results = {"model": config.model, "dtype": config.dtype, "cases": config.cases, "world": config.world,
                "max_turns": config.max_turns,
+               "sampling": None if config.sampling is None else config.sampling.model_dump(),
                "max_new_tokens": config.max_new_tokens, "metrics": metrics}
     write_json_atomic(ctx.out_dir / "results.json", results)
     logged = {f"episodes/{key}": value for key, value in metrics.items() if isinstance(value, (int, float))}
