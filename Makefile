@@ -53,7 +53,8 @@ s4: $(STAMP)
 	.venv/bin/medreasoner report runs/s4_kl_validation \
 		--findings configs/findings/s4_kl_validation.yaml --output runs/s4_kl_validation/report
 	.venv/bin/medreasoner run recipes/tiny/s4_passk_validation.yaml
-	.venv/bin/medreasoner report runs/s4_passk_validation --output runs/s4_passk_validation/report
+	.venv/bin/medreasoner report runs/s4_passk_validation --findings configs/findings/s4_passk_validation.yaml \
+		--output runs/s4_passk_validation/report
 
 # The validation checks behind the reproduce run's SFT batch sampler, GRPO budget and RPO settings
 # (docs/recipes.md, "How the settings were chosen"), from each reproduce seed's models, on the validation items:
@@ -157,7 +158,8 @@ figures: $(STAMP)
 	.venv/bin/medreasoner report runs/s4_kl_validation \
 		--findings configs/findings/s4_kl_validation.yaml --output runs/s4_kl_validation/report \
 		--embed docs/sim.md#s4_kl_validation
-	.venv/bin/medreasoner report runs/s4_passk_validation --output runs/s4_passk_validation/report \
+	.venv/bin/medreasoner report runs/s4_passk_validation --findings configs/findings/s4_passk_validation.yaml \
+		--output runs/s4_passk_validation/report \
 		--embed docs/sim.md#s4_passk_validation
 
 test: $(STAMP)

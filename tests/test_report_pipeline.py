@@ -173,6 +173,7 @@ def test_embed_writes_the_tables_between_the_markers_only(tmp_path, capsys):
     ("s4_kl_validation.yaml", "s4_kl_validation.yaml"),
     ("s4_sft_validation.yaml", "s4_sft_validation.yaml"),
     ("s4_dagger_validation.yaml", "s4_dagger_validation.yaml"),
+    ("s4_passk_validation.yaml", "s4_passk_validation.yaml"),
 ])
 def test_shipped_findings_name_eval_stages_of_their_recipe(findings, recipe):
     from pathlib import Path
@@ -188,8 +189,9 @@ def test_shipped_findings_name_eval_stages_of_their_recipe(findings, recipe):
             if cell.kind == "eval":  # the stage evaluates the benchmark in the cell's mode
                 assert stage.kind == "eval" and stage.config.mode in (cell.mode, "both"), cell
                 assert finding.benchmark in {b.name for b in stage.config.benchmarks}, cell
-            elif cell.kind == "episodes":
+            elif cell.kind == "episodes":  # sampled (pass_at_*) cells read sampled stages, final_diagnosis greedy ones
                 assert stage.kind == "episodes", cell
+                assert (stage.config.sampling is not None) == (cell.episodes != "final_diagnosis"), cell
             else:  # a probe cell: benchmark is one of the stage's item groups
                 groups = {"all", *stage.config.subsets, *(f"not_{name}" for name in stage.config.subsets)}
                 assert stage.kind == "probe" and finding.benchmark in groups, cell
@@ -399,6 +401,46 @@ def test_findings_contrast_episodes_stages_episode_by_episode(tmp_path, capsys):
         '{"id": "test-000000", "correct": true}\n{"id": "test-000000", "correct": false}\n')
     assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 2
     assert "predictions.jsonl:2: field 'id': episode 'test-000000' appears twice (a sampled episodes stage?)" in capsys.readouterr().err
+
+
+def test_findings_contrast_sampled_episodes_per_case(tmp_path, capsys):
+    """Sampled episodes stages pair per case: pass_at_1 the share of right episodes (no McNemar: shares are
+    not right/wrong), pass_at_k whether any was right; a greedy stage is refused for them, and a contrast
+    must score both sides alike."""
+    (run,) = _seed_runs(tmp_path, 1)
+    sampled = {"episodes_sft_t1": [[True, False], [False, False], [True, True]],
+               "episodes_grpo_t1": [[True, True], [False, False], [False, True]]}
+    recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+    for stage, cases in sampled.items():
+        rows = [{"id": f"test-{k:06d}", "correct": right, "num_exams": 1, "sample": s}
+                for k, outcomes in enumerate(cases) for s, right in enumerate(outcomes)]
+        (run / stage).mkdir()
+        (run / stage / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        write_json_atomic(run / stage / "results.json", {"sampling": {"num_samples": 2, "temperature": 1.0}, "metrics": {
+            "num_episodes": 6, "accuracy": 0.5, "accuracy_ci95": [0.0, 1.0], "mean_exams": 1.0,
+            "mean_key_exam_coverage": 0.5, "mean_exam_cost": 3.0, "answered_rate": 1.0}})
+        recipe["stages"].append({"name": stage, "kind": "episodes", "config": {"model": "m", "cases": "c"}})
+    (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    contrast = ("  - name: {score}\n    benchmark: episodes\n    control: {{stage: episodes_sft_t1, episodes: {score}}}\n"
+                "    treatment: {{stage: episodes_grpo_t1, episodes: {score}}}\n    target: t\n")
+    findings = tmp_path / "findings.yaml"
+    findings.write_text("findings:\n" + contrast.format(score="pass_at_1") + contrast.format(score="pass_at_k"))
+    out = tmp_path / "report"
+    assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 0
+    at1, atk = json.loads((out / "findings.json").read_text())
+    # pass@1: control (0.5 + 0 + 1) / 3, treatment (1 + 0 + 0.5) / 3; per case +0.5, 0, -0.5
+    assert at1["per_seed"][0]["control"] == pytest.approx(0.5) and at1["per_seed"][0]["treatment"] == pytest.approx(0.5)
+    assert at1["pooled"]["effect"] == pytest.approx(0.0) and at1["per_seed"][0]["mcnemar_p"] is None
+    assert atk["per_seed"][0]["control"] == pytest.approx(2 / 3) and atk["per_seed"][0]["mcnemar_p"] is not None
+    assert "| pass_at_1 | run | 3 | 50.0 | 50.0 | +0.0 |" in (out / "summary.md").read_text()
+    findings.write_text("findings:\n" + contrast.format(score="pass_at_1").replace(
+        "{stage: episodes_grpo_t1, episodes: pass_at_1}", "{stage: episodes_grpo_t1, episodes: pass_at_k}"))
+    assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 2
+    assert "must be scored alike" in capsys.readouterr().err
+    _episodes_stage(run, "episodes_sft", [True, False, True])  # greedy: no sampling in its results.json
+    findings.write_text("findings:\n" + contrast.format(score="pass_at_1").replace("episodes_sft_t1", "episodes_sft"))
+    assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 2
+    assert "pass_at_1 needs a sampled episodes stage (sampling set); this one is greedy" in capsys.readouterr().err
 
 
 def test_episodes_are_split_by_the_exams_ordered(tmp_path, capsys):

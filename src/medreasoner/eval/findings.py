@@ -19,7 +19,10 @@ subset such as ``cpt_only``, or its complement ``not_cpt_only``), and the contra
 models know, read from the weights, on the same items. A side can also be an ``episodes`` stage
 (``{stage: episodes_grpo, episodes: final_diagnosis}``, :mod:`medreasoner.eval.episodes`): each
 episode of the WiNGPT-3.0 S4 environment is an item, right when its final diagnosis is, and
-``benchmark`` is ``episodes``. Both sides of a contrast are of one kind.
+``benchmark`` is ``episodes``. A sampled episodes stage (each case played k times) is scored per case
+instead: ``pass_at_1`` (the share of its episodes that were right; the contrast is the paired
+difference of pass@1, with no McNemar test, which needs right/wrong items) or ``pass_at_k`` (some
+episode right). Both sides of a contrast are of one kind and scored alike.
 
 ``check`` (optional) states the target in numbers, in points, on the pooled effect and its CI; the
 report then says "met" or "not met" in the pooled row instead of leaving the reader to compare, and
@@ -59,7 +62,9 @@ class Cell(BaseModel):
     stage: str = Field(min_length=1)
     mode: Literal["answer", "explain"] | None = None
     scoring: Scoring | None = None
-    episodes: Literal["final_diagnosis"] | None = None
+    # final_diagnosis: one greedy episode per case, right or wrong; pass_at_1 / pass_at_k: a sampled
+    # stage's cases, each the share of its episodes that were right / whether any was.
+    episodes: Literal["final_diagnosis", "pass_at_1", "pass_at_k"] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Cell":
@@ -124,6 +129,9 @@ class Contrast(BaseModel):
                              "(scoring) or both episodes")
         if (self.control.kind == "episodes") != (self.benchmark == EPISODES_BENCHMARK):
             raise ValueError(f"benchmark {EPISODES_BENCHMARK!r} goes with episodes cells, and only with them")
+        if self.control.episodes != self.treatment.episodes:
+            raise ValueError("control and treatment episodes cells must be scored alike (both final_diagnosis, "
+                             "both pass_at_1 or both pass_at_k)")
         return self
 
 
@@ -151,13 +159,16 @@ def load_findings(path: str | Path) -> FindingsSpec:
         raise_validation_error(Source(path, lines, {}), (), error, FindingsSpec)
 
 
-def cell_correct(run_dir: Path, benchmark: str, cell: Cell) -> dict[str, bool]:
+def cell_correct(run_dir: Path, benchmark: str, cell: Cell) -> dict[str, bool] | dict[str, float]:
     """Per-item correctness of one cell: ``RUN_DIR/<stage>/<benchmark>_<mode>/predictions.jsonl`` for an
     eval cell; for a probe cell, the ``<scoring>_correct`` of the items of group ``benchmark`` in
     ``RUN_DIR/<stage>/predictions.jsonl``; for an episodes cell, each episode's ``correct`` in
-    ``RUN_DIR/<stage>/predictions.jsonl``."""
+    ``RUN_DIR/<stage>/predictions.jsonl`` (for ``pass_at_1``, each case's share of right episodes: a
+    fraction, not a bool)."""
     if cell.kind == "probe":
         return _probe_correct(Path(run_dir) / cell.stage, benchmark, cell.scoring)
+    if cell.kind == "episodes" and cell.episodes != "final_diagnosis":
+        return _sampled_episodes(Path(run_dir) / cell.stage, cell.episodes)
     if cell.kind == "episodes":
         return _episodes_correct(Path(run_dir) / cell.stage)
     path = Path(run_dir) / cell.stage / f"{benchmark}_{cell.mode}" / "predictions.jsonl"
@@ -185,10 +196,30 @@ def _episodes_correct(stage_dir: Path) -> dict[str, bool]:
         if not isinstance(row.get("id"), str) or not isinstance(row.get("correct"), bool):
             raise InputError(path, "an episode needs a string 'id' and a boolean 'correct'", line=line)
         if row["id"] in correct:
-            raise InputError(path, f"episode {row['id']!r} appears twice (a sampled episodes stage?): findings "
-                             "pair greedy episodes, one per case", line=line, field="id")
+            raise InputError(path, f"episode {row['id']!r} appears twice (a sampled episodes stage?): "
+                             "final_diagnosis pairs greedy episodes, one per case; score a sampled stage "
+                             "with pass_at_1 or pass_at_k", line=line, field="id")
         correct[row["id"]] = row["correct"]
     return correct
+
+
+def _sampled_episodes(stage_dir: Path, score: str) -> dict[str, bool] | dict[str, float]:
+    """Case id -> share of its episodes that were right (``pass_at_1``) or whether any was (``pass_at_k``),
+    from a sampled episodes stage (each case played ``sampling.num_samples`` times)."""
+    summary, path = stage_dir / "results.json", stage_dir / "predictions.jsonl"
+    if not summary.is_file() or not path.is_file():
+        raise InputError(stage_dir, "no results.json and predictions.jsonl here (is it a finished episodes stage?)")
+    if not json.loads(summary.read_text(encoding="utf-8")).get("sampling"):
+        raise InputError(summary, f"{score} needs a sampled episodes stage (sampling set); this one is greedy: "
+                         "score it with final_diagnosis", field="sampling")
+    outcomes: dict[str, list[bool]] = {}
+    for line, row in read_jsonl(path):
+        if not isinstance(row.get("id"), str) or not isinstance(row.get("correct"), bool):
+            raise InputError(path, "an episode needs a string 'id' and a boolean 'correct'", line=line)
+        outcomes.setdefault(row["id"], []).append(row["correct"])
+    if score == "pass_at_k":
+        return {case: any(o) for case, o in outcomes.items()}
+    return {case: sum(o) / len(o) for case, o in outcomes.items()}
 
 
 def _pooled(differences: list[np.ndarray], n_resamples: int, seed: int) -> tuple[float, float, float]:
@@ -225,6 +256,8 @@ def evaluate_contrast(run_dirs: list[Path], contrast: Contrast) -> dict:
         control = cell_correct(run_dir, contrast.benchmark, contrast.control)
         treatment = cell_correct(run_dir, contrast.benchmark, contrast.treatment)
         s = stability(control, treatment, BOOTSTRAP)
+        if contrast.control.episodes == "pass_at_1":  # shares, not right/wrong: McNemar's flips do not apply
+            s["mcnemar_p"] = None
         ids = sorted(set(control) & set(treatment))
         differences.append(np.array([float(treatment[i]) - float(control[i]) for i in ids]))
         per_seed.append({"run": str(run_dir), "n": s["n"], "control": s["answer_accuracy"],
@@ -261,7 +294,8 @@ def findings_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
         for seed in result["per_seed"]:
             rows.append([result["name"], Path(seed["run"]).name, str(seed["n"]), f"{100 * seed['control']:.1f}",
                          f"{100 * seed['treatment']:.1f}", f"{100 * seed['effect']:+.1f}",
-                         f"[{100 * seed['ci_low']:+.1f}, {100 * seed['ci_high']:+.1f}]", f"{seed['mcnemar_p']:.3g}", ""])
+                         f"[{100 * seed['ci_low']:+.1f}, {100 * seed['ci_high']:+.1f}]",
+                         "–" if seed["mcnemar_p"] is None else f"{seed['mcnemar_p']:.3g}", ""])
         pooled = result["pooled"]
         rows.append([result["name"], f"pooled ({pooled['seeds']} seeds)", "", "", "", f"{100 * pooled['effect']:+.1f}",
                      f"[{100 * pooled['ci_low']:+.1f}, {100 * pooled['ci_high']:+.1f}]", "", verdict(result)])

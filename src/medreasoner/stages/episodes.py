@@ -14,8 +14,8 @@ Sampled episodes are the S4 form of pass@k against pass@1 (issue 9 asks for it w
 help): each case is played ``num_samples`` times at the temperature GRPO's rollouts use, seeded
 with the run's seed, and each record carries ``sample`` (0..k-1). ``results.json`` then reports
 accuracy as pass@1 (with a bootstrap interval over cases) and ``pass_at_k``; the gap is what a GRPO
-group of that size can find and reinforce. Findings compare greedy episodes only (a sampled stage
-has one case several times, so it pairs with nothing).
+group of that size can find and reinforce. A findings contrast pairs two sampled stages case by case
+(``episodes: pass_at_1`` or ``pass_at_k``, :mod:`medreasoner.eval.findings`).
 
 With ``world`` set (the ``kind: world`` stage the cases come from), each episode is also scored by the
 world's Bayes decision from the summary and the results of the exams it ordered
