@@ -164,6 +164,9 @@ figures: $(STAMP)
 	.venv/bin/medreasoner report runs/s4_passk_validation --findings configs/findings/s4_passk_validation.yaml \
 		--output runs/s4_passk_validation/report \
 		--embed docs/sim.md#s4_passk_validation
+	.venv/bin/medreasoner report runs/s4_correct_kl_validation \
+		--findings configs/findings/s4_correct_kl_validation.yaml --output runs/s4_correct_kl_validation/report \
+		--embed docs/sim.md#s4_correct_kl_validation
 
 test: $(STAMP)
 	$(PY) -m pytest -q
