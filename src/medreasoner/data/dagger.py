@@ -180,7 +180,8 @@ def run(config: Config, ctx: StageContext) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = load_tokenizer(config.model, padding_side="left")
     model = load_model(config.model, dtype=config.dtype).to(device).eval()
-    generate = hf_generate(model, tokenizer, max_new_tokens=config.max_new_tokens, temperature=None)  # greedy: the policy's own states
+    # greedy: the takeovers start from the states the policy itself reaches
+    generate = hf_generate(model, tokenizer, max_new_tokens=config.max_new_tokens, temperature=None)
     takeovers, dropped, states, correct = [], [], 0, 0
     with tqdm(total=len(rows), desc="dagger episodes", unit="episode", disable=not config.progress) as progress:
         for first in range(0, len(rows), config.batch_size):

@@ -203,6 +203,17 @@ def _episodes_correct(stage_dir: Path) -> dict[str, bool]:
     return correct
 
 
+def episode_outcomes(predictions_path: Path) -> dict[str, list[bool]]:
+    """Case id -> correctness of each of its episodes, in file order, from an ``episodes`` stage's
+    ``predictions.jsonl`` (one per case when greedy, ``num_samples`` per case when sampled)."""
+    outcomes: dict[str, list[bool]] = {}
+    for line, row in read_jsonl(predictions_path):
+        if not isinstance(row.get("id"), str) or not isinstance(row.get("correct"), bool):
+            raise InputError(predictions_path, "an episode needs a string 'id' and a boolean 'correct'", line=line)
+        outcomes.setdefault(row["id"], []).append(row["correct"])
+    return outcomes
+
+
 def _sampled_episodes(stage_dir: Path, score: str) -> dict[str, bool] | dict[str, float]:
     """Case id -> share of its episodes that were right (``pass_at_1``) or whether any was (``pass_at_k``),
     from a sampled episodes stage (each case played ``sampling.num_samples`` times)."""
@@ -212,11 +223,7 @@ def _sampled_episodes(stage_dir: Path, score: str) -> dict[str, bool] | dict[str
     if not json.loads(summary.read_text(encoding="utf-8")).get("sampling"):
         raise InputError(summary, f"{score} needs a sampled episodes stage (sampling set); this one is greedy: "
                          "score it with final_diagnosis", field="sampling")
-    outcomes: dict[str, list[bool]] = {}
-    for line, row in read_jsonl(path):
-        if not isinstance(row.get("id"), str) or not isinstance(row.get("correct"), bool):
-            raise InputError(path, "an episode needs a string 'id' and a boolean 'correct'", line=line)
-        outcomes.setdefault(row["id"], []).append(row["correct"])
+    outcomes = episode_outcomes(path)
     if score == "pass_at_k":
         return {case: any(o) for case, o in outcomes.items()}
     return {case: sum(o) / len(o) for case, o in outcomes.items()}

@@ -204,8 +204,8 @@ def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
         low, high = m["accuracy_ci95"]
         config = stage.get("config") or {}
         sampling = config.get("sampling")
-        episodes = str(m["num_episodes"]) + (f" ({sampling.get('num_samples')} per case at T {sampling.get('temperature')})"
-                                             if sampling else "")
+        per_case = f" ({sampling.get('num_samples')} per case at T {sampling.get('temperature')})" if sampling else ""
+        episodes = f"{m['num_episodes']}{per_case}"
         rows.append([stage["name"], _in_run(config.get("model", "?"), run_dir), _in_run(config.get("cases", "?"), run_dir),
                      episodes,
                      f"{100 * m['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]",

@@ -24,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from medreasoner.data.pool import pool_item
-from medreasoner.errors import InputError
+from medreasoner.eval.findings import episode_outcomes
 from medreasoner.eval.report_pipeline import recipe_stages
 from medreasoner.files import read_jsonl
 from medreasoner.verify import grade
@@ -84,16 +84,6 @@ def _outcomes(samples_path: Path, mode: str) -> dict[str, list[bool]]:
     return outcomes
 
 
-def _episode_outcomes(predictions_path: Path) -> dict[str, list[bool]]:
-    """Case id -> correctness of each of its episodes in an ``episodes`` stage's ``predictions.jsonl``."""
-    outcomes: dict[str, list[bool]] = defaultdict(list)
-    for line, row in read_jsonl(predictions_path):
-        if not isinstance(row.get("id"), str) or not isinstance(row.get("correct"), bool):
-            raise InputError(predictions_path, "an episode needs a string 'id' and a boolean 'correct'", line=line)
-        outcomes[row["id"]].append(row["correct"])
-    return outcomes
-
-
 def pass_at_k(samples_path: Path, mode: str = "normalized") -> dict | None:
     """pass@1 and pass@k of a ``generate`` output (questions with a verifier and >= 2 samples).
 
@@ -129,7 +119,7 @@ def sampling_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
         predictions = Path(run_dir) / stage["name"] / "predictions.jsonl"
         if stage.get("kind") == "episodes" and config.get("sampling") and predictions.is_file():
             config = {**config, "prompt": f"episodes at T {config['sampling'].get('temperature')}"}
-            stages.append((stage["name"], str(config.get("cases")), config, _episode_outcomes(predictions)))
+            stages.append((stage["name"], str(config.get("cases")), config, episode_outcomes(predictions)))
     shared: dict[str, set[str]] = {}  # input file -> question ids every stage reading it asked
     for _, source, _, outcomes in stages:
         shared[source] = shared.get(source, set(outcomes)) & set(outcomes)
