@@ -58,6 +58,9 @@ s4: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/s4_correct_kl_validation.yaml
 	.venv/bin/medreasoner report runs/s4_correct_kl_validation \
 		--findings configs/findings/s4_correct_kl_validation.yaml --output runs/s4_correct_kl_validation/report
+	.venv/bin/medreasoner run recipes/tiny/s4_correct_kl_long_validation.yaml
+	.venv/bin/medreasoner report runs/s4_correct_kl_long_validation \
+		--findings configs/findings/s4_correct_kl_long_validation.yaml --output runs/s4_correct_kl_long_validation/report
 
 # The validation checks behind the reproduce run's SFT batch sampler, GRPO budget and RPO settings
 # (docs/recipes.md, "How the settings were chosen"), from each reproduce seed's models, on the validation items:
