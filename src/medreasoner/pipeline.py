@@ -51,6 +51,7 @@ from medreasoner.errors import InputError
 from medreasoner.files import STAGE_MANIFEST, file_sha256, path_sha256, read_text_utf8, write_text_atomic
 from medreasoner.launch import accelerate_state
 from medreasoner.recipe import Recipe, Stage, format_field, parse_yaml
+from medreasoner.recipe_inputs import config_strings, missing_inputs
 from medreasoner.source_commit import source_commit
 from medreasoner.stages import load_stage
 from medreasoner.stages.context import StageContext, StageProvenance
@@ -90,17 +91,41 @@ def run_recipe(recipe: Recipe, *, force: bool, echo=print, rerun: tuple[str, ...
             their code); the later stages that read them are rebuilt in turn, without ``force``.
 
     Raises:
-        InputError: a name in ``rerun`` is not a stage of the recipe (before any stage runs), or a
-            finished stage's config or inputs changed and ``force`` is False.
+        InputError: before any stage runs, a name in ``rerun`` is not a stage of the recipe or a stage to
+            build reads a missing file from outside the run (:func:`check_inputs`); later, a finished
+            stage's config or inputs changed and ``force`` is False.
     """
     names = [stage.name for stage in recipe.stages]
     unknown = [name for name in rerun if name not in names]
     if unknown:
         raise InputError(recipe.path, f"--rerun names no stage of this recipe: {', '.join(unknown)} "
                          f"(its stages: {', '.join(names)})", field="stages")
+    check_inputs(recipe, rerun)
     check_trackers(recipe.path, recipe.report_to)
     with _process_group():
         return _run_stages(recipe, force=force, echo=echo, rerun=frozenset(rerun))
+
+
+def stages_to_build(recipe: Recipe, rerun: tuple[str, ...] = ()) -> list[Stage]:
+    """The stages a run of ``recipe`` may build: those not finished, or every stage when ``rerun`` names any
+    (a rebuilt stage makes the later ones that read it stale)."""
+    return [stage for stage in recipe.stages if rerun or stage_state(recipe, stage).status != "done"]
+
+
+def check_inputs(recipe: Recipe, rerun: tuple[str, ...] = ()) -> None:
+    """Raise for the first file from outside the run that a stage this run will build reads and that is missing.
+
+    Only :func:`stages_to_build` are checked: a finished stage does not need its inputs again. See
+    :mod:`medreasoner.recipe_inputs` for what counts as a path.
+
+    Raises:
+        InputError: at the recipe line of the first missing input, saying how many more there are.
+    """
+    errors = missing_inputs(recipe, stages_to_build(recipe, rerun))
+    if errors:
+        more = f" ({len(errors) - 1} more missing: `medreasoner validate --inputs` lists them)" if len(errors) > 1 else ""
+        first = errors[0]
+        raise InputError(first.path, first.message + more, line=first.line, field=first.field)
 
 
 def _run_stages(recipe: Recipe, *, force: bool, echo, rerun: frozenset[str]) -> dict[str, dict]:
@@ -361,18 +386,6 @@ def _barrier() -> None:
         import torch
 
         torch.distributed.barrier(group=_WAIT_GROUP[-1])
-
-
-def config_strings(value, loc: tuple):
-    """Yield ``(loc, text)`` for every string inside a config's nested dicts and lists (``loc`` a key/index tuple)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from config_strings(item, loc + (key,))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from config_strings(item, loc + (index,))
-    elif isinstance(value, str):
-        yield loc, value
 
 
 def flatten_config(value, loc: tuple = ()) -> dict[str, object]:

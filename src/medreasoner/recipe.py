@@ -23,7 +23,7 @@ problem is an :class:`InputError` naming the recipe file, the YAML line and the 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -110,6 +110,7 @@ class Recipe:
     report_to: tuple[str, ...]
     run_dir: Path
     stages: tuple[Stage, ...]
+    source: Source = field(compare=False, repr=False)  # the lines and overrides, for errors found after loading
 
     def resolved(self) -> dict:
         """The whole resolved recipe (printed at start of a run and saved as ``RUN_DIR/recipe.yaml``)."""
@@ -146,7 +147,7 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
         raise_validation_error(source, (), error, RecipeSpec)
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / spec.name
     return Recipe(path=path, name=spec.name, seed=spec.seed, report_to=tuple(spec.logging.report_to),
-                  run_dir=run_dir, stages=tuple(_validate_stages(source, spec, run_dir)))
+                  run_dir=run_dir, stages=tuple(_validate_stages(source, spec, run_dir)), source=source)
 
 
 def parse_yaml(path: Path, text: str, loader: type = _Loader) -> tuple[object, dict[tuple, int]]:

@@ -35,13 +35,17 @@ class Source:
 
     def fail(self, loc: tuple, message: str) -> NoReturn:
         """Raise an InputError for data path ``loc``."""
+        raise self.error(loc, message)
+
+    def error(self, loc: tuple, message: str) -> InputError:
+        """An InputError for data path ``loc``: at its line, or naming the override that set it."""
         for depth in range(len(loc), -1, -1):
             if loc[:depth] in self.overrides:
                 text = self.overrides[loc[:depth]]
-                raise InputError(self.path, f"{message} (set by the command-line override {text!r})",
-                                 field=format_field(loc))
+                return InputError(self.path, f"{message} (set by the command-line override {text!r})",
+                                  field=format_field(loc))
         line = next((self.lines[loc[:d]] for d in range(len(loc), 0, -1) if loc[:d] in self.lines), None)
-        raise InputError(self.path, message, line=line, field=format_field(loc))
+        return InputError(self.path, message, line=line, field=format_field(loc))
 
 
 def format_field(loc: tuple) -> str:

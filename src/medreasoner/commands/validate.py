@@ -11,7 +11,10 @@ recipe named.
 
 Each recipe is parsed, its ``${stage}`` references resolved and every stage's config checked against
 its stage's typed ``Config``. Data and model paths are not required to exist (scale recipes name
-files you supply). Lists every failing recipe (``FAIL file:line: field ...``) on stdout and exits 2
+files you supply, and validation recipes read other runs' models) unless ``--inputs`` is given: then
+every file a stage still to be built reads from outside its run must exist, the check ``medreasoner
+run`` makes before its first stage (:func:`medreasoner.pipeline.check_inputs`), each missing one listed
+on its own ``FAIL`` line. Lists every failing recipe (``FAIL file:line: field ...``) on stdout and exits 2
 with one ``error:`` line on stderr, like every command given bad input; anything ``medreasoner run``
 rejects while loading a recipe is rejected here too (same loader).
 """
@@ -23,7 +26,9 @@ import sys
 from pathlib import Path
 
 from medreasoner.errors import InputError
+from medreasoner.pipeline import stages_to_build
 from medreasoner.recipe import load_recipe
+from medreasoner.recipe_inputs import missing_inputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path,
                         help="run directory the recipes' ${stage} references point into, as with run --output "
                              "(default: runs/<recipe name>)")
+    parser.add_argument("--inputs", action="store_true",
+                        help="also require every file a stage still to be built reads from outside the run (another "
+                             "run's model, data you supply) to exist, as run does before its first stage")
 
 
 def split_arguments(arguments: list[str]) -> tuple[list[Path], list[str]]:
@@ -65,18 +73,26 @@ def run(args: argparse.Namespace) -> int:
     files = recipe_files(paths or [Path("recipes")])
     if not files:
         raise InputError(paths[0] if paths else "recipes", "no *.yaml recipe found")
-    failures = []
+    failures = []  # one message per problem; a recipe may have several missing inputs
+    failed = 0
     for path in files:
         try:
             recipe = load_recipe(path, overrides, run_dir=args.output)
         except InputError as error:
             failures.append(str(error))
+            failed += 1
             print(f"FAIL {error}")
             continue
+        missing = missing_inputs(recipe, stages_to_build(recipe)) if args.inputs else []
+        if missing:
+            failures.extend(str(error) for error in missing)
+            failed += 1
+            print("\n".join(f"FAIL {error}" for error in missing))
+            continue
         print(f"ok   {path} ({len(recipe.stages)} stages: {', '.join(s.name for s in recipe.stages)})")
-    print(f"{len(files) - len(failures)}/{len(files)} recipes valid")
+    print(f"{len(files) - failed}/{len(files)} recipes valid")
     if failures:
-        more = f" (and {len(failures) - 1} more invalid recipe(s), listed above)" if len(failures) > 1 else ""
+        more = f" (and {len(failures) - 1} more problem(s), listed above)" if len(failures) > 1 else ""
         print(f"error: {failures[0]}{more}", file=sys.stderr)
         return 2
     return 0
