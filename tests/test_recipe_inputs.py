@@ -1,6 +1,7 @@
-"""Files a recipe reads from outside its run: `run` refuses a missing one at its recipe line before any stage
-runs, a finished stage does not need its inputs again, and `validate --inputs` lists every missing one.
-Uses the two cheap real stages (world, tiny_model).
+"""Files a recipe reads from outside its run: the fields a stage's Config types `InputPath` are found (free
+text is not), `run` refuses a missing one at its recipe line before any stage runs, a finished stage does not
+need its inputs again, and `validate --inputs` lists every missing one. Uses the two cheap real stages
+(world, tiny_model).
 
 Run: .venv/bin/python -m pytest tests/test_recipe_inputs.py -q
 """
@@ -17,7 +18,7 @@ from medreasoner.cli import main
 from medreasoner.errors import InputError
 from medreasoner.pipeline import run_recipe
 from medreasoner.recipe import load_recipe
-from medreasoner.recipe_inputs import looks_local
+from medreasoner.recipe_inputs import input_paths, looks_local
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,10 +29,23 @@ REPO = Path(__file__).resolve().parents[1]
     ("train.jsonl", True), ("notes.TXT", True),
     ("Qwen/Qwen2.5-32B", False),           # may be a Hub id, which the loader resolves
     ("https://api.example.org/v1/chat", False), ("model", False), ("", False),
-    ("gain, CI above 0", False),
 ])
 def test_what_counts_as_a_local_path(value, local):
     assert looks_local(value) is local
+
+
+def test_declared_input_fields_are_found_in_sections_lists_and_dicts():
+    regex = "<think>.*</think>/a/b/<answer>.*</answer>"  # free text with slashes: an optim pass-through to TRL
+    grpo = load_recipe(REPO / "recipes/tiny/s4_kl_validation.yaml",
+                       ["grpo_kl004.optim.deepspeed=configs/ds.json",
+                        f"grpo_kl004.optim.vllm_structured_outputs_regex={regex}"]).stages[0]
+    assert dict(input_paths(grpo.config)) == {("model", "path"): "runs/tiny_s4/sft",
+                                              ("data", "train"): "runs/tiny_s4/world/env/train.jsonl",
+                                              ("optim", "deepspeed"): "configs/ds.json"}
+    probe = load_recipe(REPO / "recipes/tiny/probe_validation.yaml").stages[0]  # a dict of inputs
+    assert [loc for loc, _ in input_paths(probe.config)] == [("model", "path"), ("items",), ("subsets", "cpt_only")]
+    corpus = load_recipe(REPO / "recipes/tiny/sft.yaml").stages[2]  # a list of inputs
+    assert [loc for loc, _ in input_paths(corpus.config)] == [("tokenizer", "corpus", 0), ("tokenizer", "corpus", 1)]
 
 
 def write_recipe(path: Path, corpus: list[str]) -> Path:
@@ -77,6 +91,12 @@ def test_run_refuses_a_missing_outside_input_before_any_stage(tmp_path):
     # Rebuilding one reaches any later stage, so every stage's inputs are needed again.
     with pytest.raises(InputError, match="does not exist"):
         run_recipe(load_recipe(second, run_dir=run_dir), force=False, echo=lambda _: None, rerun=("world",))
+    # So does --force: the changed world is rebuilt, and then base, which reads it.
+    world_manifest = (run_dir / "world" / "stage_manifest.json").read_text()
+    with pytest.raises(InputError, match="corpus\\[1\\]'.* does not exist"):
+        run_recipe(load_recipe(second, ["world.num_cpt_case_reports=5"], run_dir=run_dir), force=True,
+                   echo=lambda _: None)
+    assert (run_dir / "world" / "stage_manifest.json").read_text() == world_manifest  # refused before it
 
 
 def test_validate_inputs_lists_every_missing_one(tmp_path, capsys):

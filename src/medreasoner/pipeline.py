@@ -107,16 +107,22 @@ def run_recipe(recipe: Recipe, *, force: bool, echo=print, rerun: tuple[str, ...
 
 
 def stages_to_build(recipe: Recipe, rerun: tuple[str, ...] = ()) -> list[Stage]:
-    """The stages a run of ``recipe`` may build: those not finished, or every stage when ``rerun`` names any
-    (a rebuilt stage makes the later ones that read it stale)."""
-    return [stage for stage in recipe.stages if rerun or stage_state(recipe, stage).status != "done"]
+    """The stages a run of ``recipe`` may build, in order: those not finished (new, interrupted, or stale and
+    so rebuilt under ``force``), those ``rerun`` names, and those reading any of these (a rebuilt stage makes
+    the later ones that read it stale)."""
+    built: list[Stage] = []
+    for stage in recipe.stages:
+        rebuilt_input = any(ref in {b.name for b in built} for ref in stage.references)
+        if stage.name in rerun or rebuilt_input or stage_state(recipe, stage).status != "done":
+            built.append(stage)
+    return built
 
 
 def check_inputs(recipe: Recipe, rerun: tuple[str, ...] = ()) -> None:
     """Raise for the first file from outside the run that a stage this run will build reads and that is missing.
 
-    Only :func:`stages_to_build` are checked: a finished stage does not need its inputs again. See
-    :mod:`medreasoner.recipe_inputs` for what counts as a path.
+    Only :func:`stages_to_build` are checked: a finished stage that stays finished does not read its inputs
+    again. See :mod:`medreasoner.recipe_inputs` for which fields are inputs.
 
     Raises:
         InputError: at the recipe line of the first missing input, saying how many more there are.

@@ -59,6 +59,7 @@ from medreasoner.benchmarks.item import Item
 from medreasoner.data.funnel import drop, write_step
 from medreasoner.errors import InputError
 from medreasoner.files import read_jsonl
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.sim.environment import episode_answer
 from medreasoner.sim.episodes import takeover
 from medreasoner.sim.items import synonyms
@@ -90,11 +91,11 @@ class Config(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    input: str
-    world: str
-    model: str
+    input: InputPath
+    world: InputPath
+    model: InputPath
     dtype: Literal["float32", "bfloat16", "float16"]
-    demonstrations: str | None
+    demonstrations: InputPath | None
     max_cases: Annotated[int, Field(ge=1)] | None
     max_turns: Annotated[int, Field(ge=1, le=64)]
     max_new_tokens: Annotated[int, Field(ge=1, le=32768)]

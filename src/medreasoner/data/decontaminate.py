@@ -54,6 +54,7 @@ from medreasoner.data.text_keys import (
 )
 from medreasoner.errors import InputError
 from medreasoner.files import read_jsonl
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 
 
@@ -72,7 +73,7 @@ class BenchmarkSource(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     kind: Literal["medqa", "medcalc", "igakuqa", "items", "mcq", "jsonl"]
-    path: str
+    path: InputPath
     text_fields: list[str] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
@@ -107,7 +108,7 @@ class Config(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    input: str
+    input: InputPath
     benchmarks: list[BenchmarkSource] = Field(min_length=1)
     text_fields: list[str] = Field(default=["question"], min_length=1)
     message_roles: list[str] = Field(default=["system", "user"], min_length=1)

@@ -48,6 +48,7 @@ from medreasoner.data.text_keys import (
 )
 from medreasoner.errors import InputError
 from medreasoner.files import read_jsonl
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 
 
@@ -64,7 +65,7 @@ class EmbeddingSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    model_path: str
+    model_path: InputPath
     threshold: float = Field(gt=0.0, lt=1.0)
     batch_size: int = Field(ge=1)
     max_length: int = Field(ge=1)
@@ -94,7 +95,7 @@ class Config(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    input: str
+    input: InputPath
     text_fields: list[str] = Field(default=["question"], min_length=1)
     message_roles: list[str] = Field(default=["user"], min_length=1)
     threshold: float = Field(0.9, gt=0.0, le=1.0)

@@ -39,6 +39,7 @@ from medreasoner.data.samples import SAMPLE_FIELDS, read_samples
 from medreasoner.data.funnel import drop, write_step
 from medreasoner.data.pool import pool_item, read_pool
 from medreasoner.errors import InputError
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 from medreasoner.verify import grade
 from medreasoner.verify.text import fold_width, last_boxed, strip_think
@@ -97,7 +98,7 @@ class JudgeSection(BaseModel):
     endpoint: str
     model: str
     api_key_env: str | None
-    prompt_file: str | None
+    prompt_file: InputPath | None
     show_reference: bool
     max_tokens: int = Field(gt=0)
     temperature: float = Field(ge=0)
@@ -115,7 +116,7 @@ class Config(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    input: str
+    input: InputPath
     method: Literal["pass_rate", "judge"]
     pass_rate: PassRateSection | None = None
     judge: JudgeSection | None = None

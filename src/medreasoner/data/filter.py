@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from medreasoner.data.funnel import drop, write_step
 from medreasoner.data.pool import pool_item
 from medreasoner.data.samples import read_samples, require_field, require_messages
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.rewards.reward_model import Device, DType
 from medreasoner.stages.context import StageContext
 from medreasoner.verify import grade
@@ -120,7 +121,7 @@ class RewardModelCheck(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    model_path: str
+    model_path: InputPath
     threshold: float
     batch_size: int = Field(gt=0)
     device: Device
@@ -140,7 +141,7 @@ class Config(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    input: str
+    input: InputPath
     checks: list[CheckName] = Field(min_length=1)
     think_format: ThinkFormatCheck | None = None
     repetition: RepetitionCheck | None = None

@@ -55,6 +55,7 @@ from medreasoner.data.generate_endpoint import EndpointSection, Failure, Job, Re
 from medreasoner.data.generate_partial import PARTIAL_FILE, PartialWriter, read_partial
 from medreasoner.data.pool import question_messages, read_pool
 from medreasoner.errors import InputError
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 from medreasoner.verify.text import strip_think
 
@@ -103,7 +104,7 @@ class Config(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    input: str = Field(min_length=1)
+    input: InputPath = Field(min_length=1)
     num_samples: int = Field(ge=1)
     max_questions: int | None = Field(ge=1)
     prompt: Literal["answer", "explain", "think_trace", "question"]

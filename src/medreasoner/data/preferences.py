@@ -37,6 +37,7 @@ from medreasoner.data.funnel import write_step
 from medreasoner.data.generate import split_reasoning
 from medreasoner.data.pool import pool_item
 from medreasoner.data.select_rl import ITEM_COLUMNS, group_samples, read_checked_samples
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 from medreasoner.think import join_reasoning
 from medreasoner.verify import grade
@@ -61,7 +62,7 @@ class Config(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    input: str
+    input: InputPath
     mode: Literal["normalized", "official"] = "normalized"
     pairs: list[PairType] = Field(default=["reference>correct", "reference>wrong", "correct>wrong"], min_length=1)
     max_pairs_per_item: int = Field(default=4, ge=1)

@@ -50,6 +50,7 @@ from medreasoner.data.funnel import drop, write_step
 from medreasoner.data.pool import check_row
 from medreasoner.errors import InputError
 from medreasoner.files import read_jsonl
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 
 ALL = "*"  # the one cell key of a dimension without a target mix
@@ -73,8 +74,8 @@ class Config(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    input: str
-    difficulty_file: str | None
+    input: InputPath
+    difficulty_file: InputPath | None
     size: int = Field(gt=0)
     difficulty_weights: dict[Label, float]
     default_difficulty: Label

@@ -46,6 +46,7 @@ from medreasoner.data.samples import read_samples, require_field, require_messag
 from medreasoner.data.funnel import write_step
 from medreasoner.data.pool import pool_item
 from medreasoner.errors import InputError
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 from medreasoner.verify import grade
 from medreasoner.verify.text import strip_think
@@ -79,7 +80,7 @@ class Config(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    input: str
+    input: InputPath
     mode: Literal["normalized", "official"] = "normalized"
     min_samples: int = Field(default=2, ge=1)
     unverifiable: Literal["drop", "score"] = "drop"

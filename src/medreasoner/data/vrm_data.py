@@ -38,6 +38,7 @@ from medreasoner.data.funnel import drop, write_step
 from medreasoner.data.pool import pool_item
 from medreasoner.data.select_rl import read_checked_samples
 from medreasoner.errors import InputError
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.rewards.judges import api_key, endpoint_generate
 from medreasoner.rewards.verifier_model import build_judge_prompt, read_verdict
 from medreasoner.stages.context import StageContext
@@ -92,7 +93,7 @@ class Config(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    input: str
+    input: InputPath
     mode: Literal["normalized", "official"] = "normalized"
     label_source: Literal["verifier", "judge", "verifier_then_judge"] = "verifier_then_judge"
     judge: JudgeEndpoint | None = None

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from medreasoner.errors import InputError
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.sim.chain import Verbosity
 
 
@@ -58,7 +59,7 @@ class WorldConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     seed: int
-    knowledge_base: str | None
+    knowledge_base: InputPath | None
     setting_weights: dict[str, Annotated[float, Field(gt=0)]]
     noise: Annotated[float, Field(ge=0.0, lt=0.5)]
     enable_pertinent_negatives: bool

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from trl import SFTConfig, SFTTrainer
 
 from medreasoner.model import load_tokenizer
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 from medreasoner.stages.datasets import load_text_corpus
 from medreasoner.stages.peft_section import ModelSection, PeftSection, load_trainable_model, lora_config
@@ -49,7 +50,7 @@ class DataSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    path: str
+    path: InputPath
     max_length: int = Field(ge=1)
     packing: bool
     packing_strategy: Literal["bfd", "wrapped"] | None = None

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from medreasoner.files import read_jsonl, write_json_atomic, write_text_atomic
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 
 
@@ -82,10 +83,10 @@ class Config(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    model: str
+    model: InputPath
     dtype: Literal["float32", "bfloat16", "float16"]
-    cases: str
-    world: str | None
+    cases: InputPath
+    world: InputPath | None
     max_turns: Annotated[int, Field(ge=1, le=64)]
     max_new_tokens: Annotated[int, Field(ge=1, le=32768)]
     limit: Annotated[int, Field(ge=1)] | None

@@ -35,6 +35,7 @@ from medreasoner.benchmarks import BENCHMARKS
 from medreasoner.eval.backends import load_backend
 from medreasoner.eval.generation import Completion, GenerationSettings
 from medreasoner.eval.runner import EvalRequest, run_eval
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 
 
@@ -59,9 +60,9 @@ class BenchmarkSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["medqa", "medcalc", "igakuqa", "mcq", "items", "rl_rows"] | None = None
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    data: str
+    data: InputPath
     limit: int | None = Field(ge=1)  # null = every item; 0 or -1 would silently drop items
-    igakuqa_prompts: str | None
+    igakuqa_prompts: InputPath | None
 
     @field_validator("name")
     @classmethod
@@ -108,7 +109,7 @@ class Config(BaseModel):
     """``kind: eval`` stage configuration; every field is required in the recipe."""
 
     model_config = ConfigDict(extra="forbid")
-    model: str
+    model: InputPath
     backend: Literal["hf", "vllm"]
     dtype: Literal["auto", "float32", "bfloat16", "float16"]
     mode: Literal["answer", "explain", "both"]

@@ -39,6 +39,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from trl import GRPOConfig, GRPOTrainer
 
 from medreasoner.model import load_tokenizer
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.rewards import bind_reward
 from medreasoner.stages.context import StageContext
 from medreasoner.stages.datasets import load_prompts
@@ -91,7 +92,7 @@ class DataSection(BaseModel):
     only (null = every row), e.g. to check that GRPO can fit a handful of prompts at all."""
 
     model_config = ConfigDict(extra="forbid")
-    train: str
+    train: InputPath
     max_prompt_length: int = Field(ge=1)
     limit: int | None = Field(ge=1)  # required: null = every row; 0 would silently train on nothing
 

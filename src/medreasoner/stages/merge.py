@@ -34,6 +34,7 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from medreasoner.errors import InputError
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 
 INDEX = "model.safetensors.index.json"
@@ -43,7 +44,7 @@ class MergeInput(BaseModel):
     """One checkpoint (``path``: a Hugging Face directory, e.g. ``${grpo}``) and its ``weight``."""
 
     model_config = ConfigDict(extra="forbid")
-    path: str
+    path: InputPath
     weight: float
 
 

@@ -27,6 +27,8 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from medreasoner.recipe_inputs import InputPath
+
 # TrainingArguments fields every training stage sets itself (training.training_arguments): {field: why
 # optim may not set it}, naming the section that does.
 COMMON_OWNERS = {
@@ -87,7 +89,7 @@ class OptimSection(BaseModel):
     logging_steps: int = Field(ge=1)
     save_steps: int = Field(ge=1)
     save_total_limit: int | None = Field(None, ge=1)
-    deepspeed: str | None = None
+    deepspeed: InputPath | None = None
     dataloader_num_workers: int = Field(0, ge=0)
 
     @model_validator(mode="after")

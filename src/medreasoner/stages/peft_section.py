@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, BitsAndBytesConfig
 
 from medreasoner.model import load_model
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.templates import MODEL_TEMPLATE, TEMPLATES
 
 
@@ -32,7 +33,7 @@ class ModelSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    path: str
+    path: InputPath
     dtype: Literal["float32", "bfloat16", "float16"]
 
 

@@ -35,6 +35,7 @@ from medreasoner.benchmarks.item import Item, item_from_dict
 from medreasoner.errors import InputError
 from medreasoner.eval.probe import SCORINGS, ProbeFormat, accuracy, choice, in_group, score_item
 from medreasoner.files import check_model_dir, read_jsonl, write_json_atomic, write_text_atomic
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.peft_section import ModelSection
 
 PLACEHOLDERS = {"context": "{question}", "continuation": "{option}"}  # what each template must fill in
@@ -55,8 +56,8 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     model: ModelSection
-    items: str
-    subsets: dict[str, str]
+    items: InputPath
+    subsets: dict[str, InputPath]
     context: str = Field(min_length=1)
     continuation: str = Field(min_length=1)
     drop_line_prefixes: list[str]

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from trl import RewardConfig, RewardTrainer
 
 from medreasoner.model import load_tokenizer
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 from medreasoner.stages.datasets import load_preferences
 from medreasoner.stages.peft_section import ChatModelSection, PeftSection, load_trainable_model, lora_config
@@ -66,7 +67,7 @@ class DataSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    train: str
+    train: InputPath
     max_length: int = Field(ge=1)
 
 

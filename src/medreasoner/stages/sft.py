@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from trl import SFTConfig, SFTTrainer
 
 from medreasoner.model import load_tokenizer
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 from medreasoner.stages.datasets import load_conversations
 from medreasoner.stages.peft_section import ChatModelSection, PeftSection, load_trainable_model, lora_config
@@ -47,8 +48,8 @@ class DataSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    train: str
-    validation: str | None = None
+    train: InputPath
+    validation: InputPath | None = None
     eval_steps: int | None = Field(None, ge=1)
     max_length: int = Field(ge=1)
     packing: bool

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from medreasoner.errors import InputError
 from medreasoner.files import read_jsonl
 from medreasoner.model import TINY_SIZES, build_tiny_model
+from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
 
 
@@ -40,7 +41,7 @@ class TokenizerSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    corpus: list[str]
+    corpus: list[InputPath]
     max_rows_per_file: int = Field(ge=1)
     vocab_size: int = Field(ge=1)
 
