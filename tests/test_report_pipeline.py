@@ -434,7 +434,9 @@ def test_findings_contrast_sampled_episodes_per_case(tmp_path, capsys):
     assert at1["per_seed"][0]["control"] == pytest.approx(0.5) and at1["per_seed"][0]["treatment"] == pytest.approx(0.5)
     assert at1["pooled"]["effect"] == pytest.approx(0.0) and at1["per_seed"][0]["mcnemar_p"] is None
     assert atk["per_seed"][0]["control"] == pytest.approx(2 / 3) and atk["per_seed"][0]["mcnemar_p"] is not None
-    assert "| pass_at_1 | run | 3 | 50.0 | 50.0 | +0.0 |" in (out / "summary.md").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "| pass_at_1 | run | 3 | 50.0 | 50.0 | +0.0 |" in summary
+    assert "columns are mean pass@1" in summary  # the caption says what a sampled row's columns hold
     findings.write_text("findings:\n" + contrast.format(score="pass_at_1").replace(
         "{stage: episodes_grpo_t1, episodes: pass_at_1}", "{stage: episodes_grpo_t1, episodes: pass_at_k}"))
     assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 2
@@ -443,6 +445,12 @@ def test_findings_contrast_sampled_episodes_per_case(tmp_path, capsys):
     findings.write_text("findings:\n" + contrast.format(score="pass_at_1").replace("episodes_sft_t1", "episodes_sft"))
     assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 2
     assert "pass_at_1 needs a sampled episodes stage (sampling set); this one is greedy" in capsys.readouterr().err
+    _episodes_stage(run, "episodes_grpo", [True, True, False])  # greedy rows only: the caption stays plain
+    findings.write_text(contrast.format(score="final_diagnosis").replace("episodes_sft_t1", "episodes_sft")
+                        .replace("episodes_grpo_t1", "episodes_grpo").replace("  - name", "findings:\n  - name"))
+    assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 0
+    summary = (out / "summary.md").read_text()
+    assert "Effect = treatment − control accuracy" in summary and "pass@1" not in summary.split("| finding |")[0]
 
 
 def test_episodes_are_split_by_the_exams_ordered(tmp_path, capsys):

@@ -63,6 +63,14 @@ PROBE_NOTE = ("Multiple-choice accuracy by option log-likelihood in the probe st
               "each name occurs scores chance. Wilson 95 % CI.")
 
 
+
+FINDINGS_NOTE = ("Effect = treatment − control accuracy on the same items, per run (seed) with its paired "
+                 "BCa-bootstrap 95 % CI and exact McNemar p; pooled = mean over seeds with a stratified (items "
+                 "within seeds) bootstrap CI. A target with a numeric check says met or not met in its pooled row.")
+SAMPLED_FINDINGS_NOTE = (" A pass@1 row pairs cases by their share of right sampled episodes (its control and "
+                         "treatment columns are mean pass@1; a share is not right/wrong, so no McNemar p: –); a "
+                         "pass@k row pairs them by whether any sample was right.")
+
 def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[str, dict]]:
     """``[(label, {(benchmark, mode): results})]``; a RUN_DIR holding several eval outputs gives one row each,
     in the order of the pipeline's stages when the RUN_DIR is a pipeline run (``recipe.yaml``)."""
@@ -196,11 +204,13 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
     sections: list[tuple[str, str | None, list[str], list[list[str]]]] = []  # (title, note, header, rows)
     plots: list[Path] = []
     if findings is not None:
-        results = [evaluate_contrast(run_dirs, c) for c in load_findings(findings).findings]
-        sections.append(("Findings", "Effect = treatment − control accuracy on the same items, per run (seed) with "
-                         "its paired BCa-bootstrap 95 % CI and exact McNemar p; pooled = mean over seeds with a "
-                         "stratified (items within seeds) bootstrap CI. A target with a numeric check says "
-                         "met or not met in its pooled row.", *findings_rows(results)))
+        contrasts = load_findings(findings).findings
+        results = [evaluate_contrast(run_dirs, c) for c in contrasts]
+        # Sampled-episode cells are not right/wrong per case; say what their columns hold when there are any.
+        sampled = any(cell.kind == "episodes" and cell.episodes != "final_diagnosis"
+                      for contrast in contrasts for cell in (contrast.control, contrast.treatment))
+        sections.append(("Findings", FINDINGS_NOTE + (SAMPLED_FINDINGS_NOTE if sampled else ""),
+                         *findings_rows(results)))
         missed = missed_rows(results)
         if missed[1]:
             sections.append((MISSED_TITLE, None, *missed))
