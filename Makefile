@@ -170,6 +170,9 @@ figures: $(STAMP)
 	.venv/bin/medreasoner report runs/s4_correct_kl_validation \
 		--findings configs/findings/s4_correct_kl_validation.yaml --output runs/s4_correct_kl_validation/report \
 		--embed docs/sim.md#s4_correct_kl_validation
+	.venv/bin/medreasoner report runs/s4_correct_kl_long_validation \
+		--findings configs/findings/s4_correct_kl_long_validation.yaml \
+		--output runs/s4_correct_kl_long_validation/report --embed docs/sim.md#s4_correct_kl_long_validation
 
 test: $(STAMP)
 	$(PY) -m pytest -q
