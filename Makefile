@@ -27,40 +27,30 @@ reproduce: $(STAMP)
 	.venv/bin/medreasoner report runs/reproduce_s0 runs/reproduce_s1 runs/reproduce_s2 \
 		--findings configs/findings/tiny.yaml --output runs/reproduce_report
 
+# The S4 checks on seed 0's validation episodes, in the order they ran; each is recipes/tiny/<check>.yaml with
+# configs/findings/<check>.yaml, reported in runs/<check>/report and quoted in docs/sim.md#<check>.
+S4_CHECKS := s4_validation s4_sft_validation s4_dagger_validation s4_temperature_validation s4_kl_validation \
+	s4_passk_validation s4_correct_kl_validation s4_correct_kl_long_validation
+define s4_check_report
+	.venv/bin/medreasoner report runs/$(1) --findings configs/findings/$(1).yaml --output runs/$(1)/report $(2)
+
+endef
+define s4_check_run
+	.venv/bin/medreasoner run recipes/tiny/$(1).yaml
+$(call s4_check_report,$(1))
+endef
+
 # Finding 1 in the WiNGPT-3.0 S4 environment (docs/sim.md, "S4 at tiny scale"): SFT on expert episodes, GRPO in
 # the environment, both played on held-out episodes, 3 seeds in one report; then, on the validation episodes from
 # seed 0's SFT model, the GRPO changes (reward, rate, group size, rollout temperature, KL), two SFT changes and
-# DAgger data. About 6 hours on 2 cores.
+# DAgger data. About 7 hours on 2 cores.
 s4: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/s4.yaml
 	.venv/bin/medreasoner run recipes/tiny/s4.yaml seed=1 --output runs/tiny_s4_s1
 	.venv/bin/medreasoner run recipes/tiny/s4.yaml seed=2 --output runs/tiny_s4_s2
 	.venv/bin/medreasoner report runs/tiny_s4 runs/tiny_s4_s1 runs/tiny_s4_s2 --findings configs/findings/s4.yaml \
 		--output runs/tiny_s4/report
-	.venv/bin/medreasoner run recipes/tiny/s4_validation.yaml
-	.venv/bin/medreasoner report runs/s4_validation --findings configs/findings/s4_validation.yaml \
-		--output runs/s4_validation/report
-	.venv/bin/medreasoner run recipes/tiny/s4_sft_validation.yaml
-	.venv/bin/medreasoner report runs/s4_sft_validation --findings configs/findings/s4_sft_validation.yaml \
-		--output runs/s4_sft_validation/report
-	.venv/bin/medreasoner run recipes/tiny/s4_dagger_validation.yaml
-	.venv/bin/medreasoner report runs/s4_dagger_validation --findings configs/findings/s4_dagger_validation.yaml \
-		--output runs/s4_dagger_validation/report
-	.venv/bin/medreasoner run recipes/tiny/s4_temperature_validation.yaml
-	.venv/bin/medreasoner report runs/s4_temperature_validation \
-		--findings configs/findings/s4_temperature_validation.yaml --output runs/s4_temperature_validation/report
-	.venv/bin/medreasoner run recipes/tiny/s4_kl_validation.yaml
-	.venv/bin/medreasoner report runs/s4_kl_validation \
-		--findings configs/findings/s4_kl_validation.yaml --output runs/s4_kl_validation/report
-	.venv/bin/medreasoner run recipes/tiny/s4_passk_validation.yaml
-	.venv/bin/medreasoner report runs/s4_passk_validation --findings configs/findings/s4_passk_validation.yaml \
-		--output runs/s4_passk_validation/report
-	.venv/bin/medreasoner run recipes/tiny/s4_correct_kl_validation.yaml
-	.venv/bin/medreasoner report runs/s4_correct_kl_validation \
-		--findings configs/findings/s4_correct_kl_validation.yaml --output runs/s4_correct_kl_validation/report
-	.venv/bin/medreasoner run recipes/tiny/s4_correct_kl_long_validation.yaml
-	.venv/bin/medreasoner report runs/s4_correct_kl_long_validation \
-		--findings configs/findings/s4_correct_kl_long_validation.yaml --output runs/s4_correct_kl_long_validation/report
+	$(foreach check,$(S4_CHECKS),$(call s4_check_run,$(check)))
 
 # The validation checks behind the reproduce run's SFT batch sampler, GRPO budget and RPO settings
 # (docs/recipes.md, "How the settings were chosen"), from each reproduce seed's models, on the validation items:
@@ -152,27 +142,7 @@ figures: $(STAMP)
 		--output runs/validation/grpo_temperature_report --embed docs/recipes.md#grpo_temperature
 	.venv/bin/medreasoner report runs/tiny_s4 runs/tiny_s4_s1 runs/tiny_s4_s2 --findings configs/findings/s4.yaml \
 		--output runs/tiny_s4/report --embed docs/sim.md#s4
-	.venv/bin/medreasoner report runs/s4_validation --findings configs/findings/s4_validation.yaml \
-		--output runs/s4_validation/report --embed docs/sim.md#s4_validation
-	.venv/bin/medreasoner report runs/s4_sft_validation --findings configs/findings/s4_sft_validation.yaml \
-		--output runs/s4_sft_validation/report --embed docs/sim.md#s4_sft_validation
-	.venv/bin/medreasoner report runs/s4_dagger_validation --findings configs/findings/s4_dagger_validation.yaml \
-		--output runs/s4_dagger_validation/report --embed docs/sim.md#s4_dagger_validation
-	.venv/bin/medreasoner report runs/s4_temperature_validation \
-		--findings configs/findings/s4_temperature_validation.yaml --output runs/s4_temperature_validation/report \
-		--embed docs/sim.md#s4_temperature_validation
-	.venv/bin/medreasoner report runs/s4_kl_validation \
-		--findings configs/findings/s4_kl_validation.yaml --output runs/s4_kl_validation/report \
-		--embed docs/sim.md#s4_kl_validation
-	.venv/bin/medreasoner report runs/s4_passk_validation --findings configs/findings/s4_passk_validation.yaml \
-		--output runs/s4_passk_validation/report \
-		--embed docs/sim.md#s4_passk_validation
-	.venv/bin/medreasoner report runs/s4_correct_kl_validation \
-		--findings configs/findings/s4_correct_kl_validation.yaml --output runs/s4_correct_kl_validation/report \
-		--embed docs/sim.md#s4_correct_kl_validation
-	.venv/bin/medreasoner report runs/s4_correct_kl_long_validation \
-		--findings configs/findings/s4_correct_kl_long_validation.yaml \
-		--output runs/s4_correct_kl_long_validation/report --embed docs/sim.md#s4_correct_kl_long_validation
+	$(foreach check,$(S4_CHECKS),$(call s4_check_report,$(check),--embed docs/sim.md#$(check)))
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -112,8 +112,8 @@ def stages_to_build(recipe: Recipe, rerun: tuple[str, ...] = ()) -> list[Stage]:
     the later ones that read it stale)."""
     built: list[Stage] = []
     for stage in recipe.stages:
-        rebuilt_input = any(ref in {b.name for b in built} for ref in stage.references)
-        if stage.name in rerun or rebuilt_input or stage_state(recipe, stage).status != "done":
+        reads_built = any(built_stage.name in stage.references for built_stage in built)
+        if stage.name in rerun or reads_built or stage_state(recipe, stage).status != "done":
             built.append(stage)
     return built
 

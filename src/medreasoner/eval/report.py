@@ -61,15 +61,13 @@ PROBE_NOTE = ("Multiple-choice accuracy by option log-likelihood in the probe st
               "raw = the option the model finds likeliest after the question; calibrated = likeliest relative to "
               "the question without its findings (domain-conditional PMI), so a model that only learned how often "
               "each name occurs scores chance. Wilson 95 % CI.")
-
-
-
 FINDINGS_NOTE = ("Effect = treatment − control accuracy on the same items, per run (seed) with its paired "
                  "BCa-bootstrap 95 % CI and exact McNemar p; pooled = mean over seeds with a stratified (items "
                  "within seeds) bootstrap CI. A target with a numeric check says met or not met in its pooled row.")
 SAMPLED_FINDINGS_NOTE = (" A pass@1 row pairs cases by their share of right sampled episodes (its control and "
                          "treatment columns are mean pass@1; a share is not right/wrong, so no McNemar p: –); a "
                          "pass@k row pairs them by whether any sample was right.")
+
 
 def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[str, dict]]:
     """``[(label, {(benchmark, mode): results})]``; a RUN_DIR holding several eval outputs gives one row each,

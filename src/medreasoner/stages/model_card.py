@@ -31,8 +31,8 @@ from pydantic import BaseModel
 
 from medreasoner.files import path_sha256
 from medreasoner.pipeline import library_versions
-from medreasoner.recipe_inputs import config_strings
 from medreasoner.recipe import format_field
+from medreasoner.recipe_inputs import config_strings
 from medreasoner.source_commit import source_commit
 from medreasoner.stages.context import StageContext, StageProvenance
 
