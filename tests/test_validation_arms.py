@@ -96,9 +96,31 @@ def test_rpo_arms_of_the_second_rule_change_one_setting_of_1e_4_and_the_chosen_o
     assert {**dpo["preference"], "loss": "rpo", "rpo_alpha": 1.0} == chosen["preference"] and dpo["optim"] == chosen["optim"]
 
 
-def test_s4_arms_are_the_shipped_s4_grpo_with_one_change_each():
-    """s4_validation.yaml's arms start from s4.yaml's SFT model; each is s4.yaml's GRPO stage with one change."""
+def s4_grpo_checked_against() -> dict:
+    """The GRPO stage s4.yaml shipped while the S4 validation arms ran (the episode reward's exam terms on, no
+    KL), which each arm changes in one setting: s4.yaml's stage with those two settings put back."""
     shipped = stage_config("s4.yaml", "grpo")
+    reward = {**shipped["rewards"][0], "params": {"correct_weight": 1.0, "evidence_weight": 0.5, "cost_weight": 0.5,
+                                                   "cost_budget": 10.0}}
+    return {**shipped, "grpo": {**shipped["grpo"], "beta": 0.0}, "rewards": [reward]}
+
+
+def test_s4_ships_the_validation_arm_that_lost_least():
+    """s4.yaml's GRPO stage is s4_correct_kl_validation.yaml's arm (correctness alone, KL 0.2), from s4.yaml's own
+    SFT model and world instead of seed 0's run directory."""
+    shipped, arm = stage_config("s4.yaml", "grpo"), stage_config("s4_correct_kl_validation.yaml", "grpo_correct_kl02")
+    assert arm["model"] == {**shipped["model"], "path": "runs/tiny_s4/sft"}
+    assert arm["data"] == {**shipped["data"], "train": "runs/tiny_s4/world/env/train.jsonl"}
+    assert without(arm["optim"]) == without(shipped["optim"])
+    assert {k: v for k, v in arm.items() if k not in ("model", "data", "optim")} == \
+        {k: v for k, v in shipped.items() if k not in ("model", "data", "optim")}
+    assert shipped["grpo"]["beta"] == 0.2 and shipped["rewards"][0]["params"]["evidence_weight"] == 0.0
+
+
+def test_s4_arms_are_the_checked_s4_grpo_with_one_change_each():
+    """s4_validation.yaml's arms start from s4.yaml's SFT model; each is the GRPO stage they were checked against
+    with one change."""
+    shipped = s4_grpo_checked_against()
     reward = shipped["rewards"][0]["params"]
     changes = {"grpo_nocost": ({"cost_weight": 0.0}, {}, {}),
                "grpo_lr3e-5": ({}, {"learning_rate": 3e-5}, {}),
@@ -116,12 +138,10 @@ def test_s4_arms_are_the_shipped_s4_grpo_with_one_change_each():
         assert {k: v for k, v in config["data"].items() if k != "train"} == \
             {k: v for k, v in shipped["data"].items() if k != "train"}, arm
         assert config["model"]["path"] == "runs/tiny_s4/sft", arm
-    # no arm met the rule, so s4.yaml ships the reward every arm changed
-    assert reward == {"correct_weight": 1.0, "evidence_weight": 0.5, "cost_weight": 0.5, "cost_budget": 10.0}
 
 
-def test_s4_temperature_arms_are_the_shipped_s4_grpo_with_their_temperature():
-    shipped = stage_config("s4.yaml", "grpo")
+def test_s4_temperature_arms_are_the_checked_s4_grpo_with_their_temperature():
+    shipped = s4_grpo_checked_against()
     for arm, temperature in (("grpo_t07", 0.7), ("grpo_t05", 0.5)):
         config = stage_config("s4_temperature_validation.yaml", arm)
         assert config["grpo"] == {**shipped["grpo"], "temperature": temperature}, arm
@@ -132,9 +152,8 @@ def test_s4_temperature_arms_are_the_shipped_s4_grpo_with_their_temperature():
         assert config["model"]["path"] == "runs/tiny_s4/sft", arm
 
 
-def test_s4_kl_arms_are_the_shipped_s4_grpo_with_their_kl_coefficient():
-    shipped = stage_config("s4.yaml", "grpo")
-    assert shipped["grpo"]["beta"] == 0.0
+def test_s4_kl_arms_are_the_checked_s4_grpo_with_their_kl_coefficient():
+    shipped = s4_grpo_checked_against()
     for arm, beta in (("grpo_kl004", 0.04), ("grpo_kl02", 0.2)):
         config = stage_config("s4_kl_validation.yaml", arm)
         assert config["grpo"] == {**shipped["grpo"], "beta": beta}, arm
@@ -168,12 +187,12 @@ def test_s4_sft_arms_are_the_shipped_s4_sft_with_one_change_each():
             {k: v for k, v in shipped_episodes.items() if k not in ("model", "cases", "world")}
 
 
-def test_s4_dagger_arms_continue_the_shipped_sft_alike_and_grpo_is_the_shipped_grpo():
+def test_s4_dagger_arms_continue_the_shipped_sft_alike_and_grpo_is_the_checked_grpo():
     """s4_dagger_validation.yaml: both continued SFT arms start from the shipped SFT model with one optim section,
     the DAgger arm on the dagger step's aggregate and the control on the demonstrations alone; the dagger step
-    plays the shipped SFT model on s4.yaml's training cases like the episodes stage; GRPO is s4.yaml's from
-    the DAgger model."""
-    shipped_sft, shipped_grpo = stage_config("s4.yaml", "sft"), stage_config("s4.yaml", "grpo")
+    plays the shipped SFT model on s4.yaml's training cases like the episodes stage; GRPO is the stage the S4 arms
+    were checked against, from the DAgger model."""
+    shipped_sft, shipped_grpo = stage_config("s4.yaml", "sft"), s4_grpo_checked_against()
     dagger_sft, more = stage_config("s4_dagger_validation.yaml", "sft_dagger"), stage_config("s4_dagger_validation.yaml", "sft_more")
     assert dagger_sft["model"] == more["model"] == {**shipped_sft["model"], "path": "runs/tiny_s4/sft"}
     assert dagger_sft["optim"] == more["optim"]
