@@ -113,3 +113,26 @@ def test_validate_inputs_lists_every_missing_one(tmp_path, capsys):
     # An override that names a missing file is reported as that override.
     assert main(["validate", "--inputs", str(recipe), f"base.tokenizer.corpus=[{tmp_path}/x/y/z.jsonl]"]) == 2
     assert "set by the command-line override" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage, problem", [
+    ('{"stage": "world", "kind": "wor', r"stage_manifest.json:1: not a stage manifest \(Unterminated string"),
+    ("[1, 2]", r"stage_manifest.json: not a stage manifest \(a JSON list, not an object\)"),
+    ('{"stage": "world"}', r"stage_manifest.json: field 'kind': not a stage manifest \(no kind, config, inputs\)"),
+])
+def test_a_damaged_manifest_is_one_line_naming_it_not_a_traceback(tmp_path, capsys, damage, problem):
+    recipe = write_recipe(tmp_path / "r.yaml", ["${world}/cpt/train.jsonl"])
+    run_dir = tmp_path / "run"
+    assert main(["run", str(recipe), "--output", str(run_dir)]) == 0
+    manifest = run_dir / "world" / "stage_manifest.json"
+    manifest.write_text(damage)
+    base = (run_dir / "base" / "stage_manifest.json").read_bytes()
+    capsys.readouterr()
+    for command in ("run", "validate"):
+        code = main([command, *(["--inputs"] if command == "validate" else []), str(recipe), "--output", str(run_dir)])
+        captured = capsys.readouterr()
+        assert code == 2, (command, captured)
+        assert "Traceback" not in captured.err
+        assert re.search(problem + r".*; delete .*world to rebuild the stage", captured.err + captured.out), captured
+    assert manifest.read_text() == damage  # nothing was rebuilt or rewritten
+    assert (run_dir / "base" / "stage_manifest.json").read_bytes() == base

@@ -154,7 +154,7 @@ def _run_stages(recipe: Recipe, *, force: bool, echo, rerun: frozenset[str]) -> 
         _barrier()  # every rank has judged the directory before rank 0 writes into it
         if state.status == "done":
             echo(f"{header}: finished earlier, skipping ({out_dir})")
-            results[stage.name] = read_manifest(out_dir)["final_metrics"]
+            results[stage.name] = read_manifest(out_dir, required=("final_metrics",))["final_metrics"]
             continue
         if state.status == "stale":
             # --rerun asks for its stages and for the stages stale only because it rebuilt their inputs
@@ -182,7 +182,7 @@ def stage_state(recipe: Recipe, stage: Stage) -> StageState:
     """Compare a stage directory with the stage's resolved config and its inputs' manifests."""
     out_dir = recipe.run_dir / stage.name
     current = {"kind": stage.kind, "config": stage.config_dict()}
-    manifest = read_manifest(out_dir)
+    manifest = read_manifest(out_dir, required=("kind", "config", "inputs"))
     if manifest is not None:
         changes = _changes({"kind": manifest["kind"], "config": manifest["config"]}, current)
         if changes:
@@ -260,7 +260,7 @@ def _run_stage(recipe: Recipe, stage: Stage, out_dir: Path, main: bool) -> tuple
         write_text_atomic(out_dir / STAGE_MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
     _barrier()
     if not (every_rank or main):
-        metrics = read_manifest(out_dir)["final_metrics"]
+        metrics = read_manifest(out_dir, required=("final_metrics",))["final_metrics"]
     return metrics, wall_time
 
 
@@ -291,12 +291,33 @@ def stage_inputs(recipe: Recipe, stage: Stage, config: dict) -> list[dict]:
     return inputs
 
 
-def read_manifest(out_dir: Path) -> dict | None:
-    """The stage manifest of a finished stage directory, or None when the stage has not finished."""
+def read_manifest(out_dir: Path, required: tuple[str, ...] = ()) -> dict | None:
+    """The stage manifest of a finished stage directory, or None when the stage has not finished.
+
+    Args:
+        required: keys the caller reads (the report reads whatever is there; the run needs more).
+
+    Raises:
+        InputError: the manifest is not a JSON object holding ``required`` (a file edited or damaged by
+            hand: manifests are written atomically); the message says how to rebuild the stage.
+    """
     path = Path(out_dir) / STAGE_MANIFEST
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    rebuild = f"delete {Path(out_dir)} to rebuild the stage"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputError(path, f"not a stage manifest ({error.msg}, column {error.colno}); {rebuild}",
+                         line=error.lineno) from None
+    except UnicodeDecodeError:
+        raise InputError(path, f"not a stage manifest (not UTF-8 text); {rebuild}") from None
+    if not isinstance(manifest, dict):
+        raise InputError(path, f"not a stage manifest (a JSON {type(manifest).__name__}, not an object); {rebuild}")
+    missing = [key for key in required if key not in manifest]
+    if missing:
+        raise InputError(path, f"not a stage manifest (no {', '.join(missing)}); {rebuild}", field=missing[0])
+    return manifest
 
 
 def library_versions() -> dict[str, str | None]:
