@@ -12,6 +12,7 @@ import resource
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from medreasoner.cli import main
@@ -75,7 +76,9 @@ def test_outputs_lineage_skip_refuse_force(recipe_path, tmp_path):
     now_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert 50 < world["peak_rss_mib"] <= base["peak_rss_mib"] <= now_mib + 0.1
     # One process; a data stage would run on rank 0 alone under a launcher (tests/test_multiprocess.py).
-    assert base["launch"] == {"world_size": 1, "ran_on": "rank 0", "backend": None}
+    # torch's intra-op threads: results change with them, so a rebuild can be compared (docs/recipes.md).
+    assert base["launch"] == {"world_size": 1, "ran_on": "rank 0", "backend": None,
+                              "torch_threads": torch.get_num_threads()}
     assert not list((run_dir / "base").glob(".build*"))  # the model's scratch directory is gone
     # The world stage logged its counts: metrics.jsonl and TensorBoard.
     logged = [json.loads(line) for line in (run_dir / "world" / "metrics.jsonl").read_text().splitlines()]

@@ -333,14 +333,20 @@ def library_versions() -> dict[str, str | None]:
 
 def launch_info(every_rank: bool) -> dict:
     """How the stage ran: ``world_size`` (processes of the launch), ``ran_on`` (``"every rank"`` or
-    ``"rank 0"``) and ``backend`` of the process group (``gloo``, ``nccl``; None single-process).
-    A training stage's ``final_metrics`` add what its Trainer saw (:func:`medreasoner.stages.training.train`)."""
+    ``"rank 0"``), ``backend`` of the process group (``gloo``, ``nccl``; None single-process) and
+    ``torch_threads``, torch's intra-op threads per process (None if the stage never imported torch).
+    A training stage's ``final_metrics`` add what its Trainer saw (:func:`medreasoner.stages.training.train`).
+
+    The thread count is recorded because it changes results: CPU kernels sum in a different order on
+    1 thread than on 2, so the same SFT stage's weights differ after 8 steps (docs/recipes.md,
+    "Reproducing a run")."""
     ran_on = "every rank" if every_rank else "rank 0"
     torch = sys.modules.get("torch")
+    threads = None if torch is None else torch.get_num_threads()
     if torch is None or not torch.distributed.is_available() or not torch.distributed.is_initialized():
-        return {"world_size": 1, "ran_on": ran_on, "backend": None}
+        return {"world_size": 1, "ran_on": ran_on, "backend": None, "torch_threads": threads}
     return {"world_size": torch.distributed.get_world_size(), "ran_on": ran_on,
-            "backend": str(torch.distributed.get_backend())}
+            "backend": str(torch.distributed.get_backend()), "torch_threads": threads}
 
 
 def is_main_process() -> bool:
