@@ -30,7 +30,7 @@ reproduce: $(STAMP)
 # The S4 checks on seed 0's validation episodes, in the order they ran; each is recipes/tiny/<check>.yaml with
 # configs/findings/<check>.yaml, reported in runs/<check>/report and quoted in docs/sim.md#<check>.
 S4_CHECKS := s4_validation s4_sft_validation s4_dagger_validation s4_temperature_validation s4_kl_validation \
-	s4_passk_validation s4_correct_kl_validation s4_correct_kl_long_validation
+	s4_passk_validation s4_correct_kl_validation s4_correct_kl_long_validation s4_select_validation
 define s4_check_report
 	.venv/bin/medreasoner report runs/$(1) --findings configs/findings/$(1).yaml --output runs/$(1)/report $(2)
 

@@ -176,6 +176,7 @@ def test_embed_writes_the_tables_between_the_markers_only(tmp_path, capsys):
     ("s4_passk_validation.yaml", "s4_passk_validation.yaml"),
     ("s4_correct_kl_validation.yaml", "s4_correct_kl_validation.yaml"),
     ("s4_correct_kl_long_validation.yaml", "s4_correct_kl_long_validation.yaml"),
+    ("s4_select_validation.yaml", "s4_select_validation.yaml"),
 ])
 def test_shipped_findings_name_eval_stages_of_their_recipe(findings, recipe):
     from pathlib import Path

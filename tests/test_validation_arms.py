@@ -105,16 +105,42 @@ def s4_grpo_checked_against() -> dict:
     return {**shipped, "grpo": {**shipped["grpo"], "beta": 0.0}, "rewards": [reward]}
 
 
-def test_s4_ships_the_validation_arm_that_lost_least():
-    """s4.yaml's GRPO stage is s4_correct_kl_validation.yaml's arm (correctness alone, KL 0.2), from s4.yaml's own
-    SFT model and world instead of seed 0's run directory."""
-    shipped, arm = stage_config("s4.yaml", "grpo"), stage_config("s4_correct_kl_validation.yaml", "grpo_correct_kl02")
+def assert_s4_grpo_on(arm: dict, train: str) -> None:
+    """``arm`` is s4.yaml's GRPO stage from seed 0's SFT model, trained on ``train``, every other setting equal."""
+    shipped = stage_config("s4.yaml", "grpo")
     assert arm["model"] == {**shipped["model"], "path": "runs/tiny_s4/sft"}
-    assert arm["data"] == {**shipped["data"], "train": "runs/tiny_s4/world/env/train.jsonl"}
+    assert arm["data"] == {**shipped["data"], "train": train}
     assert without(arm["optim"]) == without(shipped["optim"])
     assert {k: v for k, v in arm.items() if k not in ("model", "data", "optim")} == \
         {k: v for k, v in shipped.items() if k not in ("model", "data", "optim")}
+
+
+def test_s4_ships_the_validation_arm_that_lost_least():
+    """s4.yaml's GRPO stage is s4_correct_kl_validation.yaml's arm (correctness alone, KL 0.2), from s4.yaml's own
+    SFT model and world instead of seed 0's run directory."""
+    shipped = stage_config("s4.yaml", "grpo")
+    assert_s4_grpo_on(stage_config("s4_correct_kl_validation.yaml", "grpo_correct_kl02"),
+                      "runs/tiny_s4/world/env/train.jsonl")
     assert shipped["grpo"]["beta"] == 0.2 and shipped["rewards"][0]["params"]["evidence_weight"] == 0.0
+
+
+def test_s4_selected_arm_is_the_shipped_s4_grpo_on_the_selected_cases():
+    """s4_select_validation.yaml: GRPO is s4.yaml's, from seed 0's SFT model, on the select step's rows; the 400 cases
+    it keeps are what the stage consumes (steps x prompts per step); the rollouts are the GRPO group's size and
+    temperature on training cases, played like s4.yaml's episodes; the control is s4.yaml's own GRPO model."""
+    shipped = stage_config("s4.yaml", "grpo")
+    assert_s4_grpo_on(stage_config("s4_select_validation.yaml", "grpo_selected"),
+                      "runs/s4_select_validation/select/data.jsonl")
+    select = stage_config("s4_select_validation.yaml", "select")
+    prompts_per_step = shipped["optim"]["per_device_train_batch_size"] // shipped["grpo"]["num_generations"]
+    assert select["max_cases"] == shipped["optim"]["max_steps"] * prompts_per_step
+    rollouts, episodes = stage_config("s4_select_validation.yaml", "rollouts"), stage_config("s4.yaml", "episodes_sft")
+    assert rollouts["sampling"] == {"num_samples": shipped["grpo"]["num_generations"],
+                                    "temperature": shipped["grpo"]["temperature"]}
+    assert rollouts["cases"] == select["cases"] == "runs/tiny_s4/world/env/train.jsonl"
+    assert {k: rollouts[k] for k in ("dtype", "max_turns", "max_new_tokens")} == \
+        {k: episodes[k] for k in ("dtype", "max_turns", "max_new_tokens")}
+    assert stage_config("s4_select_validation.yaml", "episodes_grpo_random")["model"] == "runs/tiny_s4/grpo"
 
 
 def test_s4_arms_are_the_checked_s4_grpo_with_one_change_each():

@@ -25,6 +25,7 @@ conversations, GRPO prompts, preference pairs, VRM conversations).
 | preferences | :mod:`.preferences` | reference > correct sample > wrong sample (RPO pairs) |
 | vrm_data | :mod:`.vrm_data` | verifier-reward-model training data |
 | dagger | :mod:`.dagger` | S4: the expert takes over the episodes the model plays (DAgger) |
+| select_episodes | :mod:`.select_episodes` | S4 RL candidates: cases with mixed sampled-episode outcomes, hardest first |
 """
 
 # step name -> module; the recipe stage kinds of the data engine (registered in medreasoner.stages).
@@ -39,4 +40,5 @@ STEPS = {
     "preferences": "medreasoner.data.preferences",
     "vrm_data": "medreasoner.data.vrm_data",
     "dagger": "medreasoner.data.dagger",
+    "select_episodes": "medreasoner.data.select_episodes",
 }
