@@ -43,9 +43,9 @@ def write_episodes(stage: Path, cases: Path, outcomes: dict[str, int], sampling:
     return stage
 
 
-def select(tmp_path: Path, episodes: Path, cases: Path, max_cases: str = "null") -> int:
+def select(tmp_path: Path, episodes: Path, cases: Path, max_cases: str = "null", seed: int | None = 0) -> int:
     return main(["data", "select_episodes", "--output", str(tmp_path / "out"), f"episodes={episodes}",
-                 f"cases={cases}", f"max_cases={max_cases}", "seed=0"])
+                 f"cases={cases}", f"max_cases={max_cases}", f"seed={'null' if seed is None else seed}"])
 
 
 def test_mixed_cases_are_kept_fewest_right_first_and_the_rest_dropped_with_reasons(world, tmp_path):
@@ -71,10 +71,46 @@ def test_mixed_cases_are_kept_fewest_right_first_and_the_rest_dropped_with_reaso
     # GRPO reads the output as it reads env/train.jsonl
     assert len(load_prompts(out / "data.jsonl", required_columns=("prompt",), cache_dir=tmp_path / "cache")) == 3
 
-    # The tie order is drawn from (seed, case id): the same seed gives the same rows again.
-    assert select(tmp_path / "again", episodes, cases, "3") == 0
-    again = [json.loads(line) for line in (tmp_path / "again" / "out" / "data.jsonl").read_text().splitlines()]
-    assert again == kept
+    # The tie order is drawn from (seed, case id), not from the file: the same cases in reverse order give the
+    # same rows, and some other seed swaps the two 1/4 cases.
+    reverse = tmp_path / "reversed.jsonl"
+    reverse.write_text("".join(reversed(cases.read_text().splitlines(keepends=True))))
+    reversed_episodes = write_episodes(tmp_path / "reversed_rollouts", reverse, played,
+                                       {"num_samples": K, "temperature": 1.0})
+    assert select(tmp_path / "again", reversed_episodes, reverse, "3") == 0
+    assert read_rows(tmp_path / "again" / "out") == kept
+    swapped = []
+    for seed in range(1, 20):
+        assert select(tmp_path / f"seed{seed}", episodes, cases, "3", seed=seed) == 0
+        order = case_ids_of(read_rows(tmp_path / f"seed{seed}" / "out"))
+        assert set(order[:2]) == {ids[2], ids[5]} and order[2] == ids[4]
+        swapped.append(order[:2] != case_ids_of(kept)[:2])
+    assert any(swapped) and not all(swapped)
+
+
+def read_rows(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
+
+
+def test_a_relative_case_path_names_the_same_file_and_null_cap_keeps_every_candidate(world, tmp_path, monkeypatch):
+    monkeypatch.chdir(world.parent)  # results.json names the cases as the recipe did, relative to the run's cwd
+    cases = world / "env" / "train.jsonl"
+    ids = case_ids(cases)
+    episodes = write_episodes(tmp_path / "rollouts", Path("world/env/train.jsonl"), {ids[0]: 2, ids[1]: 3},
+                              {"num_samples": K, "temperature": 1.0})
+    assert select(tmp_path, episodes, cases) == 0
+    assert [row["n_correct"] for row in read_rows(tmp_path / "out")] == [2, 3]
+
+
+def test_a_run_with_no_candidate_stops_after_writing_the_reasons(world, tmp_path, capsys):
+    cases = world / "env" / "train.jsonl"
+    ids = case_ids(cases)
+    episodes = write_episodes(tmp_path / "rollouts", cases, {ids[0]: 0, ids[1]: K}, {"num_samples": K, "temperature": 1.0})
+    assert select(tmp_path, episodes, cases) == 2
+    assert str(cases) in capsys.readouterr().err
+    assert json.loads((tmp_path / "out" / "funnel.json").read_text())["dropped"] == \
+        {"all_correct": 1, "none_correct": 1, "not_played": len(ids) - 2}
+    assert not (tmp_path / "out" / "data.jsonl").exists()
 
 
 def case_ids_of(rows: list[dict]) -> list[str]:
@@ -101,4 +137,24 @@ def test_a_greedy_stage_another_case_file_or_a_short_case_is_refused_naming_the_
     (short / "predictions.jsonl").write_text("\n".join(lines[:-1]) + "\n")
     assert select(tmp_path, short, cases) == 2
     assert f"case {ids[0]!r} has 3 episodes, sampling says 4" in capsys.readouterr().err
+
+    unknown = write_episodes(tmp_path / "unknown", cases, {ids[0]: 2, "train-999999": 1},
+                             {"num_samples": K, "temperature": 1.0})
+    assert select(tmp_path, unknown, cases) == 2
+    assert "field 'id': case 'train-999999' (and 0 more) is not a row of" in capsys.readouterr().err
+
+    damaged = write_episodes(tmp_path / "damaged", cases, {ids[0]: 2}, {"num_samples": K, "temperature": 1.0})
+    for text, problem in (('{"cases": ', "results.json:1: not valid JSON"),
+                          ('{"cases": null, "sampling": {"num_samples": 4}}', "field 'cases'"),
+                          (json.dumps({"cases": str(cases), "sampling": {"temperature": 1.0}}),
+                           "field 'sampling': sampling.num_samples must be an integer >= 2, got None")):
+        (damaged / "results.json").write_text(text)
+        assert select(tmp_path, damaged, cases) == 2
+        assert problem in capsys.readouterr().err
+
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text(cases.read_text() + cases.read_text().splitlines(keepends=True)[0])
+    doubled = write_episodes(tmp_path / "doubled", twice, {ids[0]: 2}, {"num_samples": K, "temperature": 1.0})
+    assert select(tmp_path, doubled, twice) == 2
+    assert f"{twice}:{len(ids) + 1}: field 'case': case {ids[0]} is also on line 1" in capsys.readouterr().err
     assert not (tmp_path / "out" / "data.jsonl").exists()  # nothing written by a refused step

@@ -8,7 +8,9 @@ Run: .venv/bin/python -m pytest tests/test_recipe_inputs.py -q
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -133,6 +135,11 @@ def test_a_damaged_manifest_is_one_line_naming_it_not_a_traceback(tmp_path, caps
         captured = capsys.readouterr()
         assert code == 2, (command, captured)
         assert "Traceback" not in captured.err
-        assert re.search(problem + r".*; delete .*world to rebuild the stage", captured.err + captured.out), captured
+        assert re.search(problem + r".*; delete .*world and run again with --force", captured.err + captured.out), captured
     assert manifest.read_text() == damage  # nothing was rebuilt or rewritten
     assert (run_dir / "base" / "stage_manifest.json").read_bytes() == base
+    # The advice works: the stage and the one that reads it are rebuilt.
+    shutil.rmtree(run_dir / "world")
+    assert main(["run", str(recipe), "--output", str(run_dir), "--force"]) == 0
+    assert json.loads(manifest.read_text())["kind"] == "world"
+    assert (run_dir / "base" / "stage_manifest.json").read_bytes() != base

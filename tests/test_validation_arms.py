@@ -140,7 +140,14 @@ def test_s4_selected_arm_is_the_shipped_s4_grpo_on_the_selected_cases():
     assert rollouts["cases"] == select["cases"] == "runs/tiny_s4/world/env/train.jsonl"
     assert {k: rollouts[k] for k in ("dtype", "max_turns", "max_new_tokens")} == \
         {k: episodes[k] for k in ("dtype", "max_turns", "max_new_tokens")}
-    assert stage_config("s4_select_validation.yaml", "episodes_grpo_random")["model"] == "runs/tiny_s4/grpo"
+    played = {name: stage_config("s4_select_validation.yaml", name)
+              for name in ("episodes_sft", "episodes_grpo_random", "episodes_grpo_selected")}
+    assert [config["model"] for config in played.values()] == \
+        ["runs/tiny_s4/sft", "runs/tiny_s4/grpo", "runs/s4_select_validation/grpo_selected"]
+    for config in played.values():  # greedy, every validation case, as s4.yaml plays them
+        assert config["cases"] == "runs/tiny_s4/world/env/validation.jsonl"
+        assert {k: v for k, v in config.items() if k not in ("model", "cases", "world", "batch_size")} == \
+            {k: v for k, v in episodes.items() if k not in ("model", "cases", "world", "batch_size")}
 
 
 def test_s4_arms_are_the_checked_s4_grpo_with_one_change_each():

@@ -304,7 +304,8 @@ def read_manifest(out_dir: Path, required: tuple[str, ...] = ()) -> dict | None:
     path = Path(out_dir) / STAGE_MANIFEST
     if not path.is_file():
         return None
-    rebuild = f"delete {Path(out_dir)} to rebuild the stage"
+    # A rebuilt stage gets a new manifest, so the finished stages that read it are stale: hence --force.
+    rebuild = f"delete {Path(out_dir)} and run again with --force to rebuild it and the stages that read it"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:

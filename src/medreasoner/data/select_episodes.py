@@ -76,16 +76,23 @@ def _played(config: Config) -> tuple[dict[str, list[bool]], int]:
     if not summary.is_file() or not predictions.is_file():
         raise InputError(stage, "no results.json and predictions.jsonl here (is it a finished episodes stage?)",
                          field="episodes")
-    results = json.loads(summary.read_text(encoding="utf-8"))
+    try:
+        results = json.loads(summary.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputError(summary, f"not valid JSON ({error.msg}, column {error.colno})", line=error.lineno) from None
+    if not isinstance(results, dict) or not isinstance(results.get("cases"), str):
+        raise InputError(summary, "an episodes stage's results name the cases they played (a string)", field="cases")
     sampling = results.get("sampling")
-    if not sampling:
+    if sampling is None:
         raise InputError(summary, "select_episodes needs a sampled episodes stage (sampling set): with one "
                          "greedy episode per case every case is all right or all wrong", field="sampling")
-    if Path(results.get("cases", "")).resolve() != Path(config.cases).resolve():
-        raise InputError(summary, f"this stage played {results.get('cases')!r}, not cases {config.cases!r}",
+    k = sampling.get("num_samples") if isinstance(sampling, dict) else None
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise InputError(summary, f"sampling.num_samples must be an integer >= 2, got {k!r}", field="sampling")
+    if Path(results["cases"]).resolve() != Path(config.cases).resolve():
+        raise InputError(summary, f"this stage played {results['cases']!r}, not cases {config.cases!r}",
                          field="cases")
     outcomes = episode_outcomes(predictions)
-    k = sampling["num_samples"]
     for case, episodes in outcomes.items():
         if len(episodes) != k:
             raise InputError(predictions, f"case {case!r} has {len(episodes)} episodes, sampling says {k}", field="id")
@@ -114,10 +121,13 @@ def run(config: Config, ctx: StageContext) -> dict:
     outcomes, k = _played(config)
     path = Path(config.cases)
     seed = ctx.seed if config.seed is None else config.seed
-    candidates, dropped, histogram, rows_in = [], [], Counter(), 0
+    candidates, dropped, histogram, rows_in, seen = [], [], Counter(), 0, {}
     for line, row in read_jsonl(path):
         rows_in += 1
         case_id = _case_id(path, line, row)
+        if case_id in seen:
+            raise InputError(path, f"case {case_id} is also on line {seen[case_id]}", line=line, field="case")
+        seen[case_id] = line
         if case_id not in outcomes:
             dropped.append(drop({"id": case_id}, "not_played"))
             continue
