@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from medreasoner.data.funnel import drop, write_step
 from medreasoner.errors import InputError
-from medreasoner.eval.findings import episode_outcomes
+from medreasoner.eval.findings import sampled_episodes_stage
 from medreasoner.files import read_jsonl
 from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.context import StageContext
@@ -72,30 +72,22 @@ class Config(BaseModel):
 def _played(config: Config) -> tuple[dict[str, list[bool]], int]:
     """Case id -> its episodes' correctness, and the episodes per case, from the episodes stage."""
     stage = Path(config.episodes)
-    summary, predictions = stage / "results.json", stage / "predictions.jsonl"
-    if not summary.is_file() or not predictions.is_file():
-        raise InputError(stage, "no results.json and predictions.jsonl here (is it a finished episodes stage?)",
-                         field="episodes")
-    try:
-        results = json.loads(summary.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputError(summary, f"not valid JSON ({error.msg}, column {error.colno})", line=error.lineno) from None
-    if not isinstance(results, dict) or not isinstance(results.get("cases"), str):
+    results, outcomes = sampled_episodes_stage(
+        stage, "select_episodes needs a sampled episodes stage (sampling set): with one greedy episode per case "
+        "every case is all right or all wrong")
+    summary = stage / "results.json"
+    if not isinstance(results.get("cases"), str):
         raise InputError(summary, "an episodes stage's results name the cases they played (a string)", field="cases")
-    sampling = results.get("sampling")
-    if sampling is None:
-        raise InputError(summary, "select_episodes needs a sampled episodes stage (sampling set): with one "
-                         "greedy episode per case every case is all right or all wrong", field="sampling")
-    k = sampling.get("num_samples") if isinstance(sampling, dict) else None
+    k = results["sampling"].get("num_samples") if isinstance(results["sampling"], dict) else None
     if isinstance(k, bool) or not isinstance(k, int) or k < 2:
         raise InputError(summary, f"sampling.num_samples must be an integer >= 2, got {k!r}", field="sampling")
     if Path(results["cases"]).resolve() != Path(config.cases).resolve():
         raise InputError(summary, f"this stage played {results['cases']!r}, not cases {config.cases!r}",
                          field="cases")
-    outcomes = episode_outcomes(predictions)
     for case, episodes in outcomes.items():
         if len(episodes) != k:
-            raise InputError(predictions, f"case {case!r} has {len(episodes)} episodes, sampling says {k}", field="id")
+            raise InputError(stage / "predictions.jsonl", f"case {case!r} has {len(episodes)} episodes, sampling "
+                             f"says {k}", field="id")
     return outcomes, k
 
 
@@ -138,15 +130,15 @@ def run(config: Config, ctx: StageContext) -> dict:
             continue
         # Ties by a per-case seeded draw: the order of two cases does not depend on the file order.
         tie = random.Random(f"{seed}:{case_id}").random()
-        candidates.append(((n_correct, tie), {**row, "n_correct": n_correct, "n_samples": k}))
+        candidates.append(((n_correct, tie), case_id, {**row, "n_correct": n_correct, "n_samples": k}))
     if outcomes:
         unknown = next(iter(outcomes))
         raise InputError(Path(config.episodes) / "predictions.jsonl",
                          f"case {unknown!r} (and {len(outcomes) - 1} more) is not a row of {path}", field="id")
     candidates.sort(key=lambda candidate: candidate[0])
-    kept = [row for _, row in candidates[:config.max_cases]]
-    dropped += [drop({"id": json.loads(row["case"])["id"]}, "over_cap", f"max_cases {config.max_cases}")
-                for _, row in candidates[len(kept):]]
+    kept = [row for _, _, row in candidates[:config.max_cases]]
+    dropped += [drop({"id": case_id}, "over_cap", f"max_cases {config.max_cases}")
+                for _, case_id, _ in candidates[len(kept):]]
     details = {"episodes_per_case": k, "n_correct/n_samples": dict(sorted(histogram.items())),
                "max_cases": config.max_cases}
     return write_step(ctx.out_dir, STEP, rows_in=rows_in, kept=kept, dropped=dropped, input_path=path,

@@ -214,16 +214,35 @@ def episode_outcomes(predictions_path: Path) -> dict[str, list[bool]]:
     return outcomes
 
 
-def _sampled_episodes(stage_dir: Path, score: str) -> dict[str, bool] | dict[str, float]:
-    """Case id -> share of its episodes that were right (``pass_at_1``) or whether any was (``pass_at_k``),
-    from a sampled episodes stage (each case played ``sampling.num_samples`` times)."""
+def sampled_episodes_stage(stage_dir: Path, greedy: str) -> tuple[dict, dict[str, list[bool]]]:
+    """A finished sampled ``episodes`` stage: its ``results.json`` (a dict) and :func:`episode_outcomes` of its
+    predictions; for the findings' pass@ cells and the ``select_episodes`` data step.
+
+    Args:
+        greedy: the error message when the stage is greedy (``sampling`` null), saying what its caller needs.
+
+    Raises:
+        InputError: no results or predictions here, results that are not a JSON object, a greedy stage.
+    """
     summary, path = stage_dir / "results.json", stage_dir / "predictions.jsonl"
     if not summary.is_file() or not path.is_file():
         raise InputError(stage_dir, "no results.json and predictions.jsonl here (is it a finished episodes stage?)")
-    if not json.loads(summary.read_text(encoding="utf-8")).get("sampling"):
-        raise InputError(summary, f"{score} needs a sampled episodes stage (sampling set); this one is greedy: "
-                         "score it with final_diagnosis", field="sampling")
-    outcomes = episode_outcomes(path)
+    try:
+        results = json.loads(summary.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputError(summary, f"not valid JSON ({error.msg}, column {error.colno})", line=error.lineno) from None
+    if not isinstance(results, dict):
+        raise InputError(summary, "an episodes stage's results are a JSON object")
+    if not results.get("sampling"):
+        raise InputError(summary, greedy, field="sampling")
+    return results, episode_outcomes(path)
+
+
+def _sampled_episodes(stage_dir: Path, score: str) -> dict[str, bool] | dict[str, float]:
+    """Case id -> share of its episodes that were right (``pass_at_1``) or whether any was (``pass_at_k``),
+    from a sampled episodes stage (each case played ``sampling.num_samples`` times)."""
+    _, outcomes = sampled_episodes_stage(stage_dir, f"{score} needs a sampled episodes stage (sampling set); this "
+                                                    "one is greedy: score it with final_diagnosis")
     if score == "pass_at_k":
         return {case: any(o) for case, o in outcomes.items()}
     return {case: sum(o) / len(o) for case, o in outcomes.items()}
