@@ -269,7 +269,13 @@ def test_episodes_stage_writes_predictions_and_results(setup, tmp_path):
                batch_size=1)
     with pytest.raises(ValueError):  # one sample is not pass@k: greedy is sampling null
         Config(model="m", dtype="float32", cases="c", world=None, max_turns=2, max_new_tokens=8, limit=None,
-               batch_size=1, sampling={"num_samples": 1, "temperature": 1.0})
+               batch_size=1, sampling={"num_samples": 1, "temperature": 1.0, "top_p": 1.0})
+    with pytest.raises(ValueError):  # the nucleus is part of the protocol: no hidden top_p
+        Config(model="m", dtype="float32", cases="c", world=None, max_turns=2, max_new_tokens=8, limit=None,
+               batch_size=1, sampling={"num_samples": 2, "temperature": 1.0})
+    with pytest.raises(ValueError):  # a nucleus holds at most all the probability
+        Config(model="m", dtype="float32", cases="c", world=None, max_turns=2, max_new_tokens=8, limit=None,
+               batch_size=1, sampling={"num_samples": 2, "temperature": 1.0, "top_p": 1.5})
 
 
 @pytest.mark.slow
@@ -282,7 +288,7 @@ def test_sampled_episodes_play_each_case_k_times_reproducibly(setup, tmp_path):
     world, model_dir, _ = setup
     config = Config(model=str(model_dir), dtype="float32", cases=str(world / "env/validation.jsonl"),
                     world=str(world), max_turns=2, max_new_tokens=8, limit=3, batch_size=4,
-                    sampling={"num_samples": 3, "temperature": 1.0})
+                    sampling={"num_samples": 3, "temperature": 1.0, "top_p": 1.0})
     metrics = run(config, make_ctx(tmp_path / "a", []))
     predictions = _read(tmp_path / "a/predictions.jsonl")
     ids = [json.loads(row["case"])["id"] for row in _read(world / "env/validation.jsonl")[:3]]
@@ -293,11 +299,19 @@ def test_sampled_episodes_play_each_case_k_times_reproducibly(setup, tmp_path):
     assert metrics["pass_at_k"] == pytest.approx(sum(share > 0 for share in shares) / 3)
     assert metrics["num_cases"] == 3 and metrics["samples_per_case"] == 3 and metrics["num_episodes"] == 9
     results = json.loads((tmp_path / "a/results.json").read_text())
-    assert results["sampling"] == {"num_samples": 3, "temperature": 1.0}
+    assert results["sampling"] == {"num_samples": 3, "temperature": 1.0, "top_p": 1.0}
     # a random tiny model's samples differ (else this would not test sampling), and the seed fixes them
     assert len({p["final_text"] for p in predictions}) > 1
     run(config, make_ctx(tmp_path / "b", []))
     assert _read(tmp_path / "b/predictions.jsonl") == predictions
+    # top_p reaches generation: a nucleus too small to hold a second token leaves only the likeliest one,
+    # so every sample replays the greedy episode of its case
+    run(config.model_copy(update={"sampling": None}), make_ctx(tmp_path / "greedy", []))
+    greedy = {p["id"]: p["final_text"] for p in _read(tmp_path / "greedy/predictions.jsonl")}
+    narrow = config.model_copy(update={"sampling": config.sampling.model_copy(update={"top_p": 1e-6})})
+    run(narrow, make_ctx(tmp_path / "narrow", []))
+    assert [p["final_text"] for p in _read(tmp_path / "narrow/predictions.jsonl")] == [
+        greedy[i] for i in ids for _ in range(3)]
 
 
 def test_summarize_reads_sampled_episodes_per_case():

@@ -419,7 +419,7 @@ def test_findings_contrast_sampled_episodes_per_case(tmp_path, capsys):
                 for k, outcomes in enumerate(cases) for s, right in enumerate(outcomes)]
         (run / stage).mkdir()
         (run / stage / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        write_json_atomic(run / stage / "results.json", {"sampling": {"num_samples": 2, "temperature": 1.0}, "metrics": {
+        write_json_atomic(run / stage / "results.json", {"sampling": {"num_samples": 2, "temperature": 1.0, "top_p": 1.0}, "metrics": {
             "num_episodes": 6, "accuracy": 0.5, "accuracy_ci95": [0.0, 1.0], "mean_exams": 1.0,
             "mean_key_exam_coverage": 0.5, "mean_exam_cost": 3.0, "answered_rate": 1.0}})
         recipe["stages"].append({"name": stage, "kind": "episodes", "config": {"model": "m", "cases": "c"}})

@@ -82,7 +82,7 @@ def test_sampled_episodes_stages_get_pass_at_k_rows(tmp_path):
     recipe = yaml.safe_load((run / "recipe.yaml").read_text())
     episodes = {"model": "sft", "cases": "w/env/validation.jsonl"}
     recipe["stages"] += [{"name": "episodes_sampled", "kind": "episodes",
-                          "config": {**episodes, "sampling": {"num_samples": 2, "temperature": 1.0}}},
+                          "config": {**episodes, "sampling": {"num_samples": 2, "temperature": 1.0, "top_p": 1.0}}},
                          {"name": "episodes_greedy", "kind": "episodes", "config": {**episodes, "sampling": None}}]
     (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     outcomes = {"a": [True, True], "b": [False, True], "c": [False, False]}

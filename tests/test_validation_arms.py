@@ -136,7 +136,8 @@ def test_s4_selected_arm_is_the_shipped_s4_grpo_on_the_selected_cases():
     assert select["max_cases"] == shipped["optim"]["max_steps"] * prompts_per_step
     rollouts, episodes = stage_config("s4_select_validation.yaml", "rollouts"), stage_config("s4.yaml", "episodes_sft")
     assert rollouts["sampling"] == {"num_samples": shipped["grpo"]["num_generations"],
-                                    "temperature": shipped["grpo"]["temperature"]}
+                                    "temperature": shipped["grpo"]["temperature"],
+                                    "top_p": 1.0}  # GRPO's rollouts sample the full distribution
     assert rollouts["cases"] == select["cases"] == "runs/tiny_s4/world/env/train.jsonl"
     assert {k: rollouts[k] for k in ("dtype", "max_turns", "max_new_tokens")} == \
         {k: episodes[k] for k in ("dtype", "max_turns", "max_new_tokens")}

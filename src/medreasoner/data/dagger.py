@@ -182,7 +182,7 @@ def run(config: Config, ctx: StageContext) -> dict:
     tokenizer = load_tokenizer(config.model, padding_side="left")
     model = load_model(config.model, dtype=config.dtype).to(device).eval()
     # greedy: the takeovers start from the states the policy itself reaches
-    generate = hf_generate(model, tokenizer, max_new_tokens=config.max_new_tokens, temperature=None)
+    generate = hf_generate(model, tokenizer, max_new_tokens=config.max_new_tokens, sampling=None)
     takeovers, dropped, states, correct = [], [], 0, 0
     with tqdm(total=len(rows), desc="dagger episodes", unit="episode", disable=not config.progress) as progress:
         for first in range(0, len(rows), config.batch_size):

@@ -26,7 +26,7 @@ Example recipe section::
       kind: episodes
       config: {model: "${sft}", dtype: float32, cases: "${world}/env/train.jsonl", world: "${world}",
                max_turns: 4, max_new_tokens: 48, limit: 1000, batch_size: 64,
-               sampling: {num_samples: 4, temperature: 1.0}}
+               sampling: {num_samples: 4, temperature: 1.0, top_p: 1.0}}
     - name: select_s4
       kind: select_episodes
       config: {episodes: "${rollouts_s4}", cases: "${world}/env/train.jsonl", max_cases: null, seed: null}

@@ -263,23 +263,28 @@ def _expert_path(predictions: list[dict]) -> dict[str, float | None]:
             "accuracy_off_expert_path": sum(off) / len(off) if off else None}
 
 
-def hf_generate(model, tokenizer, *, max_new_tokens: int, temperature: float | None) -> Generate:
+def hf_generate(model, tokenizer, *, max_new_tokens: int,
+                sampling: tuple[float, float] | None) -> Generate:
     """Batched generation with a Hugging Face causal LM (left padding; replies cut after the first EOS).
 
-    ``temperature`` None is greedy decoding; a float samples at that temperature from the full
-    distribution (top-k 0, top-p 1.0, TRL GRPOConfig's defaults), as GRPO's rollouts do. Sampling draws
-    from torch's global generator: seed it (``torch.manual_seed``) for a reproducible run.
+    ``sampling`` None is greedy decoding; ``(temperature, top_p)`` samples at that temperature from the
+    tokens in the ``top_p`` nucleus (top-k 0); ``(1.0, 1.0)`` is the full distribution, TRL GRPOConfig's
+    defaults, as GRPO's rollouts sample. Sampling draws from torch's global generator: seed it
+    (``torch.manual_seed``) for a reproducible run.
     """
     import torch
 
     eos = tokenizer.eos_token_id
-    sampling = ({"do_sample": False} if temperature is None
-                else {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0})
+    if sampling is None:
+        options = {"do_sample": False}
+    else:
+        temperature, top_p = sampling
+        options = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": top_p}
 
     def generate(prompts: list[list[int]]) -> list[list[int]]:
         batch = tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt").to(model.device)
         with torch.no_grad():
-            output = model.generate(**batch, max_new_tokens=max_new_tokens, **sampling,
+            output = model.generate(**batch, max_new_tokens=max_new_tokens, **options,
                                     eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
         replies = []
         for row in output[:, batch["input_ids"].shape[1]:].tolist():

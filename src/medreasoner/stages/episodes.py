@@ -2,7 +2,7 @@
 
 Rows -> episodes -> scores: each ``env/*.jsonl`` row (``env/validation.jsonl`` to choose settings,
 ``env/test.jsonl`` to report) is played by ``model`` (greedily, or ``sampling.num_samples`` times at
-``sampling.temperature``) through
+``sampling.temperature`` and ``sampling.top_p``) through
 :func:`medreasoner.eval.episodes.play_episodes`, which renders, generates, parses tool calls and runs
 the tools the way TRL's GRPOTrainer does during environment training. Writes
 ``<out_dir>/predictions.jsonl`` (per episode: id, correct, exams requested and their number, exam
@@ -11,7 +11,8 @@ cost, key-exam coverage, final text, ...) and ``<out_dir>/results.json`` (accura
 ended with an answer).
 
 Sampled episodes are the S4 form of pass@k against pass@1 (issue 9 asks for it where RL does not
-help): each case is played ``num_samples`` times at the temperature GRPO's rollouts use, seeded
+help): each case is played ``num_samples`` times at the temperature GRPO's rollouts use (or at an
+evaluation protocol's temperature and nucleus, as ``s4.yaml``'s sampled test stages do), seeded
 with the run's seed, and each record carries ``sample`` (0..k-1). ``results.json`` then reports
 accuracy as pass@1 (with a bootstrap interval over cases) and ``pass_at_k``; the gap is what a GRPO
 group of that size can find and reinforce. A findings contrast pairs two sampled stages case by case
@@ -32,8 +33,8 @@ Example recipe section::
       config: {model: "${sft}", dtype: float32, cases: "${world}/env/validation.jsonl", world: "${world}",
                max_turns: 4, max_new_tokens: 64, limit: null, batch_size: 32, sampling: null}
 
-    # pass@k of the same model: every case 8 times at GRPO's rollout temperature
-      config: {..., sampling: {num_samples: 8, temperature: 1.0}}
+    # pass@k of the same model: every case 8 times at GRPO's rollout temperature, full distribution
+      config: {..., sampling: {num_samples: 8, temperature: 1.0, top_p: 1.0}}
 """
 
 from __future__ import annotations
@@ -55,12 +56,16 @@ class Sampling(BaseModel):
 
     Attributes:
         num_samples: episodes per case (k of pass@k).
-        temperature: sampling temperature (top-k 0 and top-p 1.0, as GRPO's rollouts sample).
+        temperature: sampling temperature (top-k 0: every token is a candidate before ``top_p``).
+        top_p: nucleus: sample among the likeliest tokens whose probabilities sum to at least this
+            (1.0 = the full distribution, as GRPO's rollouts sample; reasoning models' recommended
+            evaluation settings are typically 0.95 at temperature 0.6).
     """
 
     model_config = ConfigDict(extra="forbid")
     num_samples: Annotated[int, Field(ge=2, le=256)]
     temperature: Annotated[float, Field(gt=0, le=10)]
+    top_p: Annotated[float, Field(gt=0, le=1)]
 
 
 class Config(BaseModel):
@@ -79,7 +84,7 @@ class Config(BaseModel):
         limit: only the first N rows (null = all).
         batch_size: episodes generated together.
         sampling: null plays each case once, greedily; set, each case ``num_samples`` times at
-            ``temperature`` (seeded by the run's seed).
+            ``temperature`` and ``top_p`` (seeded by the run's seed).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -117,8 +122,8 @@ def run(config: Config, ctx: StageContext) -> dict:
     samples = 1 if config.sampling is None else config.sampling.num_samples
     rows = [row for row in rows for _ in range(samples)]  # a case's samples together: one batch shares its prompt
     torch.manual_seed(ctx.seed)
-    generate = hf_generate(model, tokenizer, max_new_tokens=config.max_new_tokens,
-                           temperature=None if config.sampling is None else config.sampling.temperature)
+    sampling = None if config.sampling is None else (config.sampling.temperature, config.sampling.top_p)
+    generate = hf_generate(model, tokenizer, max_new_tokens=config.max_new_tokens, sampling=sampling)
     start = time.perf_counter()
     predictions = []
     with tqdm(total=len(rows), desc="episodes", unit="episode") as progress:
