@@ -17,6 +17,7 @@ from sim_testing import small_world, world_with_model
 
 from medreasoner.eval.episodes import (
     episode_chat_template,
+    majority_correct,
     play_episodes,
     prompt_ids,
     score_episode,
@@ -302,6 +303,11 @@ def test_sampled_episodes_play_each_case_k_times_reproducibly(setup, tmp_path):
     assert results["sampling"] == {"num_samples": 3, "temperature": 1.0, "top_p": 1.0}
     # a random tiny model's samples differ (else this would not test sampling), and the seed fixes them
     assert len({p["final_text"] for p in predictions}) > 1
+    # each episode records its answer and, the world being known, the condition that answer names
+    cases = load_world_cases(world)
+    assert all(p["answer_condition"] == cases.condition_named(p["answer"]) for p in predictions)
+    assert metrics["majority_accuracy"] == pytest.approx(sum(
+        majority_correct([p for p in predictions if p["id"] == i]) for i in ids) / 3)
     run(config, make_ctx(tmp_path / "b", []))
     assert _read(tmp_path / "b/predictions.jsonl") == predictions
     # top_p reaches generation: a nucleus too small to hold a second token leaves only the likeliest one,
@@ -337,6 +343,49 @@ def test_summarize_reads_sampled_episodes_per_case():
     assert uneven["accuracy"] == pytest.approx((1 + 1 / 3) / 2) and uneven["samples_per_case"] == 2
     greedy = summarize([episode("a", True), episode("b", False), episode("c", True)])
     assert greedy["accuracy_ci95"] == list(wilson_ci(2, 3)) and "pass_at_k" not in greedy
+    # episodes that record their answer also give maj@k: case a's answer is right, b's wrong (3 to 1)
+    voted = [{**episode("a", True), "answer": "Asthma"}, {**episode("a", False), "answer": "Croup"},
+             {**episode("b", True), "answer": "Asthma"}, {**episode("b", False), "answer": "Croup"},
+             {**episode("b", False), "answer": "croup."}, {**episode("b", False), "answer": "Croup"}]
+    assert summarize(voted)["majority_accuracy"] == pytest.approx((0.5 + 0) / 2)  # a: a 1-1 tie scores 0.5
+    assert "majority_accuracy" not in sampled  # episodes played before answers were recorded
+
+
+def test_majority_vote_counts_one_condition_in_any_wording_once():
+    """maj@k: the answer most episodes gave decides; wordings of one condition (answer_condition) vote
+    together, for the right answer and a wrong one alike; a tie scores the share of tied answers that are
+    right; unanswered episodes do not vote."""
+    from medreasoner.eval.episodes import majority_correct
+
+    def vote(*episodes):
+        return majority_correct([{"correct": c, "answer": a, "answer_condition": k} for a, k, c in episodes])
+
+    right, wrong = ("Myocardial infarction", "mi", True), ("Influenza", "flu", False)
+    assert vote(right, right, wrong) == 1.0 and vote(wrong, wrong, right) == 0.0
+    # two wordings of each: 2 votes each, a tie; by text alone there would be four 1-vote answers (also 0.5)
+    # and with a third wrong name, five: 2 right of 5 tied would be 0.4
+    both = [("MI", "mi", True), right, ("flu", "flu", False), wrong, ("Asthma", "asthma", False)]
+    assert vote(*both) == 0.5
+    assert majority_correct([{"correct": c, "answer": a} for a, _, c in both]) == pytest.approx(0.4)
+    # no condition named (answer_condition null): the normalised text is the answer
+    assert majority_correct([{"correct": False, "answer": "Croup.", "answer_condition": None},
+                             {"correct": False, "answer": "croup", "answer_condition": None},
+                             {"correct": True, "answer": "Asthma", "answer_condition": None}]) == 0.0
+    assert vote((None, None, False), (None, None, False), right) == 1.0  # silence is not an answer
+    assert vote((None, None, False), (None, None, False)) == 0.0
+
+
+def test_world_names_the_condition_an_answer_is(setup):
+    """condition_named maps an answer, after the grader's normalisation, to the knowledge-base condition whose
+    English name, synonym or Japanese name it is; anything else is None."""
+    world, _, _ = setup
+    cases = load_world_cases(world)
+    condition = next(c for c in cases.model.kb.conditions if c.synonyms)
+    assert cases.condition_named(condition.en) == condition.id
+    assert cases.condition_named(f"  {condition.synonyms[0].upper()}. ") == condition.id
+    assert cases.condition_named(condition.ja) == condition.id
+    assert cases.condition_named("not a condition at all") is None
+    assert cases.condition_named(None) is None and cases.condition_named("") is None
 
 
 def test_sft_loader_keeps_tools_as_json_and_rejects_mixed_rows(tmp_path):

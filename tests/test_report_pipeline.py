@@ -415,7 +415,8 @@ def test_findings_contrast_sampled_episodes_per_case(tmp_path, capsys):
                "episodes_grpo_t1": [[True, True], [False, False], [False, True]]}
     recipe = yaml.safe_load((run / "recipe.yaml").read_text())
     for stage, cases in sampled.items():
-        rows = [{"id": f"test-{k:06d}", "correct": right, "num_exams": 1, "sample": s}
+        rows = [{"id": f"test-{k:06d}", "correct": right, "num_exams": 1, "sample": s,
+                 "answer": "Asthma" if right else ["Croup", "croup."][s]}
                 for k, outcomes in enumerate(cases) for s, right in enumerate(outcomes)]
         (run / stage).mkdir()
         (run / stage / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -427,10 +428,14 @@ def test_findings_contrast_sampled_episodes_per_case(tmp_path, capsys):
     contrast = ("  - name: {score}\n    benchmark: episodes\n    control: {{stage: episodes_sft_t1, episodes: {score}}}\n"
                 "    treatment: {{stage: episodes_grpo_t1, episodes: {score}}}\n    target: t\n")
     findings = tmp_path / "findings.yaml"
-    findings.write_text("findings:\n" + contrast.format(score="pass_at_1") + contrast.format(score="pass_at_k"))
+    findings.write_text("findings:\n" + contrast.format(score="pass_at_1") + contrast.format(score="pass_at_k")
+                        + contrast.format(score="majority"))
     out = tmp_path / "report"
     assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 0
-    at1, atk = json.loads((out / "findings.json").read_text())
+    at1, atk, majority = json.loads((out / "findings.json").read_text())
+    # maj@2: a 1-1 tie scores 0.5; two wordings of Croup are one wrong answer. Control 0.5, 0, 1; treatment 1, 0, 0.5
+    assert majority["per_seed"][0]["control"] == pytest.approx(0.5)
+    assert majority["per_seed"][0]["treatment"] == pytest.approx(0.5) and majority["per_seed"][0]["mcnemar_p"] is None
     # pass@1: control (0.5 + 0 + 1) / 3, treatment (1 + 0 + 0.5) / 3; per case +0.5, 0, -0.5
     assert at1["per_seed"][0]["control"] == pytest.approx(0.5) and at1["per_seed"][0]["treatment"] == pytest.approx(0.5)
     assert at1["pooled"]["effect"] == pytest.approx(0.0) and at1["per_seed"][0]["mcnemar_p"] is None
@@ -438,6 +443,13 @@ def test_findings_contrast_sampled_episodes_per_case(tmp_path, capsys):
     summary = (out / "summary.md").read_text()
     assert "| pass_at_1 | run | 3 | 50.0 | 50.0 | +0.0 |" in summary
     assert "columns are mean pass@1" in summary  # the caption says what a sampled row's columns hold
+    # episodes played before answers were recorded cannot vote: refused, naming the line and field
+    rows = (run / "episodes_sft_t1" / "predictions.jsonl").read_text().splitlines()
+    (run / "episodes_sft_t1" / "predictions.jsonl").write_text("\n".join(
+        [*rows[:3], json.dumps({k: v for k, v in json.loads(rows[3]).items() if k != "answer"}), *rows[4:]]) + "\n")
+    findings.write_text("findings:\n" + contrast.format(score="majority"))
+    assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 2
+    assert "predictions.jsonl:4: field 'answer': a majority vote needs each episode's 'answer'" in capsys.readouterr().err
     findings.write_text("findings:\n" + contrast.format(score="pass_at_1").replace(
         "{stage: episodes_grpo_t1, episodes: pass_at_1}", "{stage: episodes_grpo_t1, episodes: pass_at_k}"))
     assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 2

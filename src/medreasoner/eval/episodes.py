@@ -30,7 +30,9 @@ Hugging Face one, greedy or sampled at a temperature the way GRPO's rollouts sam
 :func:`summarize` reads greedy predictions (one episode per case) and sampled ones (the same case
 played several times): for sampled episodes accuracy is pass@1 (the mean per-case share of correct
 episodes) with a bootstrap interval over cases, and pass@k (some episode of the case correct) is
-the headroom GRPO's group sampling can draw on.
+the headroom GRPO's group sampling can draw on. :func:`majority_correct` scores a case by the answer
+most of its sampled episodes gave (maj@k, self-consistency decoding): the mode of the sampled policy,
+which is what sharpening it by RL changes.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from medreasoner.eval.metrics import BOOTSTRAP, bootstrap_ci, wilson_ci
 from medreasoner.rewards.completion import completion_text
 from medreasoner.sim.environment import DiagnosticEnvironment, episode_outcome
 from medreasoner.sim.episodes import observed_prompt, tool_methods
+from medreasoner.verify.names import normalize_name
 
 # prompts (token ids) -> replies (token ids, cut after the first EOS, EOS included)
 Generate = Callable[[list[list[int]]], list[list[int]]]
@@ -191,6 +194,7 @@ def score_episode(episode: Episode) -> dict[str, Any]:
     return {
         "id": episode.env.case["id"],
         "correct": outcome["correct"],
+        "answer": outcome["answer"],
         "answered": outcome["answered"],
         "label": episode.env.case["label"]["name"],
         "submitted": episode.env.submitted,
@@ -209,6 +213,32 @@ def score_episode(episode: Episode) -> dict[str, Any]:
     }
 
 
+def majority_correct(episodes: list[dict]) -> float:
+    """maj@k of one case (Wang et al. 2023, self-consistency): 1.0 when the answer most of its episodes gave
+    is right, 0.0 when it is wrong; a tie between answers scores the share of the tied answers that are
+    right (the expected score of breaking the tie at random). Episodes without an answer do not vote; a case
+    where none answered scores 0.0.
+
+    An answer is its ``answer_condition`` (the knowledge-base condition it names, recorded when the stage
+    knows the world), else its ``answer`` after the grader's name normalisation, so two wordings of one
+    condition are one vote for the right answer and for a wrong one alike.
+    """
+    votes: dict[str, list[bool]] = {}
+    for episode in episodes:
+        # a condition's id and a free-text answer live in separate namespaces
+        condition = episode.get("answer_condition")
+        key = (f"condition {condition}" if condition
+               else f"text {normalize_name(episode['answer'])}" if episode["answer"] else "")
+        if key:
+            votes.setdefault(key, []).append(bool(episode["correct"]))
+    if not votes:
+        return 0.0
+    most = max(len(outcomes) for outcomes in votes.values())
+    tied = [outcomes for outcomes in votes.values() if len(outcomes) == most]
+    # every episode of one answer is graded alike; the mean guards a grader that is not a function of it
+    return sum(sum(outcomes) / len(outcomes) for outcomes in tied) / len(tied)
+
+
 def summarize(predictions: list[dict]) -> dict[str, Any]:
     """Accuracy with its 95 % interval, and the means of the episode measures (fractions, counts,
     cost units, tokens); ``exam_choice_accuracy`` when every episode has ``exam_choice_correct``, and the
@@ -218,8 +248,9 @@ def summarize(predictions: list[dict]) -> dict[str, Any]:
     more than once): accuracy is pass@1, the mean over cases of the share of the case's episodes that
     were correct, with a bootstrap interval over cases (episodes of one case are not independent, so a
     Wilson interval over all episodes would be too narrow); ``pass_at_k`` is the share of cases with
-    some correct episode, ``num_cases`` and ``samples_per_case`` (the fewest episodes of any case) say
-    what it was drawn from. The episode measures are means over all episodes.
+    some correct episode, ``majority_accuracy`` the mean of :func:`majority_correct` over cases (when every
+    episode records its ``answer``), ``num_cases`` and ``samples_per_case`` (the fewest episodes of any
+    case) say what it was drawn from. The episode measures are means over all episodes.
     """
     n = len(predictions)
     if n == 0:
@@ -235,6 +266,11 @@ def summarize(predictions: list[dict]) -> dict[str, Any]:
         accuracy = {"accuracy": sum(shares) / len(shares), "accuracy_ci95": list(bootstrap_ci(shares, BOOTSTRAP)),
                     "num_cases": len(by_case), "samples_per_case": min(len(o) for o in by_case.values()),
                     "pass_at_k": sum(any(o) for o in by_case.values()) / len(by_case)}
+        if all("answer" in p for p in predictions):
+            episodes: dict[str, list[dict]] = {}
+            for p in predictions:
+                episodes.setdefault(p["id"], []).append(p)
+            accuracy["majority_accuracy"] = sum(map(majority_correct, episodes.values())) / len(episodes)
     mean = lambda key: sum(float(p[key]) for p in predictions) / n  # noqa: E731
     return {
         "num_episodes": n,

@@ -21,8 +21,9 @@ models know, read from the weights, on the same items. A side can also be an ``e
 episode of the WiNGPT-3.0 S4 environment is an item, right when its final diagnosis is, and
 ``benchmark`` is ``episodes``. A sampled episodes stage (each case played k times) is scored per case
 instead: ``pass_at_1`` (the share of its episodes that were right; the contrast is the paired
-difference of pass@1, with no McNemar test, which needs right/wrong items) or ``pass_at_k`` (some
-episode right). Both sides of a contrast are of one kind and scored alike.
+difference of pass@1, with no McNemar test, which needs right/wrong items), ``pass_at_k`` (some
+episode right) or ``majority`` (the answer most of its episodes gave is right: maj@k,
+:func:`medreasoner.eval.episodes.majority_correct`; a tie scores the share of tied answers that are right). Both sides of a contrast are of one kind and scored alike.
 
 ``check`` (optional) states the target in numbers, in points, on the pooled effect and its CI; the
 report then says "met" or "not met" in the pooled row instead of leaving the reader to compare, and
@@ -62,9 +63,10 @@ class Cell(BaseModel):
     stage: str = Field(min_length=1)
     mode: Literal["answer", "explain"] | None = None
     scoring: Scoring | None = None
-    # final_diagnosis: one greedy episode per case, right or wrong; pass_at_1 / pass_at_k: a sampled
-    # stage's cases, each the share of its episodes that were right / whether any was.
-    episodes: Literal["final_diagnosis", "pass_at_1", "pass_at_k"] | None = None
+    # final_diagnosis: one greedy episode per case, right or wrong; pass_at_1 / pass_at_k / majority: a
+    # sampled stage's cases, each the share of its episodes that were right / whether any was / whether
+    # the answer most of them gave is.
+    episodes: Literal["final_diagnosis", "pass_at_1", "pass_at_k", "majority"] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Cell":
@@ -131,7 +133,7 @@ class Contrast(BaseModel):
             raise ValueError(f"benchmark {EPISODES_BENCHMARK!r} goes with episodes cells, and only with them")
         if self.control.episodes != self.treatment.episodes:
             raise ValueError("control and treatment episodes cells must be scored alike (both final_diagnosis, "
-                             "both pass_at_1 or both pass_at_k)")
+                             "pass_at_1, pass_at_k or majority)")
         return self
 
 
@@ -163,8 +165,8 @@ def cell_correct(run_dir: Path, benchmark: str, cell: Cell) -> dict[str, bool] |
     """Per-item correctness of one cell: ``RUN_DIR/<stage>/<benchmark>_<mode>/predictions.jsonl`` for an
     eval cell; for a probe cell, the ``<scoring>_correct`` of the items of group ``benchmark`` in
     ``RUN_DIR/<stage>/predictions.jsonl``; for an episodes cell, each episode's ``correct`` in
-    ``RUN_DIR/<stage>/predictions.jsonl`` (for ``pass_at_1``, each case's share of right episodes: a
-    fraction, not a bool)."""
+    ``RUN_DIR/<stage>/predictions.jsonl`` (for ``pass_at_1``, each case's share of right episodes, and for
+    ``majority`` a tied vote's share of right answers: fractions, not bools)."""
     if cell.kind == "probe":
         return _probe_correct(Path(run_dir) / cell.stage, benchmark, cell.scoring)
     if cell.kind == "episodes" and cell.episodes != "final_diagnosis":
@@ -198,7 +200,7 @@ def _episodes_correct(stage_dir: Path) -> dict[str, bool]:
         if row["id"] in correct:
             raise InputError(path, f"episode {row['id']!r} appears twice (a sampled episodes stage?): "
                              "final_diagnosis pairs greedy episodes, one per case; score a sampled stage "
-                             "with pass_at_1 or pass_at_k", line=line, field="id")
+                             "with pass_at_1, pass_at_k or majority", line=line, field="id")
         correct[row["id"]] = row["correct"]
     return correct
 
@@ -239,13 +241,29 @@ def sampled_episodes_stage(stage_dir: Path, greedy: str) -> tuple[dict, dict[str
 
 
 def _sampled_episodes(stage_dir: Path, score: str) -> dict[str, bool] | dict[str, float]:
-    """Case id -> share of its episodes that were right (``pass_at_1``) or whether any was (``pass_at_k``),
-    from a sampled episodes stage (each case played ``sampling.num_samples`` times)."""
+    """Case id -> share of its episodes that were right (``pass_at_1``), whether any was (``pass_at_k``) or
+    its majority vote's score (``majority``), from a sampled episodes stage (each case played
+    ``sampling.num_samples`` times)."""
     _, outcomes = sampled_episodes_stage(stage_dir, f"{score} needs a sampled episodes stage (sampling set); this "
                                                     "one is greedy: score it with final_diagnosis")
     if score == "pass_at_k":
         return {case: any(o) for case, o in outcomes.items()}
+    if score == "majority":
+        return _majority(stage_dir / "predictions.jsonl")
     return {case: sum(o) / len(o) for case, o in outcomes.items()}
+
+
+def _majority(predictions_path: Path) -> dict[str, float]:
+    from medreasoner.eval.episodes import majority_correct
+
+    episodes: dict[str, list[dict]] = {}
+    for line, row in read_jsonl(predictions_path):
+        if "answer" not in row or not (row["answer"] is None or isinstance(row["answer"], str)):
+            raise InputError(predictions_path, "a majority vote needs each episode's 'answer' (a string or null); "
+                             "episodes played before it was recorded lack it: run the stage again", line=line,
+                             field="answer")
+        episodes.setdefault(row["id"], []).append(row)
+    return {case: majority_correct(rows) for case, rows in episodes.items()}
 
 
 def _pooled(differences: list[np.ndarray], n_resamples: int, seed: int) -> tuple[float, float, float]:
@@ -282,7 +300,8 @@ def evaluate_contrast(run_dirs: list[Path], contrast: Contrast) -> dict:
         control = cell_correct(run_dir, contrast.benchmark, contrast.control)
         treatment = cell_correct(run_dir, contrast.benchmark, contrast.treatment)
         s = stability(control, treatment, BOOTSTRAP)
-        if contrast.control.episodes == "pass_at_1":  # shares, not right/wrong: McNemar's flips do not apply
+        # shares (and tied votes' shares), not right/wrong: McNemar's flips do not apply
+        if contrast.control.episodes in ("pass_at_1", "majority"):
             s["mcnemar_p"] = None
         ids = sorted(set(control) & set(treatment))
         differences.append(np.array([float(treatment[i]) - float(control[i]) for i in ids]))

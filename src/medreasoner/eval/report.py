@@ -66,7 +66,9 @@ FINDINGS_NOTE = ("Effect = treatment − control accuracy on the same items, per
                  "within seeds) bootstrap CI. A target with a numeric check says met or not met in its pooled row.")
 SAMPLED_FINDINGS_NOTE = (" A pass@1 row pairs cases by their share of right sampled episodes (its control and "
                          "treatment columns are mean pass@1; a share is not right/wrong, so no McNemar p: –); a "
-                         "pass@k row pairs them by whether any sample was right.")
+                         "pass@k row pairs them by whether any sample was right; a majority row by whether the "
+                         "answer most samples gave was right (a tie scores the share of tied answers that are "
+                         "right, so no McNemar p either).")
 
 
 def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[str, dict]]:

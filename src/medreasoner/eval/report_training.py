@@ -118,7 +118,9 @@ def sampling_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
             stages.append((stage["name"], str(config.get("input")), config, _outcomes(path, "normalized")))
         predictions = Path(run_dir) / stage["name"] / "predictions.jsonl"
         if stage.get("kind") == "episodes" and config.get("sampling") and predictions.is_file():
-            config = {**config, "prompt": f"episodes at T {config['sampling'].get('temperature')}"}
+            sampling = config["sampling"]
+            nucleus = "" if sampling.get("top_p", 1.0) == 1.0 else f", top-p {sampling['top_p']}"
+            config = {**config, "prompt": f"episodes at T {sampling.get('temperature')}{nucleus}"}
             stages.append((stage["name"], str(config.get("cases")), config, episode_outcomes(predictions)))
     shared: dict[str, set[str]] = {}  # input file -> question ids every stage reading it asked
     for _, source, _, outcomes in stages:

@@ -164,7 +164,8 @@ def episode_outcome(env: DiagnosticEnvironment, final_text: str) -> dict[str, An
 
     Returns:
         ``correct`` (the submitted diagnosis, else the final text's answer, matches the label or a
-        synonym), ``answered`` (a diagnosis was submitted or the text commits to an answer),
+        synonym), ``answer`` (that diagnosis as the grader extracted it; None when there is none),
+        ``answered`` (a diagnosis was submitted or the text commits to an answer),
         ``evidence`` (fraction of key exams requested; 1 when none are needed), ``cost`` (of every
         requested exam) and ``wasted_cost`` (of requested exams that are not key exams).
     """
@@ -175,6 +176,7 @@ def episode_outcome(env: DiagnosticEnvironment, final_text: str) -> dict[str, An
     menu = env.case["menu"]
     return {
         "correct": bool(graded.correct),
+        "answer": graded.extracted,
         "answered": graded.extracted is not None,
         "evidence": sum(exam in env.requested for exam in key) / len(key) if key else 1.0,
         "cost": sum(menu[e]["cost"] for e in env.requested),

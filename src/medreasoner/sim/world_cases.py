@@ -21,6 +21,7 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from medreasoner.errors import InputError
@@ -30,6 +31,7 @@ from medreasoner.sim.expert import expert_continuation, expert_diagnosis, expert
 from medreasoner.sim.kb import DEFAULT_KB_PATH, Condition, load_knowledge_base
 from medreasoner.sim.sampler import Case
 from medreasoner.sim.world import SPLITS, draw_cases
+from medreasoner.verify.names import normalize_name
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,22 @@ class WorldCases:
                              f"case {case_id}: the redrawn case's label is {full!r}, the episode's {label!r}; "
                              "the world's files do not match its manifest", field="config")
         return case
+
+    def condition_named(self, answer: str | None) -> str | None:
+        """Id of the knowledge-base condition whose English name, synonym or Japanese name ``answer`` is after
+        the grader's normalisation (:func:`medreasoner.verify.names.normalize_name`, as an episode's label is
+        matched); None for no answer, a name of no condition, or a name two conditions share. Episodes that
+        name one condition in different words then count as one answer in a majority vote."""
+        key = normalize_name(answer) if answer else ""
+        return self._condition_by_name.get(key) if key else None
+
+    @cached_property
+    def _condition_by_name(self) -> dict[str, str | None]:
+        names: dict[str, str | None] = {}
+        for condition in self.model.kb.conditions:
+            for name in {normalize_name(n) for n in (condition.en, condition.ja, *condition.synonyms)} - {""}:
+                names[name] = condition.id if names.get(name, condition.id) == condition.id else None
+        return names
 
     def bayes_answer(self, case_id: str, exams: list[str], label: str) -> str:
         """English name of the Bayes decision from the summary and the results of ``exams`` (exam ids) for the

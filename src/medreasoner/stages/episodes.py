@@ -14,8 +14,10 @@ Sampled episodes are the S4 form of pass@k against pass@1 (issue 9 asks for it w
 help): each case is played ``num_samples`` times at the temperature GRPO's rollouts use (or at an
 evaluation protocol's temperature and nucleus, as ``s4.yaml``'s sampled test stages do), seeded
 with the run's seed, and each record carries ``sample`` (0..k-1). ``results.json`` then reports
-accuracy as pass@1 (with a bootstrap interval over cases) and ``pass_at_k``; the gap is what a GRPO
-group of that size can find and reinforce. A findings contrast pairs two sampled stages case by case
+accuracy as pass@1 (with a bootstrap interval over cases), ``pass_at_k`` and ``majority_accuracy``
+(maj@k: the answer most of a case's episodes gave; with ``world`` set, each episode's ``answer_condition``
+names the condition its answer is, so wordings of one condition vote together); the gap between
+pass@1 and pass@k is what a GRPO group of that size can find and reinforce. A findings contrast pairs two sampled stages case by case
 (``episodes: pass_at_1`` or ``pass_at_k``, :mod:`medreasoner.eval.findings`).
 
 With ``world`` set (the ``kind: world`` stage the cases come from), each episode is also scored by the
@@ -136,6 +138,7 @@ def run(config: Config, ctx: StageContext) -> dict:
                 if config.sampling is not None:
                     record["sample"] = index % samples
                 if world is not None:
+                    record["answer_condition"] = world.condition_named(record["answer"])
                     record["exam_choice_correct"] = world.bayes_answer(
                         record["id"], episode.env.requested, record["label"]) == record["label"]
                     expert = world.expert_exams(record["id"])
