@@ -91,16 +91,28 @@ def test_sampled_episodes_stages_get_pass_at_k_rows(tmp_path):
         rows = [{"id": case, "correct": c, "sample": s, "num_exams": 1}
                 for case, cs in outcomes.items() for s, c in enumerate(cs)]
         (run / stage / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert sampling_rows(run)[1] == [["rollouts", "m", "answer", "3", "4", "41.7", "66.7"],
-                                     ["episodes_sampled", "sft", "episodes at T 1.0", "3", "2", "50.0", "66.7"]]
+    # episodes played before answers were recorded: no maj@k, and no column for it
+    assert sampling_rows(run) == (["stage", "model", "prompt", "questions", "k", "pass@1 %", "pass@k %"],
+                                  [["rollouts", "m", "answer", "3", "4", "41.7", "66.7"],
+                                   ["episodes_sampled", "sft", "episodes at T 1.0", "3", "2", "50.0", "66.7"]])
+    # with answers: maj@2 is a right, b a 1-1 tie (0.5), c wrong; a nucleus below 1 is named
+    rows = [{"id": case, "correct": c, "sample": s, "num_exams": 1, "answer": "Asthma" if c else "Croup"}
+            for case, cs in outcomes.items() for s, c in enumerate(cs)]
+    (run / "episodes_sampled" / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recipe["stages"][-2]["config"]["sampling"]["top_p"] = 0.95
+    (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    header, rows = sampling_rows(run)
+    assert header[-1] == "maj@k %" and rows[0][-1] == "–"  # the rollouts have no vote
+    assert rows[1] == ["episodes_sampled", "sft", "episodes at T 1.0, top-p 0.95", "3", "2", "50.0", "66.7", "50.0"]
     # its row in the episodes table says how it was played, and the report says what its accuracy is
     metrics = {"num_episodes": 6, "accuracy": 0.5, "accuracy_ci95": [0.0, 1.0], "mean_exams": 1.0,
                "mean_key_exam_coverage": 0.5, "mean_exam_cost": 2.0, "answered_rate": 1.0}
     for stage in ("episodes_sampled", "episodes_greedy"):
         (run / stage / "results.json").write_text(json.dumps({"metrics": metrics}))
-    assert [row[3] for row in episode_rows(run)[1]] == ["6 (2 per case at T 1.0)", "6"]
+    assert [row[3] for row in episode_rows(run)[1]] == ["6 (2 per case at T 1.0, top-p 0.95)", "6"]
     assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
     assert SAMPLED_EPISODES_NOTE in (tmp_path / "report" / "summary.md").read_text()
+    assert "maj@k = the answer most samples gave is right" in (tmp_path / "report" / "report.md").read_text()
     (run / "episodes_sampled" / "predictions.jsonl").write_text('{"id": "a", "correct": 1}\n')
     with pytest.raises(InputError, match="an episode needs a string 'id' and a boolean 'correct'"):
         sampling_rows(run)
@@ -117,6 +129,7 @@ def test_report_shows_training_sections(tmp_path):
     assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "## Training curves (run)" in markdown and "## Sampling headroom (run)" in markdown
+    assert "maj@k" not in markdown  # rollouts alone: no vote column, and no caption for one
 
 
 def test_environment_run_reports_its_episodes(tmp_path):

@@ -249,11 +249,17 @@ def _sampled_episodes(stage_dir: Path, score: str) -> dict[str, bool] | dict[str
     if score == "pass_at_k":
         return {case: any(o) for case, o in outcomes.items()}
     if score == "majority":
-        return _majority(stage_dir / "predictions.jsonl")
+        return episode_majorities(stage_dir / "predictions.jsonl")
     return {case: sum(o) / len(o) for case, o in outcomes.items()}
 
 
-def _majority(predictions_path: Path) -> dict[str, float]:
+def episode_majorities(predictions_path: Path) -> dict[str, float]:
+    """Case id -> :func:`medreasoner.eval.episodes.majority_correct` of its episodes, from a sampled ``episodes``
+    stage's ``predictions.jsonl``.
+
+    Raises:
+        InputError: an episode without ``answer`` (played before answers were recorded), naming its line.
+    """
     from medreasoner.eval.episodes import majority_correct
 
     episodes: dict[str, list[dict]] = {}

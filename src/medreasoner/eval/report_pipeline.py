@@ -185,6 +185,13 @@ def _expert_path_cell(metrics: dict) -> str:
             f"{pct(metrics['accuracy_off_expert_path'])})")
 
 
+def sampling_label(sampling: dict) -> str:
+    """How an episodes stage sampled, for a table cell: ``T 1.0``, with ``, top-p 0.95`` when its nucleus is
+    not the whole distribution (stages recorded before ``top_p`` existed sampled all of it)."""
+    nucleus = "" if sampling.get("top_p", 1.0) == 1.0 else f", top-p {sampling['top_p']}"
+    return f"T {sampling.get('temperature')}{nucleus}"
+
+
 def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
     """One row per ``episodes`` stage (WiNGPT-3.0 S4 environment evaluation), in recipe order. "its exams
     read by Bayes" is the accuracy a perfect reader of the results of the exams the model ordered would
@@ -204,7 +211,7 @@ def episode_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
         low, high = m["accuracy_ci95"]
         config = stage.get("config") or {}
         sampling = config.get("sampling")
-        per_case = f" ({sampling.get('num_samples')} per case at T {sampling.get('temperature')})" if sampling else ""
+        per_case = f" ({sampling.get('num_samples')} per case at {sampling_label(sampling)})" if sampling else ""
         episodes = f"{m['num_episodes']}{per_case}"
         rows.append([stage["name"], _in_run(config.get("model", "?"), run_dir), _in_run(config.get("cases", "?"), run_dir),
                      episodes,

@@ -14,7 +14,9 @@ reads, for every training stage of a pipeline run (in recipe order):
   the same input file are compared on the questions all of them asked (the SFT model's rollouts may
   cover more questions than the GRPO model's), so their rows differ by the model, not the questions;
 - the same for every sampled ``episodes`` stage (S4: each case played several times at a
-  temperature), graded by the environment as the episode's reward is; the questions are the cases.
+  temperature), graded by the environment as the episode's reward is; the questions are the cases,
+  and maj@k (:func:`medreasoner.eval.episodes.majority_correct`: the answer most of a case's episodes
+  gave) is added where the episodes record their answers.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from medreasoner.data.pool import pool_item
-from medreasoner.eval.findings import episode_outcomes
-from medreasoner.eval.report_pipeline import recipe_stages
+from medreasoner.errors import InputError
+from medreasoner.eval.findings import episode_majorities, episode_outcomes
+from medreasoner.eval.report_pipeline import recipe_stages, sampling_label
 from medreasoner.files import read_jsonl
 from medreasoner.verify import grade
 
@@ -108,29 +111,39 @@ def _figures(outcomes: dict[str, list[bool]], questions: set[str] | None = None)
 
 def sampling_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
     """pass@1 and pass@k of every multi-sample ``generate`` stage and every sampled ``episodes`` stage of
-    the run, in recipe order; stages that sampled the same input are scored on the questions they share."""
-    header = ["stage", "model", "prompt", "questions", "k", "pass@1 %", "pass@k %"]
+    the run, in recipe order, and maj@k of the episodes stages whose episodes record their answers (– for
+    the others; no column when no stage has it); stages that sampled the same input are scored on the
+    questions they share."""
+    header = ["stage", "model", "prompt", "questions", "k", "pass@1 %", "pass@k %", "maj@k %"]
     stages = []
     for stage in recipe_stages(run_dir) or []:
         config = stage.get("config") or {}
         path = Path(run_dir) / stage["name"] / "data.jsonl"
         if stage.get("kind") == "generate" and config.get("num_samples", 1) >= 2 and path.is_file():
-            stages.append((stage["name"], str(config.get("input")), config, _outcomes(path, "normalized")))
+            stages.append((stage["name"], str(config.get("input")), config, _outcomes(path, "normalized"), None))
         predictions = Path(run_dir) / stage["name"] / "predictions.jsonl"
         if stage.get("kind") == "episodes" and config.get("sampling") and predictions.is_file():
-            sampling = config["sampling"]
-            nucleus = "" if sampling.get("top_p", 1.0) == 1.0 else f", top-p {sampling['top_p']}"
-            config = {**config, "prompt": f"episodes at T {sampling.get('temperature')}{nucleus}"}
-            stages.append((stage["name"], str(config.get("cases")), config, episode_outcomes(predictions)))
+            config = {**config, "prompt": f"episodes at {sampling_label(config['sampling'])}"}
+            outcomes = episode_outcomes(predictions)
+            try:
+                majorities = episode_majorities(predictions)
+            except InputError:  # episodes played before answers were recorded: no vote to count
+                majorities = None
+            stages.append((stage["name"], str(config.get("cases")), config, outcomes, majorities))
     shared: dict[str, set[str]] = {}  # input file -> question ids every stage reading it asked
-    for _, source, _, outcomes in stages:
+    for _, source, _, outcomes, _ in stages:
         shared[source] = shared.get(source, set(outcomes)) & set(outcomes)
     rows = []
-    for name, source, config, outcomes in stages:
+    for name, source, config, outcomes, majorities in stages:
         figures = _figures(outcomes, shared[source])
         if figures is None:
             continue
+        voted = [majorities[q] for q, o in outcomes.items() if len(o) >= 2 and q in shared[source]] \
+            if majorities is not None else []
         model = str(config.get("model") or (config.get("endpoint") or {}).get("model", "?"))
         rows.append([name, model, str(config.get("prompt", "?")), str(figures["questions"]),
-                     str(figures["k"]), f"{100 * figures['pass@1']:.1f}", f"{100 * figures['pass@k']:.1f}"])
+                     str(figures["k"]), f"{100 * figures['pass@1']:.1f}", f"{100 * figures['pass@k']:.1f}",
+                     f"{100 * sum(voted) / len(voted):.1f}" if voted else "–"])
+    if all(row[-1] == "–" for row in rows):
+        return header[:-1], [row[:-1] for row in rows]
     return header, rows
