@@ -415,12 +415,12 @@ def test_findings_contrast_sampled_episodes_per_case(tmp_path, capsys):
                "episodes_grpo_t1": [[True, True], [False, False], [False, True]]}
     recipe = yaml.safe_load((run / "recipe.yaml").read_text())
     for stage, cases in sampled.items():
-        rows = [{"id": f"test-{k:06d}", "correct": right, "num_exams": 1, "sample": s,
-                 "answer": "Asthma" if right else ["Croup", "croup."][s]}
+        rows = [{"id": f"test-{k:06d}", "correct": right, "num_exams": 1, "sample": s}
                 for k, outcomes in enumerate(cases) for s, right in enumerate(outcomes)]
         (run / stage).mkdir()
         (run / stage / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        write_json_atomic(run / stage / "results.json", {"sampling": {"num_samples": 2, "temperature": 1.0, "top_p": 1.0}, "metrics": {
+        sampling = {"num_samples": 2, "temperature": 1.0, "top_p": 1.0}
+        write_json_atomic(run / stage / "results.json", {"sampling": sampling, "metrics": {
             "num_episodes": 6, "accuracy": 0.5, "accuracy_ci95": [0.0, 1.0], "mean_exams": 1.0,
             "mean_key_exam_coverage": 0.5, "mean_exam_cost": 3.0, "answered_rate": 1.0}})
         recipe["stages"].append({"name": stage, "kind": "episodes", "config": {"model": "m", "cases": "c"}})
@@ -428,14 +428,10 @@ def test_findings_contrast_sampled_episodes_per_case(tmp_path, capsys):
     contrast = ("  - name: {score}\n    benchmark: episodes\n    control: {{stage: episodes_sft_t1, episodes: {score}}}\n"
                 "    treatment: {{stage: episodes_grpo_t1, episodes: {score}}}\n    target: t\n")
     findings = tmp_path / "findings.yaml"
-    findings.write_text("findings:\n" + contrast.format(score="pass_at_1") + contrast.format(score="pass_at_k")
-                        + contrast.format(score="majority"))
+    findings.write_text("findings:\n" + contrast.format(score="pass_at_1") + contrast.format(score="pass_at_k"))
     out = tmp_path / "report"
     assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 0
-    at1, atk, majority = json.loads((out / "findings.json").read_text())
-    # maj@2: a 1-1 tie scores 0.5; two wordings of Croup are one wrong answer. Control 0.5, 0, 1; treatment 1, 0, 0.5
-    assert majority["per_seed"][0]["control"] == pytest.approx(0.5)
-    assert majority["per_seed"][0]["treatment"] == pytest.approx(0.5) and majority["per_seed"][0]["mcnemar_p"] is None
+    at1, atk = json.loads((out / "findings.json").read_text())
     # pass@1: control (0.5 + 0 + 1) / 3, treatment (1 + 0 + 0.5) / 3; per case +0.5, 0, -0.5
     assert at1["per_seed"][0]["control"] == pytest.approx(0.5) and at1["per_seed"][0]["treatment"] == pytest.approx(0.5)
     assert at1["pooled"]["effect"] == pytest.approx(0.0) and at1["per_seed"][0]["mcnemar_p"] is None
@@ -443,13 +439,6 @@ def test_findings_contrast_sampled_episodes_per_case(tmp_path, capsys):
     summary = (out / "summary.md").read_text()
     assert "| pass_at_1 | run | 3 | 50.0 | 50.0 | +0.0 |" in summary
     assert "columns are mean pass@1" in summary  # the caption says what a sampled row's columns hold
-    # episodes played before answers were recorded cannot vote: refused, naming the line and field
-    rows = (run / "episodes_sft_t1" / "predictions.jsonl").read_text().splitlines()
-    (run / "episodes_sft_t1" / "predictions.jsonl").write_text("\n".join(
-        [*rows[:3], json.dumps({k: v for k, v in json.loads(rows[3]).items() if k != "answer"}), *rows[4:]]) + "\n")
-    findings.write_text("findings:\n" + contrast.format(score="majority"))
-    assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 2
-    assert "predictions.jsonl:4: field 'answer': a majority vote needs each episode's 'answer'" in capsys.readouterr().err
     findings.write_text("findings:\n" + contrast.format(score="pass_at_1").replace(
         "{stage: episodes_grpo_t1, episodes: pass_at_1}", "{stage: episodes_grpo_t1, episodes: pass_at_k}"))
     assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 2
@@ -464,6 +453,48 @@ def test_findings_contrast_sampled_episodes_per_case(tmp_path, capsys):
     assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 0
     summary = (out / "summary.md").read_text()
     assert "Effect = treatment − control accuracy" in summary and "pass@1" not in summary.split("| finding |")[0]
+
+
+def test_findings_majority_pairs_each_case_by_its_vote(tmp_path, capsys):
+    """episodes: majority scores a case by the answer most of its sampled episodes gave (maj@3 differs from
+    pass@1 here): wordings of one wrong answer vote together, silence is a wrong vote, a three-way tie scores
+    the share of tied answers that are right; no McNemar p; episodes without answers are refused."""
+    (run,) = _seed_runs(tmp_path, 1)
+    right, wrong = (True, "Asthma"), (False, "Croup")
+    sampled = {"episodes_sft_s": [[right, wrong, (False, "croup.")],  # Croup twice: 0 (pass@1 1/3)
+                                  [right, (True, "asthma"), wrong],  # 1
+                                  [(False, None), (False, None), right]],  # silence twice: 0
+               "episodes_grpo_s": [[right, right, wrong], [right, right, right],
+                                   [right, wrong, (False, None)]]}  # 1, 1, a three-way tie: 1/3
+    recipe = yaml.safe_load((run / "recipe.yaml").read_text())
+    for stage, cases in sampled.items():
+        rows = [{"id": f"test-{k:06d}", "correct": c, "answer": answer, "num_exams": 1, "sample": s}
+                for k, episodes in enumerate(cases) for s, (c, answer) in enumerate(episodes)]
+        (run / stage).mkdir()
+        (run / stage / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        write_json_atomic(run / stage / "results.json", {"sampling": {"num_samples": 3, "temperature": 0.6,
+                                                                      "top_p": 0.95}, "metrics": {
+            "num_episodes": 9, "accuracy": 0.5, "accuracy_ci95": [0.0, 1.0], "mean_exams": 1.0,
+            "mean_key_exam_coverage": 0.5, "mean_exam_cost": 3.0, "answered_rate": 1.0}})
+        recipe["stages"].append({"name": stage, "kind": "episodes", "config": {"model": "m", "cases": "c"}})
+    (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    findings = tmp_path / "findings.yaml"
+    findings.write_text("findings:\n  - name: maj\n    benchmark: episodes\n"
+                        "    control: {stage: episodes_sft_s, episodes: majority}\n"
+                        "    treatment: {stage: episodes_grpo_s, episodes: majority}\n    target: t\n")
+    out = tmp_path / "report"
+    assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 0
+    (majority,) = json.loads((out / "findings.json").read_text())
+    seed = majority["per_seed"][0]
+    assert seed["control"] == pytest.approx(1 / 3) and seed["treatment"] == pytest.approx(7 / 9)
+    assert seed["mcnemar_p"] is None and majority["pooled"]["effect"] == pytest.approx(4 / 9)
+    # an episode without its answer (played before answers were recorded) cannot vote: its line is named
+    rows = (run / "episodes_sft_s" / "predictions.jsonl").read_text().splitlines()
+    rows[3] = json.dumps({k: v for k, v in json.loads(rows[3]).items() if k != "answer"})
+    (run / "episodes_sft_s" / "predictions.jsonl").write_text("\n".join(rows) + "\n")
+    assert main(["report", str(run), "--output", str(out), "--findings", str(findings)]) == 2
+    error = capsys.readouterr().err
+    assert "predictions.jsonl:4: field 'answer': a majority vote needs each episode's 'answer'" in error
 
 
 def test_episodes_are_split_by_the_exams_ordered(tmp_path, capsys):

@@ -95,15 +95,19 @@ def test_sampled_episodes_stages_get_pass_at_k_rows(tmp_path):
     assert sampling_rows(run) == (["stage", "model", "prompt", "questions", "k", "pass@1 %", "pass@k %"],
                                   [["rollouts", "m", "answer", "3", "4", "41.7", "66.7"],
                                    ["episodes_sampled", "sft", "episodes at T 1.0", "3", "2", "50.0", "66.7"]])
-    # with answers: maj@2 is a right, b a 1-1 tie (0.5), c wrong; a nucleus below 1 is named
-    rows = [{"id": case, "correct": c, "sample": s, "num_exams": 1, "answer": "Asthma" if c else "Croup"}
-            for case, cs in outcomes.items() for s, c in enumerate(cs)]
+    # with answers (3 per case): maj@3 is a wrong (Croup in two wordings), b right, c wrong (silent twice),
+    # unlike pass@1 (4/9) and pass@3 (3/3); a nucleus below 1 is named
+    voted = {"a": [(True, "Asthma"), (False, "Croup"), (False, "croup.")],
+             "b": [(True, "Asthma"), (True, "asthma"), (False, "Croup")],
+             "c": [(False, None), (False, None), (True, "Asthma")]}
+    rows = [{"id": case, "correct": c, "sample": s, "num_exams": 1, "answer": answer}
+            for case, episodes in voted.items() for s, (c, answer) in enumerate(episodes)]
     (run / "episodes_sampled" / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     recipe["stages"][-2]["config"]["sampling"]["top_p"] = 0.95
     (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     header, rows = sampling_rows(run)
     assert header[-1] == "maj@k %" and rows[0][-1] == "–"  # the rollouts have no vote
-    assert rows[1] == ["episodes_sampled", "sft", "episodes at T 1.0, top-p 0.95", "3", "2", "50.0", "66.7", "50.0"]
+    assert rows[1] == ["episodes_sampled", "sft", "episodes at T 1.0, top-p 0.95", "3", "3", "44.4", "100.0", "33.3"]
     # its row in the episodes table says how it was played, and the report says what its accuracy is
     metrics = {"num_episodes": 6, "accuracy": 0.5, "accuracy_ci95": [0.0, 1.0], "mean_exams": 1.0,
                "mean_key_exam_coverage": 0.5, "mean_exam_cost": 2.0, "answered_rate": 1.0}

@@ -25,7 +25,7 @@ training and what ``env/sft_train.jsonl`` taught:
 
 The final text is the last assistant message (:func:`medreasoner.rewards.completion.completion_text`,
 what the GRPO rewards read). ``generate`` is pluggable (tests script it); :func:`hf_generate` is the
-Hugging Face one, greedy or sampled at a temperature the way GRPO's rollouts sample.
+Hugging Face one, greedy or sampled at a temperature and top-p (top-p 1.0: the way GRPO's rollouts sample).
 
 :func:`summarize` reads greedy predictions (one episode per case) and sampled ones (the same case
 played several times): for sampled episodes accuracy is pass@1 (the mean per-case share of correct
@@ -213,26 +213,37 @@ def score_episode(episode: Episode) -> dict[str, Any]:
     }
 
 
-def majority_correct(episodes: list[dict]) -> float:
-    """maj@k of one case (Wang et al. 2023, self-consistency): 1.0 when the answer most of its episodes gave
-    is right, 0.0 when it is wrong; a tie between answers scores the share of the tied answers that are
-    right (the expected score of breaking the tie at random). Episodes without an answer do not vote; a case
-    where none answered scores 0.0.
+NO_ANSWER = "no answer"  # the vote of an episode that states no diagnosis (none, a hedge, a retraction)
 
-    An answer is its ``answer_condition`` (the knowledge-base condition it names, recorded when the stage
-    knows the world), else its ``answer`` after the grader's name normalisation, so two wordings of one
-    condition are one vote for the right answer and for a wrong one alike.
+
+def vote_key(episode: dict) -> str:
+    """What an episode votes for in :func:`majority_correct`: ``condition <id>`` when its ``answer_condition``
+    names a knowledge-base condition, else ``text <its answer after the grader's name normalisation>``, else
+    (no answer, or one that normalises to nothing, as ``"."`` does) :data:`NO_ANSWER`. The prefixes keep a
+    condition's id and a free-text answer apart."""
+    if episode.get("answer_condition"):
+        return f"condition {episode['answer_condition']}"
+    text = normalize_name(episode["answer"]) if episode["answer"] else ""
+    return f"text {text}" if text else NO_ANSWER
+
+
+def majority_correct(episodes: list[dict]) -> float:
+    """maj@k of one case (Wang et al. 2023, self-consistency), from its episodes' ``correct`` and
+    :func:`vote_key`: 1.0 when the answer most of them gave is right, 0.0 when it is wrong; a tie between
+    answers scores the share of the tied answers that are right (the expected score of breaking the tie
+    at random).
+
+    Stating no diagnosis is a vote too, and a wrong one, as it is wrong in a greedy episode and scores
+    the GRPO reward's floor: were silence left out of the count, one right episode among seven silent
+    ones would outvote three right ones against five alike wrong ones, and a policy that answers less
+    would gain. Wordings of one knowledge-base condition are one answer, for the right answer and for a
+    wrong one alike; a wrong answer that names no condition splits its vote across its wordings (the
+    tiny world's models answer with knowledge-base names; a real model's free text may not).
     """
     votes: dict[str, list[bool]] = {}
     for episode in episodes:
-        # a condition's id and a free-text answer live in separate namespaces
-        condition = episode.get("answer_condition")
-        key = (f"condition {condition}" if condition
-               else f"text {normalize_name(episode['answer'])}" if episode["answer"] else "")
-        if key:
-            votes.setdefault(key, []).append(bool(episode["correct"]))
-    if not votes:
-        return 0.0
+        key = vote_key(episode)
+        votes.setdefault(key, []).append(bool(episode["correct"]) and key != NO_ANSWER)
     most = max(len(outcomes) for outcomes in votes.values())
     tied = [outcomes for outcomes in votes.values() if len(outcomes) == most]
     # every episode of one answer is graded alike; the mean guards a grader that is not a function of it

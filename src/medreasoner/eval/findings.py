@@ -23,7 +23,8 @@ episode of the WiNGPT-3.0 S4 environment is an item, right when its final diagno
 instead: ``pass_at_1`` (the share of its episodes that were right; the contrast is the paired
 difference of pass@1, with no McNemar test, which needs right/wrong items), ``pass_at_k`` (some
 episode right) or ``majority`` (the answer most of its episodes gave is right: maj@k,
-:func:`medreasoner.eval.episodes.majority_correct`; a tie scores the share of tied answers that are right). Both sides of a contrast are of one kind and scored alike.
+:func:`medreasoner.eval.episodes.majority_correct`; a tie scores the share of tied answers that are
+right). Both sides of a contrast are of one kind and scored alike.
 
 ``check`` (optional) states the target in numbers, in points, on the pooled effect and its CI; the
 report then says "met" or "not met" in the pooled row instead of leaving the reader to compare, and
@@ -249,25 +250,33 @@ def _sampled_episodes(stage_dir: Path, score: str) -> dict[str, bool] | dict[str
     if score == "pass_at_k":
         return {case: any(o) for case, o in outcomes.items()}
     if score == "majority":
-        return episode_majorities(stage_dir / "predictions.jsonl")
+        majorities = episode_majorities(stage_dir / "predictions.jsonl")
+        if majorities is None:
+            raise InputError(stage_dir / "predictions.jsonl", "a majority vote needs each episode's 'answer'; these "
+                             "episodes were played before answers were recorded: run the stage again", field="answer")
+        return majorities
     return {case: sum(o) / len(o) for case, o in outcomes.items()}
 
 
-def episode_majorities(predictions_path: Path) -> dict[str, float]:
+def episode_majorities(predictions_path: Path) -> dict[str, float] | None:
     """Case id -> :func:`medreasoner.eval.episodes.majority_correct` of its episodes, from a sampled ``episodes``
-    stage's ``predictions.jsonl``.
+    stage's ``predictions.jsonl``; None when no episode records its ``answer`` (a stage played before
+    answers were recorded).
 
     Raises:
-        InputError: an episode without ``answer`` (played before answers were recorded), naming its line.
+        InputError: an episode without ``answer`` among episodes with one, or an answer that is neither a
+            string nor null, naming its line.
     """
     from medreasoner.eval.episodes import majority_correct
 
+    rows = list(read_jsonl(predictions_path))
+    if not any("answer" in row for _, row in rows):
+        return None
     episodes: dict[str, list[dict]] = {}
-    for line, row in read_jsonl(predictions_path):
+    for line, row in rows:
         if "answer" not in row or not (row["answer"] is None or isinstance(row["answer"], str)):
-            raise InputError(predictions_path, "a majority vote needs each episode's 'answer' (a string or null); "
-                             "episodes played before it was recorded lack it: run the stage again", line=line,
-                             field="answer")
+            raise InputError(predictions_path, "a majority vote needs each episode's 'answer' (a string or null)",
+                             line=line, field="answer")
         episodes.setdefault(row["id"], []).append(row)
     return {case: majority_correct(rows) for case, rows in episodes.items()}
 

@@ -29,7 +29,7 @@ from medreasoner.eval.report_provenance import provenance_rows
 from medreasoner.eval.report_stage_time import NOTE as STAGE_TIME_NOTE
 from medreasoner.eval.report_stage_time import stage_time_rows
 from medreasoner.eval.report_timing import timing_cells
-from medreasoner.eval.report_training import curve_rows, sampling_rows
+from medreasoner.eval.report_training import MAJORITY_COLUMN, curve_rows, sampling_rows
 from medreasoner.files import write_text_atomic
 
 BENCHMARK_ORDER = ["medqa", "medcalc", "igakuqa", "mcq", "items"]
@@ -54,8 +54,9 @@ PROVENANCE_NOTE = ("model sha256: over the weights, tokenizer and config files; 
 STAGE_TIME_TITLE = "Stage time"
 EPISODES_TITLE = "Diagnostic-chain episodes"
 EXAMS_TITLE = "Episodes by exams ordered"
-SAMPLED_EPISODES_NOTE = (" A sampled stage (its episode count says how many per case, at which temperature) "
-                         "gives pass@1 instead, with a bootstrap CI over cases; its pass@k is under Sampling headroom.")
+SAMPLED_EPISODES_NOTE = (" A sampled stage (its episode count says how many per case, at which temperature and "
+                         "top-p) gives pass@1 instead, with a bootstrap CI over cases; its pass@k (and maj@k, where "
+                         "its episodes record their answers) is under Sampling headroom.")
 PROBE_TITLE = "Knowledge probe"
 PROBE_NOTE = ("Multiple-choice accuracy by option log-likelihood in the probe stage's text format (no generation): "
               "raw = the option the model finds likeliest after the question; calibrated = likeliest relative to "
@@ -282,7 +283,7 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
         sampling = sampling_rows(run_dir)
         if sampling[1]:
             voted = (" maj@k = the answer most samples gave is right (S4 episodes that record their answers; "
-                     "a tie scores the share of tied answers that are right).") if sampling[0][-1] == "maj@k %" else ""
+                     "a tie scores the share of tied answers that are right).") if sampling[0][-1] == MAJORITY_COLUMN else ""
             sections.append((f"Sampling headroom ({run_dir.name})", "pass@1 = mean share of correct samples per "
                              "question at the sampling temperature; pass@k = some sample correct." + voted,
                              *sampling))

@@ -26,11 +26,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from medreasoner.data.pool import pool_item
-from medreasoner.errors import InputError
 from medreasoner.eval.findings import episode_majorities, episode_outcomes
 from medreasoner.eval.report_pipeline import recipe_stages, sampling_label
 from medreasoner.files import read_jsonl
 from medreasoner.verify import grade
+
+MAJORITY_COLUMN = "maj@k %"  # the Sampling headroom column that only S4 episodes with answers fill
 
 # stage kind -> logged metrics worth a row (those a run did not log are skipped)
 CURVES = {
@@ -93,20 +94,26 @@ def pass_at_k(samples_path: Path, mode: str = "normalized") -> dict | None:
     Returns:
         ``{"questions", "k", "pass@1", "pass@k"}`` (fractions), or None when no question qualifies.
     """
-    return _figures(_outcomes(samples_path, mode))
+    return _figures(_outcomes(samples_path, mode), None, None)
 
 
-def _figures(outcomes: dict[str, list[bool]], questions: set[str] | None = None) -> dict | None:
-    """pass@ figures of the questions (all when None) with >= 2 graded samples."""
-    scored = [o for q, o in outcomes.items() if len(o) >= 2 and (questions is None or q in questions)]
-    if not scored:
+def _figures(outcomes: dict[str, list[bool]], questions: set[str] | None,
+             majorities: dict[str, float] | None) -> dict | None:
+    """pass@ figures (and maj@k from ``majorities``, case id -> vote score, when given) of the questions (all
+    when None) with >= 2 graded samples."""
+    asked = [q for q, o in outcomes.items() if len(o) >= 2 and (questions is None or q in questions)]
+    if not asked:
         return None
-    return {
+    scored = [outcomes[q] for q in asked]
+    figures = {
         "questions": len(scored),
         "k": min(len(o) for o in scored),
         "pass@1": sum(sum(o) / len(o) for o in scored) / len(scored),
         "pass@k": sum(any(o) for o in scored) / len(scored),
     }
+    if majorities is not None:
+        figures["maj@k"] = sum(majorities[q] for q in asked) / len(asked)
+    return figures
 
 
 def sampling_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
@@ -114,7 +121,7 @@ def sampling_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
     the run, in recipe order, and maj@k of the episodes stages whose episodes record their answers (– for
     the others; no column when no stage has it); stages that sampled the same input are scored on the
     questions they share."""
-    header = ["stage", "model", "prompt", "questions", "k", "pass@1 %", "pass@k %", "maj@k %"]
+    header = ["stage", "model", "prompt", "questions", "k", "pass@1 %", "pass@k %", MAJORITY_COLUMN]
     stages = []
     for stage in recipe_stages(run_dir) or []:
         config = stage.get("config") or {}
@@ -124,26 +131,20 @@ def sampling_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
         predictions = Path(run_dir) / stage["name"] / "predictions.jsonl"
         if stage.get("kind") == "episodes" and config.get("sampling") and predictions.is_file():
             config = {**config, "prompt": f"episodes at {sampling_label(config['sampling'])}"}
-            outcomes = episode_outcomes(predictions)
-            try:
-                majorities = episode_majorities(predictions)
-            except InputError:  # episodes played before answers were recorded: no vote to count
-                majorities = None
-            stages.append((stage["name"], str(config.get("cases")), config, outcomes, majorities))
+            stages.append((stage["name"], str(config.get("cases")), config, episode_outcomes(predictions),
+                           episode_majorities(predictions)))
     shared: dict[str, set[str]] = {}  # input file -> question ids every stage reading it asked
     for _, source, _, outcomes, _ in stages:
         shared[source] = shared.get(source, set(outcomes)) & set(outcomes)
     rows = []
     for name, source, config, outcomes, majorities in stages:
-        figures = _figures(outcomes, shared[source])
+        figures = _figures(outcomes, shared[source], majorities)
         if figures is None:
             continue
-        voted = [majorities[q] for q, o in outcomes.items() if len(o) >= 2 and q in shared[source]] \
-            if majorities is not None else []
         model = str(config.get("model") or (config.get("endpoint") or {}).get("model", "?"))
         rows.append([name, model, str(config.get("prompt", "?")), str(figures["questions"]),
                      str(figures["k"]), f"{100 * figures['pass@1']:.1f}", f"{100 * figures['pass@k']:.1f}",
-                     f"{100 * sum(voted) / len(voted):.1f}" if voted else "–"])
+                     f"{100 * figures['maj@k']:.1f}" if "maj@k" in figures else "–"])
     if all(row[-1] == "–" for row in rows):
         return header[:-1], [row[:-1] for row in rows]
     return header, rows
