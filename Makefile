@@ -41,9 +41,10 @@ $(call s4_check_report,$(1))
 endef
 
 # Finding 1 in the WiNGPT-3.0 S4 environment (docs/sim.md, "S4 at tiny scale"): SFT on expert episodes, GRPO in
-# the environment, both played on held-out episodes, 3 seeds in one report; then, on the validation episodes from
-# seed 0's SFT model, the GRPO changes (reward, rate, group size, rollout temperature, KL, cases selected by the
-# SFT model's own episodes), two SFT changes and DAgger data. About 7.5 hours on 2 cores.
+# the environment, both played on held-out episodes (greedy, then 8 sampled per case), 3 seeds in one report
+# (about 40 minutes a seed); then, on the validation episodes from seed 0's SFT model, the GRPO changes (reward,
+# rate, group size, rollout temperature, KL, cases selected by the SFT model's own episodes), two SFT changes and
+# DAgger data. About 8 hours on 2 cores.
 s4: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/s4.yaml
 	.venv/bin/medreasoner run recipes/tiny/s4.yaml seed=1 --output runs/tiny_s4_s1
