@@ -18,6 +18,7 @@ from medreasoner.stages.datasets import load_prompts
 from sim_testing import small_world
 
 K = 4
+SAMPLING = {"num_samples": K, "temperature": 1.0, "top_p": 1.0}  # as GRPO's rollouts sample, K per case
 # case index -> episodes right of K; the last training case is not played (as beyond an episodes stage's limit)
 OUTCOMES = {0: 4, 1: 0, 2: 1, 3: 3, 4: 2, 5: 1}
 
@@ -52,7 +53,7 @@ def test_mixed_cases_are_kept_fewest_right_first_and_the_rest_dropped_with_reaso
     cases = world / "env" / "train.jsonl"
     ids = case_ids(cases)
     played = {ids[i]: right for i, right in OUTCOMES.items()}
-    episodes = write_episodes(tmp_path / "rollouts", cases, played, {"num_samples": K, "temperature": 1.0, "top_p": 1.0})
+    episodes = write_episodes(tmp_path / "rollouts", cases, played, SAMPLING)
     assert select(tmp_path, episodes, cases, "3") == 0
 
     out = tmp_path / "out"
@@ -76,7 +77,7 @@ def test_mixed_cases_are_kept_fewest_right_first_and_the_rest_dropped_with_reaso
     reverse = tmp_path / "reversed.jsonl"
     reverse.write_text("".join(reversed(cases.read_text().splitlines(keepends=True))))
     reversed_episodes = write_episodes(tmp_path / "reversed_rollouts", reverse, played,
-                                       {"num_samples": K, "temperature": 1.0, "top_p": 1.0})
+                                       SAMPLING)
     assert select(tmp_path / "again", reversed_episodes, reverse, "3") == 0
     assert read_rows(tmp_path / "again" / "out") == kept
     swapped = []
@@ -97,7 +98,7 @@ def test_a_relative_case_path_names_the_same_file_and_null_cap_keeps_every_candi
     cases = world / "env" / "train.jsonl"
     ids = case_ids(cases)
     episodes = write_episodes(tmp_path / "rollouts", Path("world/env/train.jsonl"), {ids[0]: 2, ids[1]: 3},
-                              {"num_samples": K, "temperature": 1.0, "top_p": 1.0})
+                              SAMPLING)
     assert select(tmp_path, episodes, cases) == 0
     assert [row["n_correct"] for row in read_rows(tmp_path / "out")] == [2, 3]
 
@@ -105,7 +106,7 @@ def test_a_relative_case_path_names_the_same_file_and_null_cap_keeps_every_candi
 def test_a_run_with_no_candidate_stops_after_writing_the_reasons(world, tmp_path, capsys):
     cases = world / "env" / "train.jsonl"
     ids = case_ids(cases)
-    episodes = write_episodes(tmp_path / "rollouts", cases, {ids[0]: 0, ids[1]: K}, {"num_samples": K, "temperature": 1.0, "top_p": 1.0})
+    episodes = write_episodes(tmp_path / "rollouts", cases, {ids[0]: 0, ids[1]: K}, SAMPLING)
     assert select(tmp_path, episodes, cases) == 2
     assert str(cases) in capsys.readouterr().err
     assert json.loads((tmp_path / "out" / "funnel.json").read_text())["dropped"] == \
@@ -126,24 +127,24 @@ def test_a_greedy_stage_another_case_file_or_a_short_case_is_refused_naming_the_
 
     validation = world / "env" / "validation.jsonl"
     other = write_episodes(tmp_path / "other", validation, {case_ids(validation)[0]: 2},
-                           {"num_samples": K, "temperature": 1.0, "top_p": 1.0})
+                           SAMPLING)
     assert select(tmp_path, other, cases) == 2
     assert "field 'cases': this stage played" in capsys.readouterr().err
     assert select(tmp_path, other, validation) == 2  # held-out cases never become training rows
     assert f"{validation}:1: field 'case': case {case_ids(validation)[0]} is a held-out case" in capsys.readouterr().err
 
-    short = write_episodes(tmp_path / "short", cases, {ids[0]: 2}, {"num_samples": K, "temperature": 1.0, "top_p": 1.0})
+    short = write_episodes(tmp_path / "short", cases, {ids[0]: 2}, SAMPLING)
     lines = (short / "predictions.jsonl").read_text().splitlines()
     (short / "predictions.jsonl").write_text("\n".join(lines[:-1]) + "\n")
     assert select(tmp_path, short, cases) == 2
     assert f"case {ids[0]!r} has 3 episodes, sampling says 4" in capsys.readouterr().err
 
     unknown = write_episodes(tmp_path / "unknown", cases, {ids[0]: 2, "train-999999": 1},
-                             {"num_samples": K, "temperature": 1.0, "top_p": 1.0})
+                             SAMPLING)
     assert select(tmp_path, unknown, cases) == 2
     assert "field 'id': case 'train-999999' (and 0 more) is not a row of" in capsys.readouterr().err
 
-    damaged = write_episodes(tmp_path / "damaged", cases, {ids[0]: 2}, {"num_samples": K, "temperature": 1.0, "top_p": 1.0})
+    damaged = write_episodes(tmp_path / "damaged", cases, {ids[0]: 2}, SAMPLING)
     for text, problem in (('{"cases": ', "results.json:1: not valid JSON"),
                           ('{"cases": null, "sampling": {"num_samples": 4}}', "field 'cases'"),
                           (json.dumps({"cases": str(cases), "sampling": {"temperature": 1.0}}),
@@ -154,7 +155,7 @@ def test_a_greedy_stage_another_case_file_or_a_short_case_is_refused_naming_the_
 
     twice = tmp_path / "twice.jsonl"
     twice.write_text(cases.read_text() + cases.read_text().splitlines(keepends=True)[0])
-    doubled = write_episodes(tmp_path / "doubled", twice, {ids[0]: 2}, {"num_samples": K, "temperature": 1.0, "top_p": 1.0})
+    doubled = write_episodes(tmp_path / "doubled", twice, {ids[0]: 2}, SAMPLING)
     assert select(tmp_path, doubled, twice) == 2
     assert f"{twice}:{len(ids) + 1}: field 'case': case {ids[0]} is also on line 1" in capsys.readouterr().err
     assert not (tmp_path / "out" / "data.jsonl").exists()  # nothing written by a refused step

@@ -282,8 +282,9 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
                              "and the last quarter of the logged steps.", *curves))
         sampling = sampling_rows(run_dir)
         if sampling[1]:
-            voted = (" maj@k = the answer most samples gave is right (S4 episodes that record their answers; "
-                     "a tie scores the share of tied answers that are right).") if sampling[0][-1] == MAJORITY_COLUMN else ""
+            voted = "" if sampling[0][-1] != MAJORITY_COLUMN else (
+                " maj@k = the answer most samples gave is right (S4 episodes that record their answers; a tie "
+                "scores the share of tied answers that are right).")
             sections.append((f"Sampling headroom ({run_dir.name})", "pass@1 = mean share of correct samples per "
                              "question at the sampling temperature; pass@k = some sample correct." + voted,
                              *sampling))

@@ -12,13 +12,14 @@ ended with an answer).
 
 Sampled episodes are the S4 form of pass@k against pass@1 (issue 9 asks for it where RL does not
 help): each case is played ``num_samples`` times at the temperature GRPO's rollouts use (or at an
-evaluation protocol's temperature and nucleus, as ``s4.yaml``'s sampled test stages do), seeded
-with the run's seed, and each record carries ``sample`` (0..k-1). ``results.json`` then reports
-accuracy as pass@1 (with a bootstrap interval over cases), ``pass_at_k`` and ``majority_accuracy``
-(maj@k: the answer most of a case's episodes gave; with ``world`` set, each episode's ``answer_condition``
+evaluation protocol's temperature and nucleus, as ``s4.yaml``'s sampled test stages do), seeded with
+the run's seed, and each record carries ``sample`` (0..k-1). ``results.json`` then reports accuracy
+as pass@1 (with a bootstrap interval over cases), ``pass_at_k`` and ``majority_accuracy`` (maj@k:
+the answer most of a case's episodes gave; with ``world`` set, each episode's ``answer_condition``
 names the condition its answer is, so wordings of one condition vote together); the gap between
-pass@1 and pass@k is what a GRPO group of that size can find and reinforce. A findings contrast pairs two sampled stages case by case
-(``episodes: pass_at_1`` or ``pass_at_k``, :mod:`medreasoner.eval.findings`).
+pass@1 and pass@k is what a GRPO group of that size can find and reinforce. A findings contrast
+pairs two sampled stages case by case (``episodes: pass_at_1``, ``pass_at_k`` or ``majority``,
+:mod:`medreasoner.eval.findings`).
 
 With ``world`` set (the ``kind: world`` stage the cases come from), each episode is also scored by the
 world's Bayes decision from the summary and the results of the exams it ordered
