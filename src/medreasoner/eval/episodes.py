@@ -266,9 +266,10 @@ def summarize(predictions: list[dict]) -> dict[str, Any]:
     n = len(predictions)
     if n == 0:
         raise ValueError("no episodes to summarize")
-    by_case: dict[str, list[bool]] = {}
+    episodes: dict[str, list[dict]] = {}  # case id -> its episodes, in file order
     for p in predictions:
-        by_case.setdefault(p["id"], []).append(bool(p["correct"]))
+        episodes.setdefault(p["id"], []).append(p)
+    by_case = {case: [bool(p["correct"]) for p in played] for case, played in episodes.items()}
     if len(by_case) == n:
         k = sum(p["correct"] for p in predictions)
         accuracy: dict[str, Any] = {"accuracy": k / n, "accuracy_ci95": list(wilson_ci(k, n))}
@@ -278,9 +279,6 @@ def summarize(predictions: list[dict]) -> dict[str, Any]:
                     "num_cases": len(by_case), "samples_per_case": min(len(o) for o in by_case.values()),
                     "pass_at_k": sum(any(o) for o in by_case.values()) / len(by_case)}
         if all("answer" in p for p in predictions):
-            episodes: dict[str, list[dict]] = {}
-            for p in predictions:
-                episodes.setdefault(p["id"], []).append(p)
             accuracy["majority_accuracy"] = sum(map(majority_correct, episodes.values())) / len(episodes)
     mean = lambda key: sum(float(p[key]) for p in predictions) / n  # noqa: E731
     return {
