@@ -15,7 +15,7 @@ from medreasoner.eval.generation import GenerationSettings
 from medreasoner.eval.runner import EvalRequest, run_eval
 from medreasoner.files import write_json_atomic
 
-SETTINGS = GenerationSettings(max_new_tokens=8, temperature=0.0, seed=0, thinking_budget=None, batch_size=2)
+SETTINGS = GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0, seed=0, thinking_budget=None, batch_size=2)
 GOLD = "ABCD"
 
 
@@ -44,7 +44,7 @@ def pipeline_run(tmp_path):
                dropped=[drop(rows[3], "near_duplicate", "0"), drop(rows[4], "near_duplicate", "1")], input_path="p")
     data = write_medqa(tmp_path / "medqa.jsonl", 8)
     for stage, right in (("eval_z_sft", range(4)), ("eval_a_rpo", range(6))):
-        request = EvalRequest(benchmark="medqa", data=data, mode="answer", limit=None, output=run / stage,
+        request = EvalRequest(num_samples=1, benchmark="medqa", data=data, mode="answer", limit=None, output=run / stage,
                               prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=SETTINGS)
         run_eval(request, ScriptedBackend(_script(right)), show_progress=False)
     return run

@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 from eval_support import tiny_model, write_igakuqa, write_medcalc, write_medqa
 
+from medreasoner.benchmarks import load_benchmark
 from medreasoner.eval.backends.hf import FORCED_CLOSE, HFBackend
 from medreasoner.eval.generation import GenerationSettings
+from medreasoner.eval.prompts import PromptBuilder
 from medreasoner.eval.report import write_report
 from medreasoner.eval.runner import EvalRequest, run_eval
 
 pytestmark = pytest.mark.slow
-SETTINGS = GenerationSettings(max_new_tokens=8, temperature=0.0, seed=0, thinking_budget=None, batch_size=4)
+SETTINGS = GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0, seed=0, thinking_budget=None, batch_size=4)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def setup(tmp_path_factory):
 
 def request(benchmark: str, data: Path, output: Path, **changes) -> EvalRequest:
     fields = dict(benchmark=benchmark, data=data, mode="both", limit=None, output=output, prompt_style="chat",
-                  igakuqa_prompts=None, grading="normalized", settings=SETTINGS)
+                  igakuqa_prompts=None, grading="normalized", settings=SETTINGS, num_samples=1)
     return EvalRequest(**{**fields, **changes})
 
 
@@ -49,7 +51,7 @@ def test_both_modes_write_predictions_and_results(setup, benchmark, n_items):
             assert 1 <= line["completion_tokens"] <= 8 and line["prompt_tokens"] > 10
         body = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
         assert body == results[mode]
-        assert body["generation"] == {**SETTINGS.to_dict(), "prompt_style": "chat"}
+        assert body["generation"] == {**SETTINGS.to_dict(), "prompt_style": "chat", "num_samples": 1}
         assert body["prompt"]["template"] == f"{'mcq' if benchmark == 'medqa' else benchmark}_{mode}.yaml"
         assert len(body["prompt"]["template_sha256"]) == 64 and "version: 1" in body["prompt"]["template_text"]
         assert body["metrics"]["n"] == n_items
@@ -78,7 +80,7 @@ def test_report_over_the_e2e_outputs(setup, tmp_path):
 
 def test_batched_greedy_equals_one_by_one(setup, tmp_path):
     backend, data, _ = setup
-    one = GenerationSettings(max_new_tokens=8, temperature=0.0, seed=0, thinking_budget=None, batch_size=1)
+    one = GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0, seed=0, thinking_budget=None, batch_size=1)
     batched = run_eval(request("medqa", data["medqa"], tmp_path / "b", mode="answer", limit=4), backend,
                        show_progress=False)
     single = run_eval(request("medqa", data["medqa"], tmp_path / "s", mode="answer", settings=one, limit=4), backend,
@@ -97,7 +99,7 @@ def test_thinking_budget_force_closes_the_think_block(setup, monkeypatch):
 
     items = load_benchmark("medqa", data["medqa"])[:2]
     prompts = [PromptBuilder("medqa", "explain", "chat", [], None).render(item) for item in items]
-    settings = GenerationSettings(max_new_tokens=10, temperature=0.0, seed=0, thinking_budget=3, batch_size=2)
+    settings = GenerationSettings(max_new_tokens=10, temperature=0.0, top_p=1.0, seed=0, thinking_budget=3, batch_size=2)
     tokenizer = backend.tokenizer
     forced_ids = tokenizer(FORCED_CLOSE, add_special_tokens=False)["input_ids"]
     # Record the token rows of each generate call: the budget is about tokens, and decoded text
@@ -119,10 +121,24 @@ def test_thinking_budget_force_closes_the_think_block(setup, monkeypatch):
 
 def test_completion_style_and_sampling_are_reproducible(setup, tmp_path):
     backend, data, _ = setup
-    sampled = GenerationSettings(max_new_tokens=6, temperature=0.9, seed=7, thinking_budget=None, batch_size=2)
+    sampled = GenerationSettings(max_new_tokens=6, temperature=0.9, top_p=1.0, seed=7, thinking_budget=None, batch_size=2)
     runs = [run_eval(request("medqa", data["medqa"], tmp_path / name, mode="answer", prompt_style="completion", limit=2,
                              settings=sampled), backend, show_progress=False) for name in ("x", "y")]
     texts = [(tmp_path / n / "medqa_answer" / "predictions.jsonl").read_text() for n in ("x", "y")]
     strip = lambda t: [{k: v for k, v in json.loads(x).items() if k != "latency_s"} for x in t.splitlines()]  # noqa: E731
     assert strip(texts[0]) == strip(texts[1])
     assert runs[0]["answer"]["prompt"]["example"]["style"] == "completion"
+
+
+def test_top_p_reaches_the_hf_backend(setup):
+    # A nucleus too small to hold a second token leaves only the likeliest one: sampling then replays
+    # greedy decoding, token for token, while the full distribution (top_p 1) at temperature 5 strays.
+    backend, data, _ = setup
+    items = load_benchmark("medqa", data["medqa"])[:3]
+    prompts = [PromptBuilder("medqa", "answer", "chat", [], None).render(item) for item in items]
+    greedy = backend.generate(prompts, SETTINGS)
+    hot = dict(max_new_tokens=8, temperature=5.0, seed=3, thinking_budget=None, batch_size=4)
+    narrow = backend.generate(prompts, GenerationSettings(**hot, top_p=1e-6))
+    wide = backend.generate(prompts, GenerationSettings(**hot, top_p=1.0))
+    assert [c.text for c in narrow] == [c.text for c in greedy]
+    assert [c.text for c in wide] != [c.text for c in greedy]

@@ -23,7 +23,7 @@ from medreasoner.eval.generation import GenerationSettings, Prompt
 from medreasoner.eval.runner import EvalRequest, run_eval
 
 pytestmark = pytest.mark.slow
-GREEDY = GenerationSettings(max_new_tokens=8, temperature=0.0, seed=0, thinking_budget=None, batch_size=3)
+GREEDY = GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0, seed=0, thinking_budget=None, batch_size=3)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def responses(output, benchmark):
 def test_endpoint_predictions_equal_local_greedy_predictions(server, tmp_path, benchmark, writer):
     model, url = server
     data = writer(tmp_path)
-    make = lambda output: EvalRequest(benchmark=benchmark, data=data, mode="answer", limit=None, output=output,  # noqa: E731
+    make = lambda output: EvalRequest(num_samples=1, benchmark=benchmark, data=data, mode="answer", limit=None, output=output,  # noqa: E731
                                       prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=GREEDY)
     remote = run_eval(make(tmp_path / "remote"), endpoint(url), show_progress=False)
     local = run_eval(make(tmp_path / "local"), HFBackend(str(model), dtype="auto"), show_progress=False)

@@ -105,13 +105,16 @@ def test_predictions_file_repairs_a_torn_tail_and_rejects_corruption(tmp_path):
     predictions.append([{"id": "1", "prompt_hash": "h1", "response": "A"}, {"id": "2", "prompt_hash": "h2", "response": "B"}])
     with open(predictions.path, "a", encoding="utf-8") as handle:
         handle.write('{"id": "3", "prompt_hash": "h3", "resp')  # killed mid-write
-    assert sorted(predictions.load()) == ["1", "2"]
+    assert sorted(predictions.load()) == [("1", 0), ("2", 0)]  # (id, sample); a line without a sample is 0
     assert predictions.path.read_text(encoding="utf-8").endswith('"B"}\n')  # torn bytes cut off
     predictions.append([{"id": "3", "prompt_hash": "h3", "response": "C"}])
-    assert sorted(predictions.load()) == ["1", "2", "3"]
+    assert sorted(predictions.load()) == [("1", 0), ("2", 0), ("3", 0)]
     with open(predictions.path, "a", encoding="utf-8") as handle:
         handle.write('{"id": "1", "prompt_hash": "h1", "response": "again"}\n')
-    with pytest.raises(InputError, match=r"predictions.jsonl:4: field 'id': item '1' occurs twice"):
+    with pytest.raises(InputError, match=r"predictions.jsonl:4: field 'id': item '1' \(sample 0\) occurs twice"):
+        predictions.load()
+    predictions.path.write_text('{"id": "1", "sample": -1, "prompt_hash": "h1", "response": "A"}\n')
+    with pytest.raises(InputError, match=r"predictions.jsonl:1: field 'sample': expected a non-negative integer"):
         predictions.load()
 
 

@@ -13,7 +13,7 @@ from eval_support import ScriptedBackend, write_medqa
 from medreasoner.eval.generation import GenerationSettings
 from medreasoner.eval.runner import EvalRequest, run_eval
 
-SETTINGS = GenerationSettings(max_new_tokens=8, temperature=0.0, seed=0, thinking_budget=None, batch_size=4)
+SETTINGS = GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0, seed=0, thinking_budget=None, batch_size=4)
 
 
 class CountingBackend(ScriptedBackend):
@@ -29,7 +29,7 @@ class CountingBackend(ScriptedBackend):
 
 
 def request(output, name, data):
-    return EvalRequest(benchmark="medqa", name=name, data=data, mode="both", limit=None, output=output,
+    return EvalRequest(num_samples=1, benchmark="medqa", name=name, data=data, mode="both", limit=None, output=output,
                        prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=SETTINGS)
 
 

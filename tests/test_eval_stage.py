@@ -18,7 +18,8 @@ from medreasoner.stages.context import StageContext
 def config_dict(model, data) -> dict:
     return {"model": str(model), "backend": "hf", "dtype": "auto", "mode": "both", "prompt_style": "chat",
             "grading": "normalized",
-            "generation": {"max_new_tokens": 4, "temperature": 0.0, "batch_size": 4, "thinking_budget": None},
+            "generation": {"max_new_tokens": 4, "temperature": 0.0, "top_p": 1.0, "num_samples": 1, "batch_size": 4,
+                           "thinking_budget": None},
             "benchmarks": [{"name": "medqa", "data": str(data), "limit": 3, "igakuqa_prompts": None}]}
 
 

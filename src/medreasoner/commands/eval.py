@@ -45,7 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="prompts per batch (hf, vllm) or concurrent requests (endpoint); default 8")
     parser.add_argument("--max-new-tokens", type=int, default=512, help="generated-token cap per item (default 512)")
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--top-p", type=float, default=1.0,
+                        help="nucleus mass in (0, 1] when sampling (default 1: the whole distribution)")
+    parser.add_argument("--num-samples", type=int, default=1,
+                        help="answers per item (default 1); above 1, with --temperature > 0, accuracy is pass@1 "
+                             "(the mean share of right samples) and results.json adds pass@k")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0; sample s uses seed + s)")
     parser.add_argument("--thinking-budget", type=int,
                         help="max tokens inside <think> before it is force-closed (hf, vllm)")
     parser.add_argument("--prompt-style", choices=["chat", "completion"], default="chat",
@@ -84,13 +89,19 @@ def check_arguments(args: argparse.Namespace) -> None:
     any model is loaded, so a typo costs no load time and writes nothing."""
     bounds = [("--limit", args.limit, 1, "evaluate at least one item; omit --limit for all"),
               ("--batch-size", args.batch_size, 1, None), ("--max-new-tokens", args.max_new_tokens, 1, None),
-              ("--max-retries", args.max_retries, 0, "0 = no retries"), ("--thinking-budget", args.thinking_budget, 1, None)]
+              ("--max-retries", args.max_retries, 0, "0 = no retries"), ("--thinking-budget", args.thinking_budget, 1, None),
+              ("--num-samples", args.num_samples, 1, None)]
     for option, value, low, hint in bounds:
         if value is not None and value < low:
             raise InputError(option, f"must be >= {low}, got {value}" + (f" ({hint})" if hint else ""))
     for option, value, positive in (("--temperature", args.temperature, False), ("--timeout", args.timeout, True)):
         if not (value > 0 if positive else value >= 0):  # also false for NaN
             raise InputError(option, f"must be {'> 0' if positive else '>= 0'}, got {value}")
+    if not 0 < args.top_p <= 1:
+        raise InputError("--top-p", f"must be in (0, 1], got {args.top_p}")
+    if args.num_samples > 1 and args.temperature == 0:
+        raise InputError("--num-samples", "above 1 needs --temperature > 0 (greedy decoding gives the same answer "
+                         "every time)")
     if args.endpoint:
         if not args.model_name:
             raise InputError("--model-name", "required with --endpoint (the model name the endpoint serves)")
@@ -109,13 +120,13 @@ def run(args: argparse.Namespace) -> int:
     check_arguments(args)
     try:
         settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                      seed=args.seed, thinking_budget=args.thinking_budget,
+                                      top_p=args.top_p, seed=args.seed, thinking_budget=args.thinking_budget,
                                       batch_size=args.batch_size)
     except ValueError as error:
         raise InputError("--max-new-tokens/--temperature/--batch-size/--thinking-budget", str(error)) from None
     request = EvalRequest(benchmark=args.benchmark, data=args.data, mode=args.mode, limit=args.limit,
                           output=args.output, prompt_style=args.prompt_style, igakuqa_prompts=args.igakuqa_prompts,
-                          grading=args.grading, settings=settings)
+                          grading=args.grading, settings=settings, num_samples=args.num_samples)
     try:
         backend = make_backend(args)
     except ImportError as error:
@@ -133,15 +144,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_summary(results: dict[str, dict], output: Path) -> None:
-    """One row per mode: accuracy with its 95 % interval, no-answer rate; then the stability line."""
+    """One row per mode: accuracy (pass@1 when sampled, then pass@k) with its 95 % interval, no-answer rate;
+    then the stability line."""
     console = Console(highlight=False)
     table = Table(title=f"results in {output}")
     for column in ("benchmark", "mode", "n", "accuracy [95% CI]", "no answer"):
         table.add_column(column)
     for mode, body in results.items():
         m = body["metrics"]
+        sampled = f" pass@1; pass@{m['num_samples']} {m['pass_at_k']:.3f}" if "pass_at_k" in m else ""
         table.add_row(body["benchmark"], mode, str(m["n"]),
-                      f"{m['accuracy']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]", f"{m['no_answer_rate']:.3f}")
+                      f"{m['accuracy']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]{sampled}",
+                      f"{m['no_answer_rate']:.3f}")
     console.print(table)
     for mode, body in results.items():
         if body["context"]["n_over_context"]:
@@ -149,6 +163,8 @@ def print_summary(results: dict[str, dict], output: Path) -> None:
                           f"{body['context']['context_length']}-token context")
     stability = next(iter(results.values())).get("stability")
     if stability:
+        mcnemar = ("" if stability["mcnemar_p"] is None else  # sampled: shares, not flips
+                   f", McNemar p = {stability['mcnemar_p']:.3g}, flips to wrong {stability['flips_to_wrong']}, "
+                   f"to right {stability['flips_to_right']}")
         console.print(f"explain - answer = {stability['delta']:+.3f} [{stability['ci_low']:+.3f}, "
-                      f"{stability['ci_high']:+.3f}], McNemar p = {stability['mcnemar_p']:.3g}, "
-                      f"flips to wrong {stability['flips_to_wrong']}, to right {stability['flips_to_right']}")
+                      f"{stability['ci_high']:+.3f}]{mcnemar}")

@@ -69,8 +69,7 @@ class GenerationSection(BaseModel):
     Attributes:
         max_new_tokens: generated-token cap per sample (reasoning included).
         temperature: 0 = greedy; > 0 samples.
-        top_p: nucleus mass in (0, 1]; below 1 only with ``backend: endpoint`` (the local backends
-            sample from the full distribution).
+        top_p: nucleus mass in (0, 1] (1 = the whole distribution).
         seed: base seed; sample ``s`` uses ``seed + s``.
         batch_size: prompts per forward batch (hf) or chunk (vllm); for ``endpoint`` the number of
             appended samples per ``fsync`` of ``samples.partial.jsonl``.
@@ -114,15 +113,6 @@ class Config(BaseModel):
     progress: bool
     generation: GenerationSection
     endpoint: EndpointSection | None
-
-    @field_validator("generation")
-    @classmethod
-    def _top_p_needs_endpoint(cls, value: GenerationSection, info: ValidationInfo) -> GenerationSection:
-        backend = info.data.get("backend")
-        if value.top_p < 1 and backend in ("hf", "vllm"):
-            raise ValueError(f"top_p {value.top_p} needs backend 'endpoint': "
-                             f"the {backend} backend samples with top_p = 1")
-        return value
 
     @field_validator("endpoint")
     @classmethod
@@ -319,7 +309,7 @@ def generate_local(backend, settings: GenerationSection, jobs: list[Job], on_rep
     for sample in sorted({job.key[1] for job in jobs}):
         batch_jobs = [job for job in jobs if job.key[1] == sample]
         pass_settings = GenerationSettings(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
-                                           seed=settings.seed + sample, thinking_budget=None,
+                                           top_p=settings.top_p, seed=settings.seed + sample, thinking_budget=None,
                                            batch_size=settings.batch_size)
 
         def on_batch(indices, completions, batch_jobs=batch_jobs) -> None:

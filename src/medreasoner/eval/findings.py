@@ -24,7 +24,9 @@ instead: ``pass_at_1`` (the share of its episodes that were right; the contrast 
 difference of pass@1, with no McNemar test, which needs right/wrong items), ``pass_at_k`` (some
 episode right) or ``majority`` (the answer most of its episodes gave is right: maj@k,
 :func:`medreasoner.eval.episodes.majority_correct`; a tie scores the share of tied answers that are
-right). Both sides of a contrast are of one kind and scored alike.
+right). Both sides of a contrast are of one kind and scored alike. An eval stage that sampled each item
+k times (``num_samples``) gives each item's share of right samples, and its contrast is the paired
+difference of pass@1 (no McNemar p); both of its cells must then be sampled stages.
 
 ``check`` (optional) states the target in numbers, in points, on the pooled effect and its CI; the
 report then says "met" or "not met" in the pooled row instead of leaving the reader to compare, and
@@ -308,12 +310,21 @@ def _pooled(differences: list[np.ndarray], n_resamples: int, seed: int) -> tuple
     return effect, float(low), float(high)
 
 
+def _sampled(correct: dict) -> bool:
+    """Whether an eval cell holds shares of right samples (a stage with num_samples > 1), not right/wrong."""
+    return any(not isinstance(value, bool) for value in correct.values())
+
+
 def evaluate_contrast(run_dirs: list[Path], contrast: Contrast) -> dict:
     """Per-seed and pooled effect of one contrast (fractions, not points)."""
     per_seed, differences = [], []
     for run_dir in run_dirs:
         control = cell_correct(run_dir, contrast.benchmark, contrast.control)
         treatment = cell_correct(run_dir, contrast.benchmark, contrast.treatment)
+        if contrast.control.kind == "eval" and _sampled(control) != _sampled(treatment):
+            raise InputError(Path(run_dir), f"finding {contrast.name!r}: one of {contrast.control.stage!r} and "
+                             f"{contrast.treatment.stage!r} sampled each item several times and the other did not; "
+                             "compare stages that decoded alike")
         s = stability(control, treatment, BOOTSTRAP)
         # shares (and tied votes' shares), not right/wrong: McNemar's flips do not apply
         if contrast.control.episodes in ("pass_at_1", "majority"):

@@ -51,6 +51,8 @@ class GenerationSettings:
     Attributes:
         max_new_tokens: cap on generated tokens per item (thinking included).
         temperature: 0 means greedy decoding; > 0 samples.
+        top_p: nucleus mass in (0, 1]: a sampled token is drawn among the likeliest tokens whose
+            probabilities sum to at least this (1 = the whole distribution; ignored when greedy).
         seed: random seed for sampling (ignored by greedy decoding, still recorded).
         thinking_budget: if set, at most this many tokens inside ``<think>``; the block is then
             force-closed and the answer gets ``max_new_tokens - thinking_budget`` more tokens.
@@ -59,6 +61,7 @@ class GenerationSettings:
 
     max_new_tokens: int
     temperature: float
+    top_p: float
     seed: int
     thinking_budget: int | None
     batch_size: int
@@ -68,6 +71,8 @@ class GenerationSettings:
             raise ValueError("max_new_tokens must be >= 1")
         if self.temperature < 0:
             raise ValueError("temperature must be >= 0")
+        if not 0 < self.top_p <= 1:
+            raise ValueError("top_p must be in (0, 1]")
         if self.batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if self.thinking_budget is not None and not 0 < self.thinking_budget < self.max_new_tokens:

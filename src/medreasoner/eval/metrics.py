@@ -190,8 +190,13 @@ def mcnemar_exact_p(flips_to_wrong: int, flips_to_right: int) -> float:
     return float(binomtest(flips_to_right, discordant, 0.5, alternative="two-sided").pvalue)
 
 
-def stability(answer_correct: dict[str, bool], explain_correct: dict[str, bool], spec: BootstrapSpec) -> dict:
+def stability(answer_correct: dict[str, bool | float], explain_correct: dict[str, bool | float],
+              spec: BootstrapSpec) -> dict:
     """Paired comparison of two cells (answer vs explain mode, or two models) over the items in both.
+
+    A cell's values are right/wrong (bools) or, for a sampled cell, each item's share of right samples
+    (floats, pass@1). McNemar's test counts items that flipped between right and wrong, so it applies
+    only when both cells are bools; with shares its p and flip counts are None.
 
     Returns:
         ``{"n", "answer_accuracy", "explain_accuracy", "delta" (explain - answer), "ci_low",
@@ -201,15 +206,16 @@ def stability(answer_correct: dict[str, bool], explain_correct: dict[str, bool],
     ids = sorted(set(answer_correct) & set(explain_correct))
     a = [float(answer_correct[i]) for i in ids]
     e = [float(explain_correct[i]) for i in ids]
-    to_wrong = sum(1 for x, y in zip(a, e) if x and not y)
-    to_right = sum(1 for x, y in zip(a, e) if y and not x)
+    binary = all(isinstance(cell[i], bool) for cell in (answer_correct, explain_correct) for i in ids)
+    to_wrong = sum(1 for x, y in zip(a, e) if x and not y) if binary else None
+    to_right = sum(1 for x, y in zip(a, e) if y and not x) if binary else None
     low, high, method = paired_delta_ci(a, e, spec)
     answer_acc = float(np.mean(a)) if ids else float("nan")
     explain_acc = float(np.mean(e)) if ids else float("nan")
     return {
         "n": len(ids), "answer_accuracy": answer_acc, "explain_accuracy": explain_acc,
         "delta": explain_acc - answer_acc, "ci_low": low, "ci_high": high,
-        "mcnemar_p": mcnemar_exact_p(to_wrong, to_right),
+        "mcnemar_p": mcnemar_exact_p(to_wrong, to_right) if binary else None,
         "flips_to_wrong": to_wrong, "flips_to_right": to_right, "bootstrap": spec.to_dict(),
         "interval_method": method,
     }
@@ -240,4 +246,32 @@ def accuracy_block(correct: list[bool], scores: list[float], answered: list[bool
         "mean_score": float(np.mean(scores)) if n else float("nan"),
         "no_answer_rate": (n - sum(answered)) / n if n else float("nan"),
         "interval": {"method": "wilson", "confidence": spec.confidence},
+    }
+
+
+def sampled_accuracy_block(correct: list[list[bool]], scores: list[list[float]], answered: list[list[bool]],
+                           spec: BootstrapSpec) -> dict:
+    """:func:`accuracy_block` of items sampled k times each (the lists hold each item's k samples).
+
+    ``accuracy`` is pass@1: the mean over items of each item's share of right samples, with a bootstrap
+    interval over items (an item's k samples are not independent trials, so a Wilson interval over all
+    samples would be too narrow). ``pass_at_k``: the share of items with some right sample.
+    ``n_correct`` counts right samples; ``mean_score`` and ``no_answer_rate`` are over all samples.
+    """
+    n = len(correct)
+    shares = [sum(map(bool, c)) / len(c) for c in correct]
+    low, high = bootstrap_ci(shares, spec)
+    flat_scores = [x for item in scores for x in item]
+    flat_answered = [x for item in answered for x in item]
+    return {
+        "n": n,
+        "num_samples": len(correct[0]) if n else 0,
+        "n_correct": int(sum(sum(map(bool, c)) for c in correct)),
+        "accuracy": float(np.mean(shares)) if n else float("nan"),
+        "ci_low": low,
+        "ci_high": high,
+        "pass_at_k": float(np.mean([any(c) for c in correct])) if n else float("nan"),
+        "mean_score": float(np.mean(flat_scores)) if n else float("nan"),
+        "no_answer_rate": (len(flat_answered) - sum(flat_answered)) / len(flat_answered) if n else float("nan"),
+        "interval": {"method": f"{spec.method} bootstrap over items", "confidence": spec.confidence},
     }

@@ -1,10 +1,12 @@
 """The run directory's files: append-only ``predictions.jsonl`` with resume, atomic JSON writes.
 
-``predictions.jsonl`` holds one JSON object per finished item. Lines are appended after each batch
+``predictions.jsonl`` holds one JSON object per finished item, or per finished sample of an item when
+each item is sampled k times (``sample`` = 0..k-1; a line without it is sample 0). Lines are appended after each batch
 and the file is flushed and fsynced before the next batch starts, so a killed run loses at most the
 batch in flight. A kill during a write can leave a torn last line (no final newline): reading
 repairs the file by cutting it back to its last complete line, and those items are generated again.
-An item counts as done when a line with its id *and* the hash of its current prompt exists.
+A sample counts as done when a line with its item id, sample index *and* the hash of the item's current
+prompt exists.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ class PredictionsFile:
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def load(self) -> dict[str, dict]:
-        """Records by item id, after repairing a torn last line.
+    def load(self) -> dict[tuple[str, int], dict]:
+        """Records by ``(item id, sample)``, after repairing a torn last line.
 
         Raises:
             InputError: a complete line is not a JSON object with ``id``, ``prompt_hash`` and
-                ``response``, or an id occurs twice.
+                ``response`` (and a non-negative integer ``sample`` when it has one), or a sample of an
+                item occurs twice.
         """
         if not self.path.exists():
             return {}
@@ -44,7 +47,7 @@ class PredictionsFile:
             with open(self.path, "r+b") as handle:
                 handle.truncate(complete_end)
                 os.fsync(handle.fileno())
-        records: dict[str, dict] = {}
+        records: dict[tuple[str, int], dict] = {}
         try:
             text = data[:complete_end].decode("utf-8")
         except UnicodeDecodeError as error:
@@ -61,9 +64,13 @@ class PredictionsFile:
                 raise InputError(self.path, "JSON nested too deeply to read", line=number) from None
             if not isinstance(record, dict) or any(key not in record for key in REQUIRED_KEYS):
                 raise InputError(self.path, f"a prediction needs the keys {list(REQUIRED_KEYS)}", line=number)
-            if record["id"] in records:
-                raise InputError(self.path, f"item {record['id']!r} occurs twice", line=number, field="id")
-            records[record["id"]] = record
+            sample = record.get("sample", 0)
+            if type(sample) is not int or sample < 0:
+                raise InputError(self.path, "expected a non-negative integer", line=number, field="sample")
+            if (record["id"], sample) in records:
+                raise InputError(self.path, f"item {record['id']!r} (sample {sample}) occurs twice", line=number,
+                                 field="id")
+            records[(record["id"], sample)] = record
         return records
 
     def append(self, records: list[dict]) -> None:
@@ -78,7 +85,13 @@ class PredictionsFile:
             os.fsync(handle.fileno())
 
 
-def correct_by_id(path: str | Path) -> dict[str, bool]:
+def correct_by_id(path: str | Path) -> dict[str, bool] | dict[str, float]:
     """Per-item correctness of a ``predictions.jsonl`` (read through :meth:`PredictionsFile.load`), for
-    paired comparisons of two runs on the same items."""
-    return {item_id: bool(record.get("correct")) for item_id, record in PredictionsFile(path).load().items()}
+    paired comparisons of two runs on the same items: right or wrong (bools) when each item was answered
+    once, each item's share of right samples (floats, its pass@1) when the items were sampled."""
+    samples: dict[str, list[bool]] = {}
+    for (item_id, _), record in sorted(PredictionsFile(path).load().items()):
+        samples.setdefault(item_id, []).append(bool(record.get("correct")))
+    if all(len(outcomes) == 1 for outcomes in samples.values()):
+        return {item_id: outcomes[0] for item_id, outcomes in samples.items()}
+    return {item_id: sum(outcomes) / len(outcomes) for item_id, outcomes in samples.items()}

@@ -70,6 +70,11 @@ SAMPLED_FINDINGS_NOTE = (" A pass@1 row pairs cases by their share of right samp
                          "pass@k row pairs them by whether any sample was right; a majority row by whether the "
                          "answer most samples gave was right (a tie scores the share of tied answers that are "
                          "right, so no McNemar p either).")
+SAMPLED_ITEMS_NOTE = (" A row whose eval stages sampled each item k times (num_samples) pairs items by their share "
+                      "of right samples: its control and treatment columns are mean pass@1, and a share is not "
+                      "right/wrong, so no McNemar p (–).")
+SAMPLED_ACCURACY_NOTE = (" A cell marked pass@1 comes from a stage that sampled each item k times: the mean share of "
+                         "right samples, with a bootstrap CI over items, and its Δ has no McNemar p.")
 
 
 def collect_runs(run_dirs: list[Path], labels: list[str] | None) -> list[tuple[str, dict]]:
@@ -112,19 +117,22 @@ def _acc(body: dict | None) -> str:
     if body is None:
         return "–"
     m = body["metrics"]
-    return f"{_pct(m['accuracy'])} [{_pct(m['ci_low'])}, {_pct(m['ci_high'])}]"
+    sampled = f" pass@1 of {m['num_samples']}" if "pass_at_k" in m else ""
+    return f"{_pct(m['accuracy'])} [{_pct(m['ci_low'])}, {_pct(m['ci_high'])}]{sampled}"
 
 
 def _delta(answer: dict | None, explain: dict | None) -> str:
     stability = (explain or {}).get("stability") or (answer or {}).get("stability")
     if stability is None:
         return "–"
-    return (f"{100 * stability['delta']:+.1f} [{100 * stability['ci_low']:+.1f}, {100 * stability['ci_high']:+.1f}]"
-            f" p={stability['mcnemar_p']:.2g}")
+    p = "" if stability["mcnemar_p"] is None else f" p={stability['mcnemar_p']:.2g}"  # sampled: no McNemar
+    return f"{100 * stability['delta']:+.1f} [{100 * stability['ci_low']:+.1f}, {100 * stability['ci_high']:+.1f}]{p}"
 
 
 def _benchmark_details(body: dict) -> str:
-    summary = body["summary"]
+    summary, metrics = body["summary"], body["metrics"]
+    if "pass_at_k" in metrics:  # sampled: the breakdowns below are defined on one answer per item
+        return f"pass@1 of {metrics['num_samples']} samples; pass@{metrics['num_samples']} {_pct(metrics['pass_at_k'])}"
     if body["benchmark"] == "igakuqa":
         overall = summary["overall"]
         years = ", ".join(f"{year}: {y['score']}/{y['total']}"
@@ -210,7 +218,10 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
         # Sampled-episode cells are not right/wrong per case; say what their columns hold when there are any.
         sampled = any(cell.kind == "episodes" and cell.episodes != "final_diagnosis"
                       for contrast in contrasts for cell in (contrast.control, contrast.treatment))
-        sections.append(("Findings", FINDINGS_NOTE + (SAMPLED_FINDINGS_NOTE if sampled else ""),
+        sampled_items = any(contrast.control.kind == "eval" and seed["mcnemar_p"] is None
+                            for contrast, result in zip(contrasts, results) for seed in result["per_seed"])
+        sections.append(("Findings", FINDINGS_NOTE + (SAMPLED_FINDINGS_NOTE if sampled else "")
+                         + (SAMPLED_ITEMS_NOTE if sampled_items else ""),
                          *findings_rows(results)))
         missed = missed_rows(results)
         if missed[1]:
@@ -228,6 +239,8 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
         plots.append(accuracy_plot(accuracy_cells, benchmarks, run_labels, output / "accuracy.png"))
         if delta_cells:
             plots.append(delta_plot(delta_cells, benchmarks, run_labels, output / "stability.png"))
+        if any("pass_at_k" in body["metrics"] for _, results in runs for body in results.values()):
+            note += SAMPLED_ACCURACY_NOTE
         sections.append(("Accuracy", note, header, rows))
         gains = gain_rows(runs)
         if gains[1]:

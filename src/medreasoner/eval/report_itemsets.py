@@ -25,7 +25,7 @@ def item_ids(body: dict) -> frozenset[str] | None:
     if body.get("correct_by_id") is not None:
         return frozenset(body["correct_by_id"])
     path = Path(body.get("_dir", "")) / "predictions.jsonl"
-    return frozenset(PredictionsFile(path).load()) if path.is_file() else None
+    return frozenset(item_id for item_id, _ in PredictionsFile(path).load()) if path.is_file() else None
 
 
 def item_set_rows(runs: list[tuple[str, dict]]) -> tuple[list[str], list[list[str]]]:

@@ -81,12 +81,25 @@ def lineage(run_dir: Path, stages: list[dict] | None = None) -> dict[str, list[s
     return {s["name"]: [n for n in map(stage_of, _model_sources(s)) if n] for s in stages}
 
 
+def _decoding(stage: dict) -> tuple:
+    """An eval stage's decoding protocol (greedy, or sampled at a temperature and nucleus k times): a gain
+    is only measured between two stages that decoded alike. Recipes from before top_p and num_samples
+    existed decoded with the whole distribution, once per item."""
+    generation = (stage.get("config") or {}).get("generation") or {}
+    return (generation.get("temperature"), generation.get("top_p", 1.0), generation.get("num_samples", 1))
+
+
 def trained_from(run_dir: Path, eval_stage: str) -> list[str]:
-    """The eval stages that evaluated the models ``eval_stage``'s model was trained from: the nearest
-    evaluated ancestors (an SFT model started from an unevaluated CPT model compares with the base)."""
+    """The eval stages that evaluated the models ``eval_stage``'s model was trained from, decoding as it
+    does: the nearest evaluated ancestors (an SFT model started from an unevaluated CPT model compares
+    with the base). A greedy evaluation of GRPO compares with the greedy one of SFT, a sampled with the
+    sampled."""
     stages = recipe_stages(run_dir) or []
     parents = lineage(run_dir, stages)
-    evaluators = {parents[s["name"]][0]: s["name"] for s in stages if s.get("kind") == "eval" and parents[s["name"]]}
+    by_name = {s["name"]: s for s in stages}
+    protocol = _decoding(by_name.get(eval_stage, {}))
+    evaluators = {parents[s["name"]][0]: s["name"] for s in stages
+                  if s.get("kind") == "eval" and parents[s["name"]] and _decoding(s) == protocol}
     evaluated = (parents.get(eval_stage) or [None])[0]
     found, frontier, seen = [], list(parents.get(evaluated, [])), set()
     while frontier:
@@ -124,7 +137,8 @@ def gain_rows(runs: list[tuple[str, dict]]) -> tuple[list[str], list[list[str]]]
                 if s["n"] == 0:
                     continue
                 rows.append([label, parent_label, key[0], key[1], str(s["n"]), f"{100 * s['delta']:+.1f}",
-                             f"[{100 * s['ci_low']:+.1f}, {100 * s['ci_high']:+.1f}]", f"{s['mcnemar_p']:.3g}"])
+                             f"[{100 * s['ci_low']:+.1f}, {100 * s['ci_high']:+.1f}]",
+                             "–" if s["mcnemar_p"] is None else f"{s['mcnemar_p']:.3g}"])
     return header, rows
 
 

@@ -8,7 +8,15 @@ another model is refused, :mod:`medreasoner.eval.provenance`) and ``results.json
 records the data's SHA-256 and the source commit, so a standalone eval has the provenance a pipeline's
 stage manifest gives an eval stage). A rerun
 skips items whose id and prompt hash are already in ``predictions.jsonl``, so an interrupted run is
-finished by running the same command again. Metrics are always recomputed by grading the stored raw
+finished by running the same command again.
+
+With ``num_samples`` k > 1 (sampling, temperature > 0) every item is answered k times, one generation
+pass per sample index with seed ``settings.seed + sample`` (as the ``generate`` data step draws its
+samples), and ``predictions.jsonl`` holds one line per sample. ``metrics.accuracy`` is then pass@1, the
+mean over items of each item's share of right samples, with a bootstrap interval over items, and
+``metrics.pass_at_k`` the share of items some sample got right: how reasoning models are usually
+scored when sampled (a temperature of about 0.6 and top-p 0.95, the mean over samples), and the
+second protocol of the tiny reproduce run's finding 1 (docs/recipes.md). Metrics are always recomputed by grading the stored raw
 responses with the current verifier, so an interrupted-and-resumed run ends with the same numbers
 as an uninterrupted one.
 """
@@ -18,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -27,7 +35,7 @@ from medreasoner.benchmarks import BENCHMARKS, load_benchmark
 from medreasoner.benchmarks.item import GestationalAge, Item
 from medreasoner.errors import InputError
 from medreasoner.eval.generation import Completion, GenerationSettings, PromptStyle
-from medreasoner.eval.metrics import BOOTSTRAP, accuracy_block, distribution, stability
+from medreasoner.eval.metrics import BOOTSTRAP, accuracy_block, distribution, sampled_accuracy_block, stability
 from medreasoner.eval.predictions import PredictionsFile
 from medreasoner.eval.prompts import PromptBuilder, find_igakuqa_prompts, load_igakuqa_exemplars
 from medreasoner.eval.provenance import check_identity, model_identity
@@ -55,6 +63,7 @@ class EvalRequest:
             ``Path("none")`` = zero-shot.
         grading: verifier mode, ``"normalized"`` or ``"official"``.
         settings: decoding settings.
+        num_samples: answers per item (k); above 1 the settings must sample (temperature > 0).
         name: what the results are called (``<name>_<mode>/``, results.json ``name``); None = the
             benchmark. Lets one output directory hold two files of the same benchmark.
     """
@@ -68,6 +77,7 @@ class EvalRequest:
     igakuqa_prompts: Path | None
     grading: str
     settings: GenerationSettings
+    num_samples: int
     name: str | None = None
 
     @property
@@ -104,10 +114,10 @@ def _exemplars(request: EvalRequest):
     return load_igakuqa_exemplars(source), source
 
 
-def _record(item: Item, prompt_hash: str, completion: Completion, grading: str) -> dict:
+def _record(item: Item, sample: int, prompt_hash: str, completion: Completion, grading: str) -> dict:
     result = grade(completion.text, item, grading)
     return {
-        "id": item.id, "prompt_hash": prompt_hash, "response": completion.text,
+        "id": item.id, "sample": sample, "prompt_hash": prompt_hash, "response": completion.text,
         "extracted": jsonable(result.extracted), "correct": bool(result.correct), "score": float(result.score),
         "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
         "latency_s": round(completion.latency_s, 6), "finish_reason": completion.finish_reason,
@@ -133,14 +143,14 @@ def source_record(request: EvalRequest) -> dict:
 
 
 def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, show_progress: bool,
-                  shared: dict[str, Completion], origin: dict) -> dict:
+                  shared: dict[tuple[str, int], Completion], origin: dict) -> dict:
     """Generate the missing predictions of one mode, then grade everything and write results.json.
 
-    ``shared`` maps a rendered prompt's sha256 to its completion. A prompt found there is not generated
-    again, and every new completion is added to it. One eval stage passes one map to all of its
-    benchmarks, so a benchmark that is a subset of another (the demo's CPT-only items) costs no model
-    time and gets exactly the superset's answers. The map must only be shared between requests with
-    the same backend and generation settings.
+    ``shared`` maps (a rendered prompt's sha256, sample index) to its completion. A prompt found there is
+    not generated again, and every new completion is added to it. One eval stage passes one map to all of
+    its benchmarks, so a benchmark that is a subset of another (the demo's CPT-only items) costs no model
+    time and gets exactly the superset's answers. The map must only be shared between requests with the
+    same backend, generation settings and ``num_samples``.
 
     ``origin``: :func:`source_record` of the request (data hash, commit), computed once for all modes.
 
@@ -158,40 +168,67 @@ def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, s
     identity = model_identity(backend.describe())
     check_identity(run_dir, identity, bool(done))
     _check_settings(run_dir, {"backend": backend.describe()["backend"], "model": backend.describe()["model"],
-                              "prompt_style": request.prompt_style, "generation": generation}, bool(done))
-    for item, prompt_hash in zip(items, hashes):
-        if item.id in done and done[item.id]["prompt_hash"] != prompt_hash:
-            raise InputError(predictions.path, f"item {item.id!r} was generated from a different prompt "
+                              "prompt_style": request.prompt_style, "generation": generation,
+                              **({"num_samples": request.num_samples} if request.num_samples > 1 else {})},
+                    bool(done))
+    hash_of = dict(zip((item.id for item in items), hashes))
+    for (item_id, _), record in done.items():
+        if item_id in hash_of and record["prompt_hash"] != hash_of[item_id]:
+            raise InputError(predictions.path, f"item {item_id!r} was generated from a different prompt "
                              "(template or data changed); use a new --output directory", field="prompt_hash")
-    pending = [i for i, item in enumerate(items) if item.id not in done]
-    with tqdm(total=len(items), initial=len(items) - len(pending), desc=f"{request.benchmark}/{mode}",
-              unit="item", disable=not show_progress) as bar:
-        def record(positions: list[int], completions: list[Completion]) -> None:
-            records = [_record(items[j], hashes[j], c, request.grading) for j, c in zip(positions, completions)]
-            predictions.append(records)
-            done.update((r["id"], r) for r in records)
-            shared.update((hashes[j], c) for j, c in zip(positions, completions))
-            bar.update(len(records))
+    samples = range(request.num_samples)
+    pending = [(i, s) for s in samples for i, item in enumerate(items) if (item.id, s) not in done]
+    total = len(items) * request.num_samples
+    with tqdm(total=total, initial=total - len(pending), desc=f"{request.benchmark}/{mode}",
+              unit="answer" if request.num_samples > 1 else "item", disable=not show_progress) as bar:
+        for sample in samples:
+            def record(positions: list[int], completions: list[Completion], sample: int = sample) -> None:
+                records = [_record(items[j], sample, hashes[j], c, request.grading) for j, c in zip(positions, completions)]
+                predictions.append(records)
+                done.update(((r["id"], sample), r) for r in records)
+                shared.update(((hashes[j], sample), c) for j, c in zip(positions, completions))
+                bar.update(len(records))
 
-        reused = [i for i in pending if hashes[i] in shared]
-        if reused:
-            record(reused, [shared[hashes[i]] for i in reused])
-        todo = [i for i in pending if hashes[i] not in shared]
-        if todo:
-            backend.generate([prompts[i] for i in todo], request.settings,
-                             lambda indices, completions: record([todo[k] for k in indices], completions))
-    results = build_results(items, [done[item.id] for item in items], request, mode, backend, builder, prompts[0],
-                            origin)
+            missing = [i for i, s in pending if s == sample]
+            reused = [i for i in missing if (hashes[i], sample) in shared]
+            if reused:
+                record(reused, [shared[(hashes[i], sample)] for i in reused])
+            todo = [i for i in missing if (hashes[i], sample) not in shared]
+            if todo:
+                # One pass per sample index, seeded seed + sample: every sample of an item differs, and k = 1
+                # keeps the request's own seed.
+                settings = replace(request.settings, seed=request.settings.seed + sample)
+                backend.generate([prompts[i] for i in todo], settings,
+                                 lambda indices, completions: record([todo[k] for k in indices], completions))
+    records = [[done[(item.id, s)] for s in samples] for item in items]
+    results = build_results(items, records, request, mode, backend, builder, prompts[0], origin)
     results["model_identity"] = identity
     write_json_atomic(run_dir / "results.json", results)
     return results
 
 
-def build_results(items: list[Item], records: list[dict], request: EvalRequest, mode: str, backend,
+def build_results(items: list[Item], records: list[list[dict]], request: EvalRequest, mode: str, backend,
                   builder: PromptBuilder, example_prompt, origin: dict) -> dict:
-    """The results.json body; grades come from re-grading the stored raw responses. ``origin``:
-    :func:`source_record`."""
-    grades = [grade(r["response"], item, request.grading) for item, r in zip(items, records)]
+    """The results.json body; grades come from re-grading the stored raw responses. ``records``: each
+    item's prediction per sample (one when ``num_samples`` is 1). ``origin``: :func:`source_record`."""
+    grades = [[grade(r["response"], item, request.grading) for r in item_records]
+              for item, item_records in zip(items, records)]
+    flat = [r for item_records in records for r in item_records]
+    if request.num_samples == 1:
+        first = [g[0] for g in grades]
+        metrics = accuracy_block([g.correct for g in first], [g.score for g in first],
+                                 [g.extracted is not None for g in first], BOOTSTRAP)
+        summary = summarize(request.benchmark, items, first, request.grading)
+        correct = {item.id: bool(g.correct) for item, g in zip(items, first)}
+    else:
+        metrics = sampled_accuracy_block([[g.correct for g in item] for item in grades],
+                                         [[g.score for g in item] for item in grades],
+                                         [[g.extracted is not None for g in item] for item in grades], BOOTSTRAP)
+        # the benchmark's own breakdown (IgakuQA points, MedCalc categories) is defined on one answer per item
+        summary = {"n": len(items), "per_sample": [summarize(request.benchmark, items, [g[s] for g in grades],
+                                                             request.grading) for s in range(request.num_samples)]}
+        correct = {item.id: sum(bool(g.correct) for g in item_grades) / len(item_grades)
+                   for item, item_grades in zip(items, grades)}
     return {
         "schema_version": RESULTS_SCHEMA,
         "benchmark": request.benchmark,
@@ -204,17 +241,18 @@ def build_results(items: list[Item], records: list[dict], request: EvalRequest, 
         "limit": request.limit,
         "grading": request.grading,
         "backend": backend.describe(),
-        "generation": {**request.settings.to_dict(), "prompt_style": request.prompt_style},
+        "generation": {**request.settings.to_dict(), "prompt_style": request.prompt_style,
+                       "num_samples": request.num_samples},
         "prompt": {**builder.describe(), "example": example_prompt.to_dict()},
-        "metrics": accuracy_block([g.correct for g in grades], [g.score for g in grades],
-                                  [g.extracted is not None for g in grades], BOOTSTRAP),
-        "summary": summarize(request.benchmark, items, grades, request.grading),
-        "tokens": {"prompt": distribution([r["prompt_tokens"] for r in records]),
-                   "completion": distribution([r["completion_tokens"] for r in records])},
-        "latency_s": distribution([r["latency_s"] for r in records]),
-        "finish_reasons": dict(sorted(Counter(r["finish_reason"] for r in records).items())),
-        "context": _context(backend.describe().get("context_length"), records),
-        "correct_by_id": {item.id: bool(g.correct) for item, g in zip(items, grades)},
+        "metrics": metrics,
+        "summary": summary,
+        "tokens": {"prompt": distribution([r["prompt_tokens"] for r in flat]),
+                   "completion": distribution([r["completion_tokens"] for r in flat])},
+        "latency_s": distribution([r["latency_s"] for r in flat]),
+        "finish_reasons": dict(sorted(Counter(r["finish_reason"] for r in flat).items())),
+        "context": _context(backend.describe().get("context_length"), flat),
+        # right/wrong per item; with num_samples > 1 each item's share of right samples (its pass@1)
+        "correct_by_id": correct,
     }
 
 
@@ -227,16 +265,19 @@ def _context(context_length: int | None, records: list[dict]) -> dict:
 
 
 def run_eval(request: EvalRequest, backend, *, show_progress: bool,
-             shared: dict[str, Completion] | None = None) -> dict[str, dict]:
+             shared: dict[tuple[str, int], Completion] | None = None) -> dict[str, dict]:
     """Evaluate every mode ``request.mode`` names; with ``both``, add the paired stability block.
 
-    ``shared``: completions by prompt hash, reused across calls (:func:`evaluate_mode`).
+    ``shared``: completions by (prompt hash, sample), reused across calls (:func:`evaluate_mode`).
 
     Returns:
         ``{mode: results}``; with ``both`` each results dict also holds ``"stability"``.
     """
     if request.mode not in MODE_CHOICES:
         raise ValueError(f"unknown mode {request.mode!r}; choose one of {sorted(MODE_CHOICES)}")
+    if request.num_samples < 1 or (request.num_samples > 1 and request.settings.temperature == 0):
+        raise ValueError(f"num_samples {request.num_samples}: give 1, or more with a temperature above 0 "
+                         "(greedy decoding gives the same answer every time)")
     items = load_benchmark(request.benchmark, request.data)
     if request.limit is not None:
         items = items[:request.limit]

@@ -18,7 +18,8 @@ Example recipe section::
         mode: both
         prompt_style: chat
         grading: normalized
-        generation: {max_new_tokens: 256, temperature: 0.0, batch_size: 16, thinking_budget: null}
+        generation: {max_new_tokens: 256, temperature: 0.0, top_p: 1.0, num_samples: 1, batch_size: 16,
+                     thinking_budget: null}
         benchmarks:
           - {name: items, data: "${world}/eval/test_mcq.jsonl", limit: null, igakuqa_prompts: null}
 """
@@ -85,6 +86,9 @@ class GenerationSection(BaseModel):
     Attributes:
         max_new_tokens: generated-token cap per item.
         temperature: 0 = greedy.
+        top_p: nucleus mass in (0, 1] when sampling (1 = the whole distribution).
+        num_samples: answers per item; above 1 (with a temperature above 0) accuracy is pass@1, the mean
+            share of right samples, and results.json adds pass@k (docs/evaluation.md).
         batch_size: prompts per generation batch.
         thinking_budget: tokens allowed inside ``<think>`` before a forced close (None = no limit).
     """
@@ -93,8 +97,18 @@ class GenerationSection(BaseModel):
     # The same ranges GenerationSettings enforces when the stage runs, so `validate` rejects them too.
     max_new_tokens: int = Field(ge=1)
     temperature: float = Field(ge=0)
+    top_p: float = Field(gt=0, le=1)
+    num_samples: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     thinking_budget: int | None = Field(ge=1)
+
+    @field_validator("num_samples")
+    @classmethod
+    def _samples_need_sampling(cls, num_samples: int, info: ValidationInfo) -> int:
+        if num_samples > 1 and info.data.get("temperature") == 0:
+            raise ValueError("num_samples above 1 needs a temperature above 0 (greedy decoding gives the same "
+                             "answer every time)")
+        return num_samples
 
     @field_validator("thinking_budget")
     @classmethod
@@ -141,14 +155,15 @@ def run(config: Config, ctx: StageContext) -> dict:
     """Evaluate ``config.model`` on every benchmark; returns ``{"<benchmark>/<mode>/accuracy": ...}``
     plus ``"<benchmark>/delta"`` (explain - answer) with ``mode: both``."""
     settings = GenerationSettings(max_new_tokens=config.generation.max_new_tokens,
-                                  temperature=config.generation.temperature, seed=ctx.seed,
+                                  temperature=config.generation.temperature, top_p=config.generation.top_p,
+                                  seed=ctx.seed,
                                   thinking_budget=config.generation.thinking_budget,
                                   batch_size=config.generation.batch_size)
     backend = load_backend(config.backend, model_path=config.model, dtype=config.dtype)
     metrics: dict[str, float] = {}
     # One backend and one set of settings for every benchmark of the stage, so a prompt that two
     # benchmarks share (a subset file such as cpt_only) is generated once.
-    shared: dict[str, Completion] = {}
+    shared: dict[tuple[str, int], Completion] = {}
     for section in config.benchmarks:
         if section.igakuqa_prompts is not None and section.benchmark != "igakuqa":
             raise ValueError(f"benchmark {section.name}: igakuqa_prompts applies to igakuqa only")
@@ -156,7 +171,7 @@ def run(config: Config, ctx: StageContext) -> dict:
             benchmark=section.benchmark, name=section.name, data=Path(section.data), mode=config.mode, limit=section.limit,
             output=ctx.out_dir, prompt_style=config.prompt_style,
             igakuqa_prompts=Path(section.igakuqa_prompts) if section.igakuqa_prompts else None,
-            grading=config.grading, settings=settings,
+            grading=config.grading, settings=settings, num_samples=config.generation.num_samples,
         )
         metrics.update(headline_metrics(section.name, run_eval(request, backend, show_progress=True, shared=shared)))
     ctx.log(metrics, 0)  # metrics.jsonl and the recipe's trackers (logging.report_to)
@@ -165,8 +180,8 @@ def run(config: Config, ctx: StageContext) -> dict:
 
 def headline_metrics(name: str, results: dict[str, dict]) -> dict[str, float]:
     """The numbers an evaluation logs to the trackers (the eval stage, ``medreasoner eval --report-to``):
-    ``<name>/<mode>/accuracy`` and ``/no_answer_rate`` (fractions) per mode, and ``<name>/delta``
-    (explain - answer accuracy) when both modes ran.
+    ``<name>/<mode>/accuracy`` (pass@1 when sampled) and ``/no_answer_rate`` (fractions) per mode, ``/pass_at_k``
+    when each item was sampled k times, and ``<name>/delta`` (explain - answer accuracy) when both modes ran.
 
     Args:
         name: the benchmark's results name.
@@ -176,6 +191,8 @@ def headline_metrics(name: str, results: dict[str, dict]) -> dict[str, float]:
     for mode, body in results.items():
         metrics[f"{name}/{mode}/accuracy"] = body["metrics"]["accuracy"]
         metrics[f"{name}/{mode}/no_answer_rate"] = body["metrics"]["no_answer_rate"]
+        if "pass_at_k" in body["metrics"]:
+            metrics[f"{name}/{mode}/pass_at_k"] = body["metrics"]["pass_at_k"]
     if "stability" in results.get("explain", {}):
         metrics[f"{name}/delta"] = results["explain"]["stability"]["delta"]
     return metrics

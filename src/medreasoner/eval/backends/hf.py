@@ -136,7 +136,7 @@ class HFBackend:
         # penalty) never leak into the run: what results.json records is all that was applied.
         config = GenerationConfig(
             max_new_tokens=max_new_tokens, do_sample=sample, temperature=settings.temperature if sample else None,
-            top_p=1.0 if sample else None, top_k=0 if sample else None, eos_token_id=stop_ids,
+            top_p=settings.top_p if sample else None, top_k=0 if sample else None, eos_token_id=stop_ids,
             pad_token_id=self.tokenizer.pad_token_id,
         )
         output = self.model.generate(**batch, generation_config=config)

@@ -52,7 +52,7 @@ class VLLMBackend:
         return prompt.text
 
     def _params(self, settings: GenerationSettings, max_tokens: int, stop: list[str]):
-        return self.vllm.SamplingParams(max_tokens=max_tokens, temperature=settings.temperature, top_p=1.0,
+        return self.vllm.SamplingParams(max_tokens=max_tokens, temperature=settings.temperature, top_p=settings.top_p,
                                         seed=settings.seed, stop=stop, include_stop_str_in_output=True,
                                         skip_special_tokens=False)
 
