@@ -81,7 +81,8 @@ def main() -> None:
     lengths = [len(backend.encode(p)) for p in prompts]
     print(f"{args.items} prompts, {min(lengths)}-{max(lengths)} tokens, max_new_tokens={args.max_new_tokens}, "
           f"torch threads={torch.get_num_threads()}")
-    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=0.0, top_p=1.0, seed=0, thinking_budget=None,
+    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=0.0, top_p=1.0,
+                                  seed=0, thinking_budget=None,
                                   batch_size=args.batch_size)
     backend.generate(prompts[:2], settings)  # warm-up (first-call allocations)
     began = time.perf_counter()

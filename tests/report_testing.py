@@ -44,8 +44,9 @@ def pipeline_run(tmp_path):
                dropped=[drop(rows[3], "near_duplicate", "0"), drop(rows[4], "near_duplicate", "1")], input_path="p")
     data = write_medqa(tmp_path / "medqa.jsonl", 8)
     for stage, right in (("eval_z_sft", range(4)), ("eval_a_rpo", range(6))):
-        request = EvalRequest(num_samples=1, benchmark="medqa", data=data, mode="answer", limit=None, output=run / stage,
-                              prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=SETTINGS)
+        request = EvalRequest(benchmark="medqa", data=data, mode="answer", limit=None, output=run / stage,
+                              prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=SETTINGS,
+                              num_samples=1)
         run_eval(request, ScriptedBackend(_script(right)), show_progress=False)
     return run
 

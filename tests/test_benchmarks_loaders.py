@@ -303,10 +303,11 @@ def test_an_eval_scores_the_first_rl_rows_as_grpo_trains_on_them(tmp_path):
     path = tmp_path / "select_rl.jsonl"
     path.write_text("".join(json.dumps({"prompt": [], "item": item_to_json(item)}) + "\n" for item in items))
     script = {f"Case {k}:": f"\\boxed{{Condition {k if k != 1 else 9}}}" for k in range(5)}  # item 1 wrong
-    request = EvalRequest(num_samples=1, benchmark="rl_rows", data=path, mode="answer", limit=3, output=tmp_path / "eval",
+    request = EvalRequest(benchmark="rl_rows", data=path, mode="answer", limit=3, output=tmp_path / "eval",
                           prompt_style="chat", igakuqa_prompts=None, grading="normalized",
-                          settings=GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0, seed=0, thinking_budget=None,
-                                                      batch_size=2))
+                          settings=GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0,
+                                                      seed=0, thinking_budget=None,
+                                                      batch_size=2), num_samples=1)
     run_eval(request, ScriptedBackend(script), show_progress=False)
     metrics = json.loads((tmp_path / "eval" / "rl_rows_answer" / "results.json").read_text())["metrics"]
     assert (metrics["n"], metrics["n_correct"]) == (3, 2)

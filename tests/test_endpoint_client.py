@@ -138,8 +138,9 @@ def test_authorization_header_only_with_a_key(double):
 def test_eval_stores_and_grades_the_whole_response_of_a_reasoning_server(double, tmp_path, field):
     _, url = double(reasoning_field=field)
     data = write_medqa(tmp_path / "q.jsonl", 4)  # golds A, B, C, D
-    request = EvalRequest(num_samples=1, benchmark="medqa", data=data, mode="answer", limit=None, output=tmp_path / "out",
-                          prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=GREEDY)
+    request = EvalRequest(benchmark="medqa", data=data, mode="answer", limit=None, output=tmp_path / "out",
+                          prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=GREEDY,
+                          num_samples=1)
     backend = EndpointBackend(url, "m", api_key_env="MEDREASONER_TEST_NO_KEY", timeout_s=10.0, max_retries=0)
     results = run_eval(request, backend, show_progress=False)["answer"]
     predictions = tmp_path / "out" / "medqa_answer" / "predictions.jsonl"

@@ -99,7 +99,8 @@ def test_thinking_budget_force_closes_the_think_block(setup, monkeypatch):
 
     items = load_benchmark("medqa", data["medqa"])[:2]
     prompts = [PromptBuilder("medqa", "explain", "chat", [], None).render(item) for item in items]
-    settings = GenerationSettings(max_new_tokens=10, temperature=0.0, top_p=1.0, seed=0, thinking_budget=3, batch_size=2)
+    settings = GenerationSettings(max_new_tokens=10, temperature=0.0, top_p=1.0,
+                                  seed=0, thinking_budget=3, batch_size=2)
     tokenizer = backend.tokenizer
     forced_ids = tokenizer(FORCED_CLOSE, add_special_tokens=False)["input_ids"]
     # Record the token rows of each generate call: the budget is about tokens, and decoded text
@@ -121,7 +122,8 @@ def test_thinking_budget_force_closes_the_think_block(setup, monkeypatch):
 
 def test_completion_style_and_sampling_are_reproducible(setup, tmp_path):
     backend, data, _ = setup
-    sampled = GenerationSettings(max_new_tokens=6, temperature=0.9, top_p=1.0, seed=7, thinking_budget=None, batch_size=2)
+    sampled = GenerationSettings(max_new_tokens=6, temperature=0.9, top_p=1.0,
+                                 seed=7, thinking_budget=None, batch_size=2)
     runs = [run_eval(request("medqa", data["medqa"], tmp_path / name, mode="answer", prompt_style="completion", limit=2,
                              settings=sampled), backend, show_progress=False) for name in ("x", "y")]
     texts = [(tmp_path / n / "medqa_answer" / "predictions.jsonl").read_text() for n in ("x", "y")]

@@ -55,8 +55,9 @@ def responses(output, benchmark):
 def test_endpoint_predictions_equal_local_greedy_predictions(server, tmp_path, benchmark, writer):
     model, url = server
     data = writer(tmp_path)
-    make = lambda output: EvalRequest(num_samples=1, benchmark=benchmark, data=data, mode="answer", limit=None, output=output,  # noqa: E731
-                                      prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=GREEDY)
+    make = lambda output: EvalRequest(benchmark=benchmark, data=data, mode="answer", limit=None, output=output,  # noqa: E731
+                                      prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=GREEDY,
+                                      num_samples=1)
     remote = run_eval(make(tmp_path / "remote"), endpoint(url), show_progress=False)
     local = run_eval(make(tmp_path / "local"), HFBackend(str(model), dtype="auto"), show_progress=False)
     assert responses(tmp_path / "remote", benchmark) == responses(tmp_path / "local", benchmark)

@@ -29,8 +29,9 @@ class CountingBackend(ScriptedBackend):
 
 
 def request(output, name, data):
-    return EvalRequest(num_samples=1, benchmark="medqa", name=name, data=data, mode="both", limit=None, output=output,
-                       prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=SETTINGS)
+    return EvalRequest(benchmark="medqa", name=name, data=data, mode="both", limit=None, output=output,
+                       prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=SETTINGS,
+                       num_samples=1)
 
 
 def responses(output, name, mode):

@@ -44,8 +44,8 @@ IGAKUQA_SCRIPT = {
 
 
 def evaluate(output, benchmark, data, script):
-    request = EvalRequest(num_samples=1, benchmark=benchmark, data=data, mode="both", limit=None, output=output, prompt_style="chat",
-                          igakuqa_prompts=None, grading="normalized", settings=SETTINGS)
+    request = EvalRequest(benchmark=benchmark, data=data, mode="both", limit=None, output=output, prompt_style="chat",
+                          igakuqa_prompts=None, grading="normalized", settings=SETTINGS, num_samples=1)
     return run_eval(request, ScriptedBackend(script), show_progress=False)
 
 
@@ -115,9 +115,9 @@ def test_boundary_accuracies_keep_wilson_intervals_and_named_results_stay_apart(
     # 0/8 and 8/8: Wilson bounds z^2 / (n + z^2) = 3.8415 / 11.8415 = 32.4 % from the boundary, never [0, 0].
     medqa = write_medqa(tmp_path / "medqa.jsonl", 8)
     for name, right in (("medqa_none", range(0)), ("medqa_all", range(8))):
-        request = EvalRequest(num_samples=1, benchmark="medqa", data=medqa, mode="both", limit=None, output=tmp_path / "run",
+        request = EvalRequest(benchmark="medqa", data=medqa, mode="both", limit=None, output=tmp_path / "run",
                               prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=SETTINGS,
-                              name=name)
+                              name=name, num_samples=1)
         results = run_eval(request, ScriptedBackend(medqa_script(right, right)), show_progress=False)
         assert results["answer"]["name"] == name and (tmp_path / "run" / f"{name}_answer" / "results.json").is_file()
         stability = results["explain"]["stability"]

@@ -56,9 +56,10 @@ def write_mcq(path: Path, ids: list[str]) -> Path:
 
 
 def evaluate(output: Path, data: Path, backend: PlannedBackend, batch_size: int = 2) -> None:
-    settings = GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0, seed=0, thinking_budget=None, batch_size=batch_size)
-    request = EvalRequest(num_samples=1, benchmark="mcq", data=data, mode="answer", limit=None, output=output, prompt_style="chat",
-                          igakuqa_prompts=None, grading="normalized", settings=settings)
+    settings = GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0,
+                                  seed=0, thinking_budget=None, batch_size=batch_size)
+    request = EvalRequest(benchmark="mcq", data=data, mode="answer", limit=None, output=output, prompt_style="chat",
+                          igakuqa_prompts=None, grading="normalized", settings=settings, num_samples=1)
     run_eval(request, backend, show_progress=False)
 
 
@@ -121,9 +122,11 @@ def test_standalone_eval_records_data_hash_and_commit_in_results(tmp_path, monke
                         lambda path: hashed.append(path) or hashlib.sha256(path.read_bytes()).hexdigest())
     data = write_mcq(tmp_path / "mcq.jsonl", ["q1", "q2"])
     expected = hashlib.sha256(data.read_bytes()).hexdigest()
-    settings = GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0, seed=0, thinking_budget=None, batch_size=2)
-    request = EvalRequest(num_samples=1, benchmark="mcq", data=data, mode="both", limit=None, output=tmp_path / "ep",
-                          prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=settings)
+    settings = GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0,
+                                  seed=0, thinking_budget=None, batch_size=2)
+    request = EvalRequest(benchmark="mcq", data=data, mode="both", limit=None, output=tmp_path / "ep",
+                          prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=settings,
+                          num_samples=1)
     run_eval(request, PlannedBackend({"backend": "endpoint", "endpoint": "http://h/v1", "model": "m"},
                                      [1.0] * 4, per_batch=False), show_progress=False)
     assert hashed == [data]  # once per run_eval call, not per mode
@@ -142,9 +145,11 @@ def test_standalone_eval_of_a_directory_hashes_it_like_a_stage_manifest(tmp_path
     folder = tmp_path / "igakuqa"
     folder.mkdir()
     (folder / "2018.jsonl").write_text("{}\n")
-    settings = GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0, seed=0, thinking_budget=None, batch_size=2)
-    request = EvalRequest(num_samples=1, benchmark="igakuqa", data=folder, mode="answer", limit=None, output=tmp_path / "o",
-                          prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=settings)
+    settings = GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0,
+                                  seed=0, thinking_budget=None, batch_size=2)
+    request = EvalRequest(benchmark="igakuqa", data=folder, mode="answer", limit=None, output=tmp_path / "o",
+                          prompt_style="chat", igakuqa_prompts=None, grading="normalized", settings=settings,
+                          num_samples=1)
     assert source_record(request) == {"data_sha256": path_sha256(folder), "git_commit": None}
 
 

@@ -125,10 +125,11 @@ def test_sampled_episodes_stages_get_pass_at_k_rows(tmp_path):
 def test_report_shows_training_sections(tmp_path):
     run = _run(tmp_path)
     assert sampling_rows(run)[1] == [["rollouts", "m", "answer", "3", "4", "41.7", "66.7"]]
-    settings = GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0, seed=0, thinking_budget=None, batch_size=2)
-    request = EvalRequest(num_samples=1, benchmark="medqa", data=write_medqa(tmp_path / "medqa.jsonl", 2), mode="answer", limit=None,
+    settings = GenerationSettings(max_new_tokens=8, temperature=0.0, top_p=1.0,
+                                  seed=0, thinking_budget=None, batch_size=2)
+    request = EvalRequest(benchmark="medqa", data=write_medqa(tmp_path / "medqa.jsonl", 2), mode="answer", limit=None,
                           output=run / "eval", prompt_style="chat", igakuqa_prompts=None, grading="normalized",
-                          settings=settings)
+                          settings=settings, num_samples=1)
     run_eval(request, ScriptedBackend({}), show_progress=False)  # a report needs one evaluated model
     assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
     markdown = (tmp_path / "report" / "report.md").read_text()

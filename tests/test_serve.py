@@ -59,7 +59,8 @@ def client(server):
 def local_text(model, messages, max_new_tokens: int) -> tuple[str, int, int]:
     """(text, prompt tokens, completion tokens) of the HF eval backend, greedy."""
     backend = HFBackend(str(model), dtype="float32")
-    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0, top_p=1.0, seed=0, thinking_budget=None,
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0, top_p=1.0,
+                                  seed=0, thinking_budget=None,
                                   batch_size=1)
     done = backend.generate([Prompt(style="chat", messages=tuple(messages))], settings)[0]
     return done.text, done.prompt_tokens, done.completion_tokens

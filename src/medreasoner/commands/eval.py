@@ -89,8 +89,8 @@ def check_arguments(args: argparse.Namespace) -> None:
     any model is loaded, so a typo costs no load time and writes nothing."""
     bounds = [("--limit", args.limit, 1, "evaluate at least one item; omit --limit for all"),
               ("--batch-size", args.batch_size, 1, None), ("--max-new-tokens", args.max_new_tokens, 1, None),
-              ("--max-retries", args.max_retries, 0, "0 = no retries"), ("--thinking-budget", args.thinking_budget, 1, None),
-              ("--num-samples", args.num_samples, 1, None)]
+              ("--max-retries", args.max_retries, 0, "0 = no retries"),
+              ("--thinking-budget", args.thinking_budget, 1, None), ("--num-samples", args.num_samples, 1, None)]
     for option, value, low, hint in bounds:
         if value is not None and value < low:
             raise InputError(option, f"must be >= {low}, got {value}" + (f" ({hint})" if hint else ""))

@@ -6,9 +6,10 @@ fsynced per batch), ``settings.json`` (what the predictions were generated with;
 settings is refused), ``model_identity.json`` (the model's content hash or endpoint; a resume with
 another model is refused, :mod:`medreasoner.eval.provenance`) and ``results.json`` (atomic; it also
 records the data's SHA-256 and the source commit, so a standalone eval has the provenance a pipeline's
-stage manifest gives an eval stage). A rerun
-skips items whose id and prompt hash are already in ``predictions.jsonl``, so an interrupted run is
-finished by running the same command again.
+stage manifest gives an eval stage). A rerun skips items whose id and prompt hash are already in
+``predictions.jsonl``, so an interrupted run is finished by running the same command again. Metrics are
+always recomputed by grading the stored raw responses with the current verifier, so an
+interrupted-and-resumed run ends with the same numbers as an uninterrupted one.
 
 With ``num_samples`` k > 1 (sampling, temperature > 0) every item is answered k times, one generation
 pass per sample index with seed ``settings.seed + sample`` (as the ``generate`` data step draws its
@@ -16,9 +17,7 @@ samples), and ``predictions.jsonl`` holds one line per sample. ``metrics.accurac
 mean over items of each item's share of right samples, with a bootstrap interval over items, and
 ``metrics.pass_at_k`` the share of items some sample got right: how reasoning models are usually
 scored when sampled (a temperature of about 0.6 and top-p 0.95, the mean over samples), and the
-second protocol of the tiny reproduce run's finding 1 (docs/recipes.md). Metrics are always recomputed by grading the stored raw
-responses with the current verifier, so an interrupted-and-resumed run ends with the same numbers
-as an uninterrupted one.
+second protocol of the tiny reproduce run's finding 1 (docs/recipes.md).
 """
 
 from __future__ import annotations
@@ -183,7 +182,8 @@ def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, s
               unit="answer" if request.num_samples > 1 else "item", disable=not show_progress) as bar:
         for sample in samples:
             def record(positions: list[int], completions: list[Completion], sample: int = sample) -> None:
-                records = [_record(items[j], sample, hashes[j], c, request.grading) for j, c in zip(positions, completions)]
+                records = [_record(items[j], sample, hashes[j], c, request.grading)
+                           for j, c in zip(positions, completions)]
                 predictions.append(records)
                 done.update(((r["id"], sample), r) for r in records)
                 shared.update(((hashes[j], sample), c) for j, c in zip(positions, completions))
