@@ -135,6 +135,9 @@ figures: $(STAMP)
 		--findings configs/findings/tiny.yaml --output runs/reproduce_report \
 		--embed README.md#reproduce --embed docs/recipes.md#reproduce
 	mkdir -p docs/figures && cp runs/reproduce_report/findings.png docs/figures/reproduce_findings.png
+	.venv/bin/medreasoner report runs/reproduce_s0 runs/reproduce_s1 runs/reproduce_s2 runs/reproduce_s3 \
+		runs/reproduce_s4 runs/reproduce_s5 --findings configs/findings/tiny.yaml --output runs/reproduce6_report \
+		--embed docs/recipes.md#reproduce6
 	.venv/bin/medreasoner report runs/validation/grpo_budget_s0 runs/validation/grpo_budget_s1 \
 		runs/validation/grpo_budget_s2 --findings configs/findings/grpo_budget_validation.yaml \
 		--output runs/validation/grpo_budget_report --embed docs/recipes.md#grpo_budget
