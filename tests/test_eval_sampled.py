@@ -17,7 +17,7 @@ from medreasoner.eval.findings import Cell, Contrast, evaluate_contrast
 from medreasoner.eval.report import write_report
 from medreasoner.eval.report_pipeline import trained_from
 from medreasoner.eval.generation import Completion, GenerationSettings
-from medreasoner.eval.metrics import BOOTSTRAP, stability
+from medreasoner.eval.metrics import BOOTSTRAP, sampled_accuracy_block, stability
 from medreasoner.eval.predictions import correct_by_id
 from medreasoner.eval.runner import EvalRequest, run_eval
 from medreasoner.stages import load_stage
@@ -108,6 +108,23 @@ def test_a_resume_with_another_sample_count_or_greedy_sampling_is_refused(tmp_pa
         run_eval(request(data, tmp_path / "greedy", settings=greedy), ScriptedBackend(), show_progress=False)
 
 
+def test_a_subset_resumed_after_its_superset_reuses_the_superset_answers(tmp_path):
+    data = write_mcq(tmp_path / "mcq.jsonl")
+    subset = tmp_path / "subset.jsonl"
+    subset.write_text("".join(data.read_text().splitlines(keepends=True)[1:3]))  # q2, q3
+    run_eval(request(data, tmp_path / "out", name="all"), ScriptedBackend(), show_progress=False)
+    backend, shared = ScriptedBackend(), {}  # a new stage process: nothing in memory
+    run_eval(request(data, tmp_path / "out", name="all"), backend, show_progress=False, shared=shared)
+    part = run_eval(request(subset, tmp_path / "out", name="part"), backend, show_progress=False, shared=shared)
+    assert backend.calls == [] and part["answer"]["correct_by_id"] == pytest.approx({"q2": 1 / 3, "q3": 0.0})
+
+
+def test_every_item_the_same_share_gets_a_wilson_interval_not_a_point():
+    block = sampled_accuracy_block([[True, True]] * 10, [[1.0, 1.0]] * 10, [[True, True]] * 10, BOOTSTRAP)
+    assert block["accuracy"] == 1.0 and block["ci_high"] == 1.0 and 0.6 < block["ci_low"] < 0.8
+    assert block["interval"]["method"].startswith("wilson")
+
+
 def test_shares_are_compared_without_mcnemar_and_right_or_wrong_with_it():
     shares = stability({"a": 0.5, "b": 1.0}, {"a": 1.0, "b": 1.0}, BOOTSTRAP)
     assert shares["delta"] == pytest.approx(0.25) and shares["mcnemar_p"] is None and shares["flips_to_right"] is None
@@ -172,3 +189,4 @@ def test_gains_and_findings_pair_stages_that_decoded_alike(tmp_path):
     mixed = contrast.model_copy(update={"control": Cell(stage="eval_sft", mode="answer")})
     with pytest.raises(InputError, match="sampled each item several times and the other did not"):
         evaluate_contrast([run], mixed)
+

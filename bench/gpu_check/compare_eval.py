@@ -23,7 +23,10 @@ def predictions(run_dir: Path) -> dict[str, dict]:
     files = sorted(run_dir.glob("*/predictions.jsonl"))
     if len(files) != 1:
         raise SystemExit(f"{run_dir}: expected one */predictions.jsonl, found {len(files)}")
-    return {row["id"]: row for _, row in read_jsonl(files[0])}
+    rows = [row for _, row in read_jsonl(files[0])]
+    if any(row.get("sample", 0) for row in rows):
+        raise SystemExit(f"{files[0]}: a sampled run (num_samples > 1); compare greedy runs, one answer per item")
+    return {row["id"]: row for row in rows}
 
 
 def compare(reference: dict[str, dict], other: dict[str, dict]) -> dict:

@@ -260,7 +260,14 @@ def sampled_accuracy_block(correct: list[list[bool]], scores: list[list[float]],
     """
     n = len(correct)
     shares = [sum(map(bool, c)) / len(c) for c in correct]
-    low, high = bootstrap_ci(shares, spec)
+    if n and any(share != shares[0] for share in shares):
+        low, high, method = _bootstrap((np.asarray(shares, dtype=float),), _mean, False, spec)
+        method += " bootstrap over items"
+    else:
+        # Every item has the same share: a bootstrap collapses to a point (0 % [0, 0] for 200 items all
+        # wrong), so the interval is Wilson's for that share of the n items, as for one answer per item.
+        low, high = wilson_ci(round(shares[0] * n), n, spec.confidence) if n else (float("nan"), float("nan"))
+        method = "wilson (every item the same share)"
     flat_scores = [x for item in scores for x in item]
     flat_answered = [x for item in answered for x in item]
     return {
@@ -273,5 +280,5 @@ def sampled_accuracy_block(correct: list[list[bool]], scores: list[list[float]],
         "pass_at_k": float(np.mean([any(c) for c in correct])) if n else float("nan"),
         "mean_score": float(np.mean(flat_scores)) if n else float("nan"),
         "no_answer_rate": (len(flat_answered) - sum(flat_answered)) / len(flat_answered) if n else float("nan"),
-        "interval": {"method": f"{spec.method} bootstrap over items", "confidence": spec.confidence},
+        "interval": {"method": method, "confidence": spec.confidence},
     }

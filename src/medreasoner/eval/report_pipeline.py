@@ -86,6 +86,8 @@ def _decoding(stage: dict) -> tuple:
     is only measured between two stages that decoded alike. Recipes from before top_p and num_samples
     existed decoded with the whole distribution, once per item."""
     generation = (stage.get("config") or {}).get("generation") or {}
+    if not generation.get("temperature"):  # greedy: the nucleus does not apply
+        return (0, 1.0, 1)
     return (generation.get("temperature"), generation.get("top_p", 1.0), generation.get("num_samples", 1))
 
 

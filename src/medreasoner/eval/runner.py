@@ -9,7 +9,10 @@ records the data's SHA-256 and the source commit, so a standalone eval has the p
 stage manifest gives an eval stage). A rerun skips items whose id and prompt hash are already in
 ``predictions.jsonl``, so an interrupted run is finished by running the same command again. Metrics are
 always recomputed by grading the stored raw responses with the current verifier, so an
-interrupted-and-resumed run ends with the same numbers as an uninterrupted one.
+interrupted-and-resumed greedy run ends with the same numbers as an uninterrupted one. A sampled run
+resumed on the hf backend draws its missing answers anew (the seed is set per ``generate`` call, and
+batches follow the prompts still missing), so it is the same protocol with other draws; vLLM and
+endpoints seed each request.
 
 With ``num_samples`` k > 1 (sampling, temperature > 0) every item is answered k times, one generation
 pass per sample index with seed ``settings.seed + sample`` (as the ``generate`` data step draws its
@@ -161,7 +164,10 @@ def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, s
     prompts = [builder.render(item) for item in items]
     hashes = [p.sha256 for p in prompts]
     run_dir = request.output / f"{request.results_name}_{mode}"
-    generation = {k: v for k, v in request.settings.to_dict().items() if k != "batch_size"}
+    # top_p 1.0 (the whole distribution) is left out, as num_samples 1 is below, so a directory written before
+    # either setting existed still resumes: its decoding was exactly that.
+    generation = {k: v for k, v in request.settings.to_dict().items()
+                  if k != "batch_size" and not (k == "top_p" and v == 1.0)}
     predictions = PredictionsFile(run_dir / "predictions.jsonl")
     done = predictions.load()
     identity = model_identity(backend.describe())
@@ -176,6 +182,13 @@ def evaluate_mode(items: list[Item], request: EvalRequest, mode: str, backend, s
             raise InputError(predictions.path, f"item {item_id!r} was generated from a different prompt "
                              "(template or data changed); use a new --output directory", field="prompt_hash")
     samples = range(request.num_samples)
+    # Answers already on disk join the shared map too, so a benchmark resumed after its superset finished
+    # still gets the superset's answers rather than new draws.
+    for (item_id, sample), record in done.items():
+        if item_id in hash_of and sample < request.num_samples:
+            shared.setdefault((record["prompt_hash"], sample), Completion(
+                record["response"], record.get("prompt_tokens", 0), record.get("completion_tokens", 0),
+                record.get("latency_s", 0.0), record.get("finish_reason", "stop")))
     pending = [(i, s) for s in samples for i, item in enumerate(items) if (item.id, s) not in done]
     total = len(items) * request.num_samples
     with tqdm(total=total, initial=total - len(pending), desc=f"{request.benchmark}/{mode}",

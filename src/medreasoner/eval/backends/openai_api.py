@@ -59,7 +59,9 @@ class EndpointBackend:
         if settings.thinking_budget is not None:
             raise ValueError("--thinking-budget needs the hf or vllm backend: the OpenAI API has no such control")
         request = {"model": self.model_name, "max_tokens": settings.max_new_tokens,
-                   "temperature": settings.temperature, "top_p": settings.top_p, "seed": settings.seed}
+                   "temperature": settings.temperature, "seed": settings.seed}
+        if settings.top_p < 1:  # sent only when it narrows: some providers refuse temperature and top_p together
+            request["top_p"] = settings.top_p
         results: list[Completion | None] = [None] * len(prompts)
 
         async def send(client: EndpointClient, index: int) -> Completion:
