@@ -49,7 +49,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from medreasoner.errors import InputError
-from medreasoner.eval.metrics import BOOTSTRAP, constant_difference_ci, stability
+from medreasoner.eval.metrics import BOOTSTRAP, constant_difference_ci, right_or_wrong, stability
 from medreasoner.eval.predictions import correct_by_id
 from medreasoner.eval.probe import Scoring, in_group
 from medreasoner.files import read_jsonl
@@ -310,25 +310,17 @@ def _pooled(differences: list[np.ndarray], n_resamples: int, seed: int) -> tuple
     return effect, float(low), float(high)
 
 
-def _sampled(correct: dict) -> bool:
-    """Whether an eval cell holds shares of right samples (a stage with num_samples > 1), not right/wrong."""
-    return any(not isinstance(value, bool) for value in correct.values())
-
-
 def evaluate_contrast(run_dirs: list[Path], contrast: Contrast) -> dict:
     """Per-seed and pooled effect of one contrast (fractions, not points)."""
     per_seed, differences = [], []
     for run_dir in run_dirs:
         control = cell_correct(run_dir, contrast.benchmark, contrast.control)
         treatment = cell_correct(run_dir, contrast.benchmark, contrast.treatment)
-        if contrast.control.kind == "eval" and _sampled(control) != _sampled(treatment):
+        if contrast.control.kind == "eval" and right_or_wrong(control) != right_or_wrong(treatment):
             raise InputError(Path(run_dir), f"finding {contrast.name!r}: one of {contrast.control.stage!r} and "
                              f"{contrast.treatment.stage!r} sampled each item several times and the other did not; "
                              "compare stages that decoded alike")
-        s = stability(control, treatment, BOOTSTRAP)
-        # shares (and tied votes' shares), not right/wrong: McNemar's flips do not apply
-        if contrast.control.episodes in ("pass_at_1", "majority"):
-            s["mcnemar_p"] = None
+        s = stability(control, treatment, BOOTSTRAP)  # shares (pass@1, tied votes) get no McNemar p
         ids = sorted(set(control) & set(treatment))
         differences.append(np.array([float(treatment[i]) - float(control[i]) for i in ids]))
         per_seed.append({"run": str(run_dir), "n": s["n"], "control": s["answer_accuracy"],

@@ -190,6 +190,12 @@ def mcnemar_exact_p(flips_to_wrong: int, flips_to_right: int) -> float:
     return float(binomtest(flips_to_right, discordant, 0.5, alternative="two-sided").pvalue)
 
 
+def right_or_wrong(cell: dict[str, bool | float]) -> bool:
+    """Whether a cell's per-item values are right/wrong (bools), not shares of right samples (floats: an item
+    sampled k times, a case's episodes, a tied vote); McNemar's test applies only to the former."""
+    return all(isinstance(value, bool) for value in cell.values())
+
+
 def stability(answer_correct: dict[str, bool | float], explain_correct: dict[str, bool | float],
               spec: BootstrapSpec) -> dict:
     """Paired comparison of two cells (answer vs explain mode, or two models) over the items in both.
@@ -206,7 +212,7 @@ def stability(answer_correct: dict[str, bool | float], explain_correct: dict[str
     ids = sorted(set(answer_correct) & set(explain_correct))
     a = [float(answer_correct[i]) for i in ids]
     e = [float(explain_correct[i]) for i in ids]
-    binary = all(isinstance(cell[i], bool) for cell in (answer_correct, explain_correct) for i in ids)
+    binary = right_or_wrong(answer_correct) and right_or_wrong(explain_correct)
     to_wrong = sum(1 for x, y in zip(a, e) if x and not y) if binary else None
     to_right = sum(1 for x, y in zip(a, e) if y and not x) if binary else None
     low, high, method = paired_delta_ci(a, e, spec)

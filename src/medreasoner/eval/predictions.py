@@ -1,9 +1,9 @@
 """The run directory's files: append-only ``predictions.jsonl`` with resume, atomic JSON writes.
 
 ``predictions.jsonl`` holds one JSON object per finished item, or per finished sample of an item when
-each item is sampled k times (``sample`` = 0..k-1; a line without it is sample 0). Lines are appended after each batch
-and the file is flushed and fsynced before the next batch starts, so a killed run loses at most the
-batch in flight. A kill during a write can leave a torn last line (no final newline): reading
+each item is sampled k times (``sample`` = 0..k-1; a line without it is sample 0). Lines are appended
+after each batch and the file is flushed and fsynced before the next batch starts, so a killed run loses
+at most the batch in flight. A kill during a write can leave a torn last line (no final newline): reading
 repairs the file by cutting it back to its last complete line, and those items are generated again.
 A sample counts as done when a line with its item id, sample index *and* the hash of the item's current
 prompt exists.
