@@ -16,7 +16,7 @@ def small_world(*, seed: int, train: int, validation: int, test: int) -> dict:
     return dict(
         seed=seed, knowledge_base=None, setting_weights={"primary_care": 0.5, "emergency": 0.5}, noise=0.0,
         enable_pertinent_negatives=False, num_exams_revealed=2, num_options=5, chain_verbosity="short",
-        plausible_threshold=0.15, num_cases={"train": train, "validation": validation, "test": test},
+        plausible_threshold=0.15, num_cases={"train": train, "validation": validation, "test": test, "rl": 0},
         train_tasks=["diagnosis"], cpt_languages=["en"], num_cpt_case_reports=0, num_calculator_tasks=0,
         cpt_only_conditions=[],
     )

@@ -51,7 +51,7 @@ def bench_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def small_world(tmp_path_factory) -> Path:
     config = yaml.safe_load((REPO / "configs" / "world" / "tiny.yaml").read_text(encoding="utf-8"))
-    config.update(num_cases={"train": 300, "validation": 10, "test": 100}, num_cpt_case_reports=5)
+    config.update(num_cases={"train": 300, "validation": 10, "test": 100, "rl": 0}, num_cpt_case_reports=5)
     out = tmp_path_factory.mktemp("world") / "w"
     build_world(WorldConfig.model_validate(config), out)
     return out

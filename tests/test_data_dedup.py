@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 def world_questions(tmp_path_factory) -> list[dict]:
     """300 test diagnosis items of a small synthetic world (templated vignettes, distinct cases)."""
     config = yaml.safe_load((REPO / "configs" / "world" / "tiny.yaml").read_text(encoding="utf-8"))
-    config.update(num_cases={"train": 20, "validation": 10, "test": 300}, num_cpt_case_reports=5)
+    config.update(num_cases={"train": 20, "validation": 10, "test": 300, "rl": 0}, num_cpt_case_reports=5)
     out = tmp_path_factory.mktemp("world") / "w"
     build_world(WorldConfig.model_validate(config), out)
     return [json.loads(line) for line in (out / "eval" / "test_diagnosis.jsonl").read_text(encoding="utf-8").splitlines()]

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def recipe_text() -> str:
     world = yaml.safe_load((REPO / "recipes" / "tiny" / "sft.yaml").read_text())["stages"][0]["config"]
-    world["num_cases"] = {"train": 12, "validation": 4, "test": 4}
+    world["num_cases"] = {"train": 12, "validation": 4, "test": 4, "rl": 0}
     world["num_cpt_case_reports"] = 4
     return yaml.safe_dump({
         "name": "pipe",

@@ -52,7 +52,7 @@ def test_declared_input_fields_are_found_in_sections_lists_and_dicts():
 
 def write_recipe(path: Path, corpus: list[str]) -> Path:
     world = yaml.safe_load((REPO / "recipes" / "tiny" / "sft.yaml").read_text())["stages"][0]["config"]
-    world["num_cases"] = {"train": 12, "validation": 4, "test": 4}
+    world["num_cases"] = {"train": 12, "validation": 4, "test": 4, "rl": 0}
     world["num_cpt_case_reports"] = 4
     path.write_text(yaml.safe_dump({
         "name": "inputs", "seed": 0,

@@ -33,7 +33,7 @@ def test_grpo_step_runs_environment_tools_and_masks_their_results(tmp_path, monk
     build_world(WorldConfig(
         seed=0, knowledge_base=None, setting_weights={"emergency": 1.0}, noise=0.0, enable_pertinent_negatives=False,
         num_exams_revealed=2, num_options=5, chain_verbosity="short", plausible_threshold=0.15,
-        num_cases={"train": 4, "validation": 0, "test": 0}, train_tasks=["diagnosis"], cpt_languages=["en"],
+        num_cases={"train": 4, "validation": 0, "test": 0, "rl": 0}, train_tasks=["diagnosis"], cpt_languages=["en"],
         num_cpt_case_reports=0, num_calculator_tasks=0, cpt_only_conditions=[]), world)
     rows = [json.loads(line) for line in (world / "env/train.jsonl").read_text().splitlines()][:2]
     corpus = [json.loads(line)["text"] for line in (world / "cpt/train.jsonl").read_text().splitlines()]

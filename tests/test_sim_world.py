@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL = {
     "seed": 11, "knowledge_base": None, "setting_weights": {"primary_care": 0.4, "emergency": 0.4, "inpatient": 0.2},
     "noise": 0.05, "enable_pertinent_negatives": True, "num_exams_revealed": 2, "num_options": 5,
-    "chain_verbosity": "full", "plausible_threshold": 0.15, "num_cases": {"train": 100, "validation": 30, "test": 50},
+    "chain_verbosity": "full", "plausible_threshold": 0.15, "num_cases": {"train": 100, "validation": 30, "test": 50, "rl": 0},
     "train_tasks": ["diagnosis", "mcq"], "cpt_languages": ["en", "ja"], "num_cpt_case_reports": 10, "num_calculator_tasks": 0,
     "cpt_only_conditions": [],
 }
@@ -136,7 +136,7 @@ def test_training_rows_follow_the_contract(world):
 
 def test_cli_builds_and_reports_bad_configs(tmp_path, capsys):
     config = tmp_path / "world.yaml"
-    config.write_text(yaml.safe_dump({**SMALL, "num_cases": {"train": 20, "validation": 5, "test": 5}}))
+    config.write_text(yaml.safe_dump({**SMALL, "num_cases": {"train": 20, "validation": 5, "test": 5, "rl": 0}}))
     assert main(["data", "build-world", "--config", str(config), "--output", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "manifest.json").is_file()
     config.write_text(yaml.safe_dump({**SMALL, "noise": 0.7}))
@@ -146,7 +146,7 @@ def test_cli_builds_and_reports_bad_configs(tmp_path, capsys):
 
 def test_failed_build_leaves_previous_output_intact(tmp_path, monkeypatch):
     out = tmp_path / "out"
-    small = WorldConfig(**{**SMALL, "num_cases": {"train": 20, "validation": 5, "test": 5}})
+    small = WorldConfig(**{**SMALL, "num_cases": {"train": 20, "validation": 5, "test": 5, "rl": 0}})
     build_world(small, out)
     before = (out / "sft/train.jsonl").read_bytes()
     monkeypatch.setattr(world_module, "_DRAWS_PER_CASE", 0)  # as if unique cases ran out at once
@@ -161,14 +161,14 @@ def test_stage_and_shipped_configs(tmp_path):
     with pytest.raises(ValueError):
         stage.Config(**{**SMALL, "unknown_knob": 1})
     ctx = StageContext(run_dir=tmp_path, out_dir=tmp_path / "world", seed=0, log=lambda metrics, step: None)
-    metrics = stage.run(stage.Config(**{**SMALL, "num_cases": {"train": 20, "validation": 5, "test": 5}}), ctx)
+    metrics = stage.run(stage.Config(**{**SMALL, "num_cases": {"train": 20, "validation": 5, "test": 5, "rl": 0}}), ctx)
     assert metrics["count/sft/train.jsonl"] == 40 and 0 < metrics["test/bayes_optimal_accuracy"] <= 1
     for path in sorted((REPO / "configs/world").glob("*.yaml")):
         load_world_config(path)
 
 
 def test_calculator_tasks_join_the_world_when_requested(tmp_path):
-    config = WorldConfig(**{**SMALL, "num_cases": {"train": 10, "validation": 0, "test": 5}, "num_calculator_tasks": 20})
+    config = WorldConfig(**{**SMALL, "num_cases": {"train": 10, "validation": 0, "test": 5, "rl": 0}, "num_calculator_tasks": 20})
     manifest = build_world(config, tmp_path / "w")
     assert manifest["counts"]["calc/train.csv"] == 20 and manifest["counts"]["calc/test.csv"] == 2
     items = [item_from_json(row["item"]) for row in _read(tmp_path / "w/grpo/train.jsonl")]
@@ -214,3 +214,31 @@ def test_cpt_only_conditions_reach_training_only_through_the_corpus(tmp_path):
     assert subsets["test"]
     with pytest.raises(InputError, match="cpt_only_conditions"):
         build_world(WorldConfig(**{**SMALL, "cpt_only_conditions": ["no_such_condition"]}), tmp_path / "bad")
+
+
+def test_rl_cases_are_a_separate_draw_that_changes_no_other_file(tmp_path):
+    """WiNGPT-3.0's RL pool as a world knob: ``num_cases.rl`` cases no other split holds, written only to
+    ``pool/rl.jsonl`` and ``grpo/rl.jsonl`` (never as an SFT, preference, environment or CPT row), and
+    adding them leaves every other file byte for byte as it was. CPT-only conditions stay out of it."""
+    held = {**SMALL, "cpt_only_conditions": ["influenza"]}
+    build_world(WorldConfig(**held), tmp_path / "without")
+    build_world(WorldConfig(**{**held, "num_cases": {**SMALL["num_cases"], "rl": 40}}), tmp_path / "with")
+    digest = lambda root: {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                           for p in sorted(root.rglob("*")) if p.is_file()}
+    before, after = digest(tmp_path / "without"), digest(tmp_path / "with")
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"manifest.json", "pool/rl.jsonl", "grpo/rl.jsonl"}
+    world = tmp_path / "with"
+    pool, grpo = _read(world / "pool/rl.jsonl"), _read(world / "grpo/rl.jsonl")
+    items = [item_from_json(row["item"]) for row in grpo]
+    assert len(pool) == len(grpo) and 0 < len(pool) <= 2 * 40  # a diagnosis and an mcq row per case
+    assert [row["id"] for row in pool] == [item.id for item in items] and all(i.id.startswith("rl-") for i in items)
+    assert "Influenza" not in {item.meta["label"] for item in items}
+    rl_cases = {item.meta["case"] for item in items}
+    others = {item_from_json(row["item"]).meta["case"] for row in _read(world / "grpo/train.jsonl")}
+    for split in ("validation", "test"):
+        others |= {row["meta"]["case"] for row in _read(world / f"eval/{split}_diagnosis.jsonl")}
+    assert rl_cases and not rl_cases & others
+    manifest = json.loads((world / "manifest.json").read_text())
+    assert manifest["accuracy"]["rl"]["num_cases"] == 40 and manifest["counts"]["pool/rl.jsonl"] == len(pool)
+    assert all(grade(answer_text(item), item).correct for item in items)

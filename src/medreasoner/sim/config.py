@@ -17,12 +17,14 @@ from medreasoner.sim.chain import Verbosity
 
 
 class SplitSizes(BaseModel):
-    """Number of unique cases per split (train feeds SFT/preference/GRPO/env; the others feed eval)."""
+    """Number of unique cases per split: train feeds SFT/preference/GRPO/env, validation and test feed
+    eval, and rl feeds only the RL candidate pool (``pool/rl.jsonl``, ``grpo/rl.jsonl``; 0 = none)."""
 
     model_config = ConfigDict(extra="forbid")
     train: Annotated[int, Field(gt=0)]
     validation: Annotated[int, Field(ge=0)]
     test: Annotated[int, Field(ge=0)]
+    rl: Annotated[int, Field(ge=0)]
 
 
 class WorldConfig(BaseModel):
@@ -42,7 +44,11 @@ class WorldConfig(BaseModel):
             likelihood-ratio update and the evidence for/against the leading differentials).
         plausible_threshold: post-test probability from which a diagnosis counts as plausible
             (multi-select "plausible diagnoses" items).
-        num_cases: unique cases per split.
+        num_cases: unique cases per split. The ``rl`` cases are drawn after the others, with a generator
+            of their own (so the other splits and every file built from them are unchanged by it), and
+            skip every signature the other splits hold; their rows go only to ``pool/rl.jsonl`` and
+            ``grpo/rl.jsonl``: RL candidates that no SFT row covers (WiNGPT-3.0 draws its RL pool
+            from a question pool far larger than its SFT mix; docs/sim.md).
         train_tasks: item kinds turned into SFT and GRPO rows (``diagnosis`` = open answer,
             what a tiny model learns in minutes; ``mcq`` = letter answer).
         cpt_languages: languages of the continued-pretraining corpus (textbook paragraphs).

@@ -6,6 +6,8 @@
     sft/{train,validation}.jsonl        {"messages"}: eval-template prompt + chain as reasoning_content
     pool/train.jsonl                    question-pool rows (medreasoner.data.pool) of the training items:
                                         the data engine's input; ``reference`` = chain + answer
+    pool/rl.jsonl, grpo/rl.jsonl        the same rows for the ``rl`` cases, which nothing else holds:
+                                        RL candidates no SFT row covers
     preference/train.jsonl              {"prompt", "chosen", "rejected", "margin"}: right vs wrong conclusion
     grpo/train.jsonl                    {"prompt", "item"}: canonical item JSON for the verifier rewards
     env/{train,validation,test}.jsonl   {"prompt", "case", "reference"}: hidden case JSON for
@@ -68,7 +70,7 @@ SPLITS = ("train", "validation", "test")
 EVAL_TASKS = ("diagnosis", "mcq", "multiselect")
 TRAINING_FILES = (
     "pool/train.jsonl", "sft/train.jsonl", "sft/validation.jsonl", "preference/train.jsonl", "grpo/train.jsonl", "env/train.jsonl",
-    "env/sft_train.jsonl", "env/validation.jsonl", "env/test.jsonl",
+    "env/sft_train.jsonl", "env/validation.jsonl", "env/test.jsonl", "pool/rl.jsonl", "grpo/rl.jsonl",
 )
 _MEDCALC_PROMPTS = PromptBuilder("medcalc", "answer", "chat", [], None)
 # Give up when unique cases run out: a KB/noise setting with few distinct cases cannot fill big splits.
@@ -102,6 +104,33 @@ def draw_cases(model: ProbabilityModel, config: WorldConfig, rng: random.Random)
         config.knowledge_base or DEFAULT_KB_PATH,
         f"only {counts} unique cases after {_DRAWS_PER_CASE * total} draws for {sizes}: lower num_cases or raise noise",
         field="num_cases",
+    )
+
+
+def draw_rl_cases(model: ProbabilityModel, config: WorldConfig, cases: dict[str, list[Case]]) -> list[Case]:
+    """``num_cases.rl`` unique cases no other split holds, drawn after them with a generator of their own
+    (seeded ``"<seed>:rl"``), so that adding them leaves every other split and file as it was.
+
+    Skipping the signatures the other splits hold shifts the draw a little towards rarer cases: on the
+    tiny world about 6 % of draws repeat a signature by the 3,400th case (docs/sim.md).
+    """
+    size = config.num_cases.rl
+    rng = random.Random(f"{config.seed}:rl")  # str seeds hash with SHA-512: stable across runs
+    seen = {case.signature() for split in SPLITS for case in cases[split]}
+    drawn: list[Case] = []
+    for _ in range(_DRAWS_PER_CASE * size):
+        if len(drawn) == size:
+            return drawn
+        case = sample_case(model.kb, model.present, rng, config.setting_weights)
+        if case.signature() not in seen:
+            seen.add(case.signature())
+            drawn.append(case)
+    if len(drawn) == size:
+        return drawn
+    raise InputError(
+        config.knowledge_base or DEFAULT_KB_PATH,
+        f"only {len(drawn)} unique rl cases after {_DRAWS_PER_CASE * size} draws: lower num_cases.rl or raise noise",
+        field="num_cases.rl",
     )
 
 
@@ -155,6 +184,14 @@ def _case_rows(
         "diagnosis": diagnosis_item(kb, shown, f"{prefix}-diagnosis"),
         "mcq": mcq_item(kb, shown, rng, config.num_options, f"{prefix}-mcq"),
     }
+    if split == "rl":
+        if shown.label in config.cpt_only_conditions:
+            return shown, exams  # no RL answer may carry a CPT-only condition either
+        for task in config.train_tasks:
+            example = sft_example(kb, shown, items[task], config.chain_verbosity)
+            rows["pool/rl.jsonl"].append(pool_row(items[task], example["messages"][-1]))
+            rows["grpo/rl.jsonl"].append({"prompt": prompt_messages(items[task]), "item": item_to_json(items[task])})
+        return shown, exams
     if split == "train":
         if shown.label in config.cpt_only_conditions:
             return shown, exams  # its knowledge reaches a model only as a CPT case report (build_world)
@@ -277,6 +314,7 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
         )
     model = probability_model(kb, config.noise)
     cases = draw_cases(model, config, random.Random(config.seed))
+    cases["rl"] = draw_rl_cases(model, config, cases)
     rows: dict[str, list[dict]] = {"cpt/train.jsonl": [{"text": t} for t in corpus_texts(kb, config.cpt_languages)]}
     for name in TRAINING_FILES:
         rows[name] = []
@@ -286,7 +324,7 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
         if config.cpt_only_conditions:
             rows[f"eval/{split}_diagnosis_cpt_only.jsonl"] = []
     accuracy = {}
-    for split in SPLITS:
+    for split in (*SPLITS, "rl"):
         built = [
             _case_rows(model, config, split, index, case, rows)
             for index, case in enumerate(tqdm(cases[split], desc=f"world {split}", unit="case", leave=False))

@@ -96,7 +96,8 @@ def load_world_cases(world_dir: str | Path) -> WorldCases:
     if not manifest_path.is_file():
         raise InputError(path, "not a world directory: no manifest.json (the output of a kind: world stage)")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    config = WorldConfig(**manifest["config"])
+    # a world built before the rl split existed had none
+    config = WorldConfig(**{**manifest["config"], "num_cases": {"rl": 0, **manifest["config"]["num_cases"]}})
     kb_path = Path(config.knowledge_base) if config.knowledge_base else DEFAULT_KB_PATH
     if hashlib.sha256(kb_path.read_bytes()).hexdigest() != manifest["knowledge_base"]["sha256"]:
         raise InputError(manifest_path, f"the knowledge base {kb_path} changed since this world was built",
