@@ -17,11 +17,14 @@ from medreasoner.eval.findings import Cell, Contrast, evaluate_contrast
 from medreasoner.eval.report import write_report
 from medreasoner.eval.report_pipeline import trained_from
 from medreasoner.eval.generation import Completion, GenerationSettings
-from medreasoner.eval.metrics import BOOTSTRAP, sampled_accuracy_block, stability
+from medreasoner.benchmarks.item import Item
+from medreasoner.eval.metrics import BOOTSTRAP, majority_correct, sampled_accuracy_block, stability
 from medreasoner.eval.predictions import correct_by_id
 from medreasoner.eval.runner import EvalRequest, run_eval
 from medreasoner.stages import load_stage
 from medreasoner.stages.evaluate import headline_metrics
+from medreasoner.verify import grade
+from medreasoner.verify.result import vote_key
 
 IDS = ["q1", "q2", "q3", "q4"]
 SAMPLED = GenerationSettings(max_new_tokens=8, temperature=0.6, top_p=0.95, seed=10, thinking_budget=None,
@@ -76,12 +79,13 @@ def test_each_item_is_answered_k_times_and_scored_by_its_share_of_right_samples(
     metrics = body["metrics"]
     assert metrics["accuracy"] == pytest.approx(sum(EXPECTED_SHARE.values()) / 4)  # pass@1 = 0.5
     assert metrics["pass_at_k"] == 0.75 and metrics["num_samples"] == 3 and metrics["n"] == 4
+    assert metrics["maj_at_k"] == 0.5  # q1 AAA and q4 AAB vote right; q2 ABB and q3 BBB vote wrong
     assert metrics["n_correct"] == 6 and metrics["ci_low"] < metrics["accuracy"] < metrics["ci_high"]
     assert body["generation"]["num_samples"] == 3 and body["generation"]["top_p"] == 0.95
     assert [s["n"] for s in body["summary"]["per_sample"]] == [4, 4, 4]
     assert correct_by_id(tmp_path / "out" / "mcq_answer" / "predictions.jsonl") == pytest.approx(EXPECTED_SHARE)
     assert headline_metrics("mcq", results) == {"mcq/answer/accuracy": 0.5, "mcq/answer/no_answer_rate": 0.0,
-                                                "mcq/answer/pass_at_k": 0.75}
+                                                "mcq/answer/pass_at_k": 0.75, "mcq/answer/maj_at_k": 0.5}
 
 
 def test_a_resumed_run_generates_only_the_missing_samples(tmp_path):
@@ -120,7 +124,8 @@ def test_a_subset_resumed_after_its_superset_reuses_the_superset_answers(tmp_pat
 
 
 def test_every_item_the_same_share_gets_a_wilson_interval_not_a_point():
-    block = sampled_accuracy_block([[True, True]] * 10, [[1.0, 1.0]] * 10, [[True, True]] * 10, BOOTSTRAP)
+    block = sampled_accuracy_block([[True, True]] * 10, [[1.0, 1.0]] * 10, [[True, True]] * 10, [["A", "A"]] * 10,
+                                   BOOTSTRAP)
     assert block["accuracy"] == 1.0 and block["ci_high"] == 1.0 and 0.6 < block["ci_low"] < 0.8
     assert block["interval"]["method"].startswith("wilson")
 
@@ -190,3 +195,18 @@ def test_gains_and_findings_pair_stages_that_decoded_alike(tmp_path):
     with pytest.raises(InputError, match="sampled each item several times and the other did not"):
         evaluate_contrast([run], mixed)
 
+
+
+def test_majority_vote_counts_right_samples_as_one_answer_and_ties_go_to_the_first():
+    """maj@k: synonyms of the gold (all accepted by the check) vote together, a wrong name's spellings vote
+    together by the name key, no answer is no vote, and an item with no answer at all is wrong."""
+    item = Item("d", "Diagnosis?", {}, "Myocardial infarction", "diagnosis", {"synonyms": ["MI"]})
+    texts = [r"\boxed{MI}", r"\boxed{Myocardial infarction}", r"\boxed{Angina}", r"\boxed{angina.}", r"\boxed{Angina}"]
+    grades = [grade(text, item) for text in texts]
+    assert [vote_key(g) for g in grades] == [("<gold>",)] * 2 + ["angina"] * 3
+    block = sampled_accuracy_block([[g.correct for g in grades[:4]], [g.correct for g in grades]],
+                                   [[g.score for g in grades[:4]], [g.score for g in grades]],
+                                   [[True] * 4, [True] * 5], [[vote_key(g) for g in grades[:4]], [vote_key(g) for g in grades]],
+                                   BOOTSTRAP)
+    assert block["maj_at_k"] == 0.5  # two right, two Angina: the tie goes to MI, given first; then 3 Angina win
+    assert majority_correct([True, False], [None, None]) is False

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -255,13 +256,33 @@ def accuracy_block(correct: list[bool], scores: list[float], answered: list[bool
     }
 
 
+def majority_correct(correct: list[bool], votes: list) -> bool:
+    """Whether the most frequent answer among one item's samples is right (maj@k). ``votes`` holds each
+    sample's vote key (None: no answer, no vote); ties go to the answer first given, and an item where no
+    sample answers counts as wrong.
+
+    >>> majority_correct([False, True, True, False], ["a", "b", "b", None])
+    True
+    >>> majority_correct([True, False, False], ["b", "a", "c"])
+    True
+    """
+    counts = Counter(vote for vote in votes if vote is not None)
+    if not counts:
+        return False
+    top = max(counts.values())
+    first = next(i for i, vote in enumerate(votes) if vote is not None and counts[vote] == top)
+    return bool(correct[first])
+
+
 def sampled_accuracy_block(correct: list[list[bool]], scores: list[list[float]], answered: list[list[bool]],
-                           spec: BootstrapSpec) -> dict:
+                           votes: list[list], spec: BootstrapSpec) -> dict:
     """:func:`accuracy_block` of items sampled k times each (the lists hold each item's k samples).
 
     ``accuracy`` is pass@1: the mean over items of each item's share of right samples, with a bootstrap
     interval over items (an item's k samples are not independent trials, so a Wilson interval over all
-    samples would be too narrow). ``pass_at_k``: the share of items with some right sample.
+    samples would be too narrow). ``pass_at_k``: the share of items with some right sample; ``maj_at_k``: the
+    share whose most frequent answer is right (:func:`majority_correct` on ``votes``, each sample's vote key).
+    Together they tell a model that is right on most tries from one that is right on some.
     ``n_correct`` counts right samples; ``mean_score`` and ``no_answer_rate`` are over all samples.
     """
     n = len(correct)
@@ -284,6 +305,7 @@ def sampled_accuracy_block(correct: list[list[bool]], scores: list[list[float]],
         "ci_low": low,
         "ci_high": high,
         "pass_at_k": float(np.mean([any(c) for c in correct])) if n else float("nan"),
+        "maj_at_k": float(np.mean([majority_correct(c, v) for c, v in zip(correct, votes)])) if n else float("nan"),
         "mean_score": float(np.mean(flat_scores)) if n else float("nan"),
         "no_answer_rate": (len(flat_answered) - sum(flat_answered)) / len(flat_answered) if n else float("nan"),
         "interval": {"method": method, "confidence": spec.confidence},

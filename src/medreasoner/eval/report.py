@@ -132,7 +132,9 @@ def _delta(answer: dict | None, explain: dict | None) -> str:
 def _benchmark_details(body: dict) -> str:
     summary, metrics = body["summary"], body["metrics"]
     if "pass_at_k" in metrics:  # sampled: the breakdowns below are defined on one answer per item
-        return f"pass@1 of {metrics['num_samples']} samples; pass@{metrics['num_samples']} {_pct(metrics['pass_at_k'])}"
+        k = metrics["num_samples"]
+        majority = f", maj@{k} {_pct(metrics['maj_at_k'])}" if "maj_at_k" in metrics else ""  # older results lack it
+        return f"pass@1 of {k} samples; pass@{k} {_pct(metrics['pass_at_k'])}{majority}"
     if body["benchmark"] == "igakuqa":
         overall = summary["overall"]
         years = ", ".join(f"{year}: {y['score']}/{y['total']}"

@@ -18,7 +18,8 @@ With ``num_samples`` k > 1 (sampling, temperature > 0) every item is answered k 
 pass per sample index with seed ``settings.seed + sample`` (as the ``generate`` data step draws its
 samples), and ``predictions.jsonl`` holds one line per sample. ``metrics.accuracy`` is then pass@1, the
 mean over items of each item's share of right samples, with a bootstrap interval over items, and
-``metrics.pass_at_k`` the share of items some sample got right: how reasoning models are usually
+``metrics.pass_at_k`` the share of items some sample got right and ``metrics.maj_at_k`` the share whose
+most frequent answer is right: how reasoning models are usually
 scored when sampled (a temperature of about 0.6 and top-p 0.95, the mean over samples), and the
 second protocol of the tiny reproduce run's finding 1 (docs/recipes.md).
 """
@@ -45,6 +46,7 @@ from medreasoner.files import path_sha256, write_json_atomic
 from medreasoner.scoring import summarize
 from medreasoner.source_commit import source_commit
 from medreasoner.verify import grade
+from medreasoner.verify.result import vote_key
 
 RESULTS_SCHEMA = 1
 MODE_CHOICES = {"answer": ("answer",), "explain": ("explain",), "both": ("answer", "explain")}
@@ -236,7 +238,8 @@ def build_results(items: list[Item], records: list[list[dict]], request: EvalReq
     else:
         metrics = sampled_accuracy_block([[g.correct for g in item] for item in grades],
                                          [[g.score for g in item] for item in grades],
-                                         [[g.extracted is not None for g in item] for item in grades], BOOTSTRAP)
+                                         [[g.extracted is not None for g in item] for item in grades],
+                                         [[vote_key(g) for g in item] for item in grades], BOOTSTRAP)
         # the benchmark's own breakdown (IgakuQA points, MedCalc categories) is defined on one answer per item
         summary = {"n": len(items), "per_sample": [summarize(request.benchmark, items, [g[s] for g in grades],
                                                              request.grading) for s in range(request.num_samples)]}

@@ -181,7 +181,7 @@ def run(config: Config, ctx: StageContext) -> dict:
 def headline_metrics(name: str, results: dict[str, dict]) -> dict[str, float]:
     """The numbers an evaluation logs to the trackers (the eval stage, ``medreasoner eval --report-to``):
     ``<name>/<mode>/accuracy`` (pass@1 when sampled) and ``/no_answer_rate`` (fractions) per mode, ``/pass_at_k``
-    when each item was sampled k times, and ``<name>/delta`` (explain - answer accuracy) when both modes ran.
+    and ``/maj_at_k`` when each item was sampled k times, and ``<name>/delta`` (explain - answer accuracy) when both modes ran.
 
     Args:
         name: the benchmark's results name.
@@ -191,8 +191,9 @@ def headline_metrics(name: str, results: dict[str, dict]) -> dict[str, float]:
     for mode, body in results.items():
         metrics[f"{name}/{mode}/accuracy"] = body["metrics"]["accuracy"]
         metrics[f"{name}/{mode}/no_answer_rate"] = body["metrics"]["no_answer_rate"]
-        if "pass_at_k" in body["metrics"]:
-            metrics[f"{name}/{mode}/pass_at_k"] = body["metrics"]["pass_at_k"]
+        for key in ("pass_at_k", "maj_at_k"):
+            if key in body["metrics"]:
+                metrics[f"{name}/{mode}/{key}"] = body["metrics"][key]
     if "stability" in results.get("explain", {}):
         metrics[f"{name}/delta"] = results["explain"]["stability"]["delta"]
     return metrics

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from medreasoner.verify.names import normalize_name
+
 
 class Grade(NamedTuple):
     """One graded completion.
@@ -21,6 +23,33 @@ class Grade(NamedTuple):
     correct: bool
     score: float
     counts: tuple[int, int, int] | None
+
+
+def vote_key(result: Grade) -> Any:
+    """The answer a graded sample votes for in a majority over samples (maj@k), or None for a sample that
+    commits to no answer.
+
+    Every answer the verifier accepts is the gold, so right samples vote together (a synonym, or a value
+    inside the MedCalc tolerance band, is not a rival answer). A wrong sample votes by its extracted answer:
+    names by :func:`medreasoner.verify.names.normalize_name` (the diagnosis check's own key), letter sets
+    as sorted tuples, numbers, dates and gestational ages by exact value. Wrong synonyms of one another
+    (no synonym list covers wrong answers) vote apart, which can only favour the right answer's count.
+
+    >>> vote_key(all_or_nothing("  Acute Angina.", False)) == vote_key(all_or_nothing("acute angina", False))
+    True
+    >>> vote_key(all_or_nothing(frozenset("CA"), False)), vote_key(all_or_nothing("MI", True))
+    (('A', 'C'), ('<gold>',))
+    """
+    extracted = result.extracted
+    if extracted is None:
+        return None
+    if result.correct:
+        return ("<gold>",)
+    if isinstance(extracted, str):
+        return normalize_name(extracted)
+    if isinstance(extracted, (frozenset, set, list, tuple)):
+        return tuple(sorted(extracted))
+    return extracted
 
 
 def all_or_nothing(extracted: Any, correct: bool) -> Grade:
