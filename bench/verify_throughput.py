@@ -1,9 +1,10 @@
 """Throughput of the verifiers (medreasoner.verify) and their worst case on 1 MB adversarial inputs.
 
-Prints one table: completions/s for MCQ extraction over a realistic mix of answer formats, for
+Prints two tables: completions/s for MCQ extraction over a realistic mix of answer formats and for
 MedCalc-Bench official extraction over realistic JSON outputs (both against a one-regex baseline
-measured in the same run), and the slowest single grade per adversarial 1 MB input across all
-verifiers and modes.
+measured in the same run); and, per adversarial input, the slowest single grade across all verifiers
+and modes at 1 MB and at 256 kB, back to back, with their ratio: linear scaling gives about 4x, a
+quadratic pass 16x (the property that once lived in a timed test; timings belong here).
 
 Run: .venv/bin/python bench/verify_throughput.py [--completions 2000]
 """
@@ -67,26 +68,29 @@ def rate(function, texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - start)
 
 
-def adversarial_inputs() -> dict[str, str]:
-    """1 MB inputs aimed at each extractor's worst case."""
+def adversarial_inputs(size: int = MEGABYTE) -> dict[str, str]:
+    """Inputs of about ``size`` characters aimed at each extractor's worst case."""
+
     def repeat(piece: str) -> str:
-        return (piece * (MEGABYTE // len(piece) + 1))[:MEGABYTE]
+        return (piece * (size // len(piece) + 1))[:size]
 
     return {
-        "1 MB of \\boxed{": repeat("\\boxed{"),
-        "nested braces": "\\boxed{" + "{" * (MEGABYTE // 2) + "}" * (MEGABYTE // 2),
+        "\\boxed{ * N": repeat("\\boxed{"),
+        "nested braces": "\\boxed{" + "{" * (size // 2) + "}" * (size // 2),
         '"answer is " * N': repeat("answer is "),
         "unclosed <think>": "<think>" + repeat("The answer is B. "),
         "digits": repeat("1234567890"),
         "digits and commas": repeat("1,"),
         '"answer": keys': repeat('"answer": '),
-        "space run": "1" + " " * MEGABYTE + "x",
+        "space run": "1" + " " * size + "x",
         "答え： labels": repeat("答え："),
-        "str( expression": '{"answer": "str(' + "1+" * (MEGABYTE // 4) + '1)"}',
-        # the issue-10 patterns (tests/test_verify_adversarial.py asserts their linear scaling)
-        "combining marks": "a" + "".join(chr(0x300 + i % 40) for i in range(MEGABYTE)),
-        "repeated \\boxed{A}": "\\boxed{A}" * (MEGABYTE // 10),
+        "str( expression": '{"answer": "str(' + "1+" * (size // 4) + '1)"}',
+        # the issue-10 patterns (tests/test_verify_adversarial.py grades each at 1 MB; the ratio column shows
+        # how the time scales)
+        "combining marks": "a" + "".join(chr(0x300 + i % 40) for i in range(size)),
+        "repeated \\boxed{A}": "\\boxed{A}" * (size // 10),
         "mixed width": repeat("Ａaｂ答え：Ｂ１2"),
+        '"not " * N': repeat("not "),
         '"not B " * N': repeat("not B "),
         '"A, " * N': repeat("A, "),
         "negated names": repeat("pneumonia is ruled out "),
@@ -128,10 +132,12 @@ def main() -> None:
     for name, ours, baseline in rows:
         print(f"{name:<36} {ours:>14,.0f} {baseline:>19,.0f} {baseline / ours:>8.1f}x")
     print()
-    print(f"{'adversarial input (1 MB)':<36} {'worst grade s':>14}  slowest verifier/calculator/mode")
+    print(f"{'adversarial input':<36} {'worst s, 1 MB':>14} {'256 kB':>8} {'ratio':>6}  slowest verifier/calculator/mode")
+    quarter = adversarial_inputs(MEGABYTE // 4)
     for name, text in adversarial_inputs().items():
         seconds, which = worst_grade_seconds(text)
-        print(f"{name:<36} {seconds:>14.3f}  {which}")
+        small, _ = worst_grade_seconds(quarter[name])
+        print(f"{name:<36} {seconds:>14.3f} {small:>8.3f} {seconds / max(small, 1e-6):>5.1f}x  {which}")
 
 
 if __name__ == "__main__":
