@@ -73,11 +73,11 @@ endef
 define grpo_budget_validation
 	.venv/bin/medreasoner run recipes/tiny/grpo_budget_validation.yaml seed=$(1) \
 		rollouts_400.model=runs/reproduce_s$(1)/sft grpo_demo.model.path=runs/reproduce_s$(1)/sft \
-		grpo_g4.model.path=runs/reproduce_s$(1)/sft grpo_g4.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
-		grpo_g8.model.path=runs/reproduce_s$(1)/sft grpo_g8.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
+		grpo_g4.model.path=runs/reproduce_s$(1)/sft grpo_g4.data.train=runs/reproduce_s$(1)/select_rl_sftpool/data.jsonl \
+		grpo_g8.model.path=runs/reproduce_s$(1)/sft grpo_g8.data.train=runs/reproduce_s$(1)/select_rl_sftpool/data.jsonl \
 		grpo_400.model.path=runs/reproduce_s$(1)/sft rollouts_4.model=runs/reproduce_s$(1)/sft \
 		grpo_rollouts4.model.path=runs/reproduce_s$(1)/sft \
-		eval_sft.model=runs/reproduce_s$(1)/sft eval_grpo.model=runs/reproduce_s$(1)/grpo \
+		eval_sft.model=runs/reproduce_s$(1)/sft eval_grpo.model=runs/reproduce_s$(1)/grpo_sftpool \
 		--output runs/validation/grpo_budget_s$(1)
 endef
 define rpo_variants_validation
@@ -98,16 +98,23 @@ define rpo_variants_validation
 endef
 define grpo_lr_validation
 	.venv/bin/medreasoner run recipes/tiny/grpo_lr_validation.yaml seed=$(1) \
-		grpo_lr1e-4.model.path=runs/reproduce_s$(1)/sft grpo_lr1e-4.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
-		grpo_lr3e-4.model.path=runs/reproduce_s$(1)/sft grpo_lr3e-4.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
-		grpo_lr1e-3.model.path=runs/reproduce_s$(1)/sft grpo_lr1e-3.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
+		grpo_lr1e-4.model.path=runs/reproduce_s$(1)/sft grpo_lr1e-4.data.train=runs/reproduce_s$(1)/select_rl_sftpool/data.jsonl \
+		grpo_lr3e-4.model.path=runs/reproduce_s$(1)/sft grpo_lr3e-4.data.train=runs/reproduce_s$(1)/select_rl_sftpool/data.jsonl \
+		grpo_lr1e-3.model.path=runs/reproduce_s$(1)/sft grpo_lr1e-3.data.train=runs/reproduce_s$(1)/select_rl_sftpool/data.jsonl \
 		eval_sft.model=runs/reproduce_s$(1)/sft --output runs/validation/grpo_lr_s$(1)
 endef
 define grpo_temperature_validation
 	.venv/bin/medreasoner run recipes/tiny/grpo_temperature_validation.yaml seed=$(1) \
-		grpo_t07.model.path=runs/reproduce_s$(1)/sft grpo_t07.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
-		grpo_t05.model.path=runs/reproduce_s$(1)/sft grpo_t05.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
+		grpo_t07.model.path=runs/reproduce_s$(1)/sft grpo_t07.data.train=runs/reproduce_s$(1)/select_rl_sftpool/data.jsonl \
+		grpo_t05.model.path=runs/reproduce_s$(1)/sft grpo_t05.data.train=runs/reproduce_s$(1)/select_rl_sftpool/data.jsonl \
 		eval_sft.model=runs/reproduce_s$(1)/sft --output runs/validation/grpo_temperature_s$(1)
+endef
+define rl_pool_validation
+	.venv/bin/medreasoner run recipes/tiny/rl_pool_validation.yaml seed=$(1) \
+		grpo_100.model.path=runs/reproduce_s$(1)/sft grpo_100.data.train=runs/reproduce_s$(1)/select_rl/data.jsonl \
+		eval_sft.model=runs/reproduce_s$(1)/sft eval_grpo20.model=runs/reproduce_s$(1)/grpo \
+		eval_grpo_sftpool.model=runs/reproduce_s$(1)/grpo_sftpool eval_grpo_random.model=runs/reproduce_s$(1)/grpo_random \
+		--output runs/validation/rl_pool_s$(1)
 endef
 validation: $(STAMP)
 	$(call sft_sampler_validation,0)
@@ -125,6 +132,9 @@ validation: $(STAMP)
 	$(call grpo_temperature_validation,0)
 	$(call grpo_temperature_validation,1)
 	$(call grpo_temperature_validation,2)
+	$(call rl_pool_validation,0)
+	$(call rl_pool_validation,1)
+	$(call rl_pool_validation,2)
 
 # Maintainers: regenerate the figures of the README, docs/recipes.md and docs/sim.md from the last demo,
 # reproduce, s4 and validation runs.

@@ -67,6 +67,21 @@ def test_grpo_lr_arms_are_the_shipped_grpo_with_their_learning_rate_and_100_step
         assert config["optim"]["lr_scheduler_type"] == "constant" and config["optim"]["save_steps"] == 50
 
 
+def test_rl_pool_arm_is_the_shipped_grpo_for_100_steps_on_the_rl_pool_candidates():
+    shipped, reproduce = stage_config("reproduce.yaml", "grpo"), load_recipe(RECIPES / "reproduce.yaml")
+    config = stage_config("rl_pool_validation.yaml", "grpo_100")
+    assert config["grpo"] == shipped["grpo"] and config["rewards"] == shipped["rewards"]
+    assert config["optim"]["max_steps"] == 100 and without(config["optim"], "max_steps") == \
+        without(shipped["optim"], "max_steps")
+    assert config["optim"]["lr_scheduler_type"] == "constant" and config["optim"]["save_steps"] == 50
+    # its candidates are the shipped grpo's: select_rl, which reads rollouts of the RL pool
+    assert str(config["data"]["train"]).endswith("/select_rl/data.jsonl")
+    stages = {s.name: s.config.model_dump() for s in reproduce.stages}
+    assert str(shipped["data"]["train"]).endswith("/select_rl/data.jsonl")
+    assert str(stages["select_rl"]["input"]).endswith("/rollouts/data.jsonl")
+    assert str(stages["rollouts"]["input"]).endswith("/rl_pool/data.jsonl")
+
+
 def test_grpo_temperature_arms_are_the_shipped_grpo_with_their_temperature_and_40_steps():
     shipped = stage_config("reproduce.yaml", "grpo")
     for arm, temperature in (("grpo_t07", 0.7), ("grpo_t05", 0.5)):
