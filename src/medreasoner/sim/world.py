@@ -184,22 +184,19 @@ def _case_rows(
         "diagnosis": diagnosis_item(kb, shown, f"{prefix}-diagnosis"),
         "mcq": mcq_item(kb, shown, rng, config.num_options, f"{prefix}-mcq"),
     }
+    if split in ("train", "rl"):
+        if shown.label in config.cpt_only_conditions:
+            return shown, exams  # no SFT or RL answer names it; a training case becomes a CPT case report (build_world)
+        for task in config.train_tasks:
+            example = sft_example(kb, shown, items[task], config.chain_verbosity)
+            if split == "train":
+                rows["sft/train.jsonl"].append(example)
+            rows[f"pool/{split}.jsonl"].append(pool_row(items[task], example["messages"][-1]))
+            rows[f"grpo/{split}.jsonl"].append(
+                {"prompt": prompt_messages(items[task]), "item": item_to_json(items[task])})
     if split == "rl":
-        if shown.label in config.cpt_only_conditions:
-            return shown, exams  # no RL answer may carry a CPT-only condition either
-        for task in config.train_tasks:
-            example = sft_example(kb, shown, items[task], config.chain_verbosity)
-            rows["pool/rl.jsonl"].append(pool_row(items[task], example["messages"][-1]))
-            rows["grpo/rl.jsonl"].append({"prompt": prompt_messages(items[task]), "item": item_to_json(items[task])})
-        return shown, exams
+        return shown, exams  # the RL pool's cases give no SFT, preference or environment row
     if split == "train":
-        if shown.label in config.cpt_only_conditions:
-            return shown, exams  # its knowledge reaches a model only as a CPT case report (build_world)
-        for task in config.train_tasks:
-            example = sft_example(kb, shown, items[task], config.chain_verbosity)
-            rows["sft/train.jsonl"].append(example)
-            rows["pool/train.jsonl"].append(pool_row(items[task], example["messages"][-1]))
-            rows["grpo/train.jsonl"].append({"prompt": prompt_messages(items[task]), "item": item_to_json(items[task])})
         pair = chain_preference_pair(kb, shown, items["diagnosis"], config.chain_verbosity)
         if pair is not None:
             rows["preference/train.jsonl"].append(pair)
