@@ -30,6 +30,7 @@ reproduce: $(STAMP)
 # Three more seeds of the same recipe and one report over all six (about 40 minutes after `reproduce`). The
 # six-seed table in docs/recipes.md is of the recipe before its RL pool (2026-12-02), whose rule is in
 # configs/findings/tiny.yaml; `make figures` no longer rewrites it, since seeds 3-5 ran that earlier recipe.
+# Run today, it adds seeds of the RL-pool recipe, which that file's rule excludes from rows 1-1c.
 reproduce-more: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/reproduce.yaml seed=3 --output runs/reproduce_s3
 	.venv/bin/medreasoner run recipes/tiny/reproduce.yaml seed=4 --output runs/reproduce_s4

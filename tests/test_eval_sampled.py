@@ -210,3 +210,10 @@ def test_majority_vote_counts_right_samples_as_one_answer_and_ties_go_to_the_fir
                                    BOOTSTRAP)
     assert block["maj_at_k"] == 0.5  # two right, two Angina: the tie goes to MI, given first; then 3 Angina win
     assert majority_correct([True, False], [None, None]) is False
+
+
+def test_a_gestational_age_votes_as_weeks_then_days():
+    from medreasoner.benchmarks.item import GestationalAge
+    from medreasoner.verify.result import all_or_nothing
+
+    assert vote_key(all_or_nothing(GestationalAge(5, 3), False)) != vote_key(all_or_nothing(GestationalAge(3, 5), False))

@@ -47,9 +47,9 @@ def vote_key(result: Grade) -> Any:
         return ("<gold>",)
     if isinstance(extracted, str):
         return normalize_name(extracted)
-    if isinstance(extracted, (frozenset, set, list, tuple)):
+    if isinstance(extracted, (frozenset, set)):
         return tuple(sorted(extracted))
-    return extracted
+    return extracted  # ordered values (IgakuQA's sorted answer parts, a gestational age) vote as they are
 
 
 def all_or_nothing(extracted: Any, correct: bool) -> Grade:
