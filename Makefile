@@ -64,9 +64,9 @@ s4: $(STAMP)
 		--output runs/tiny_s4/report
 	$(foreach check,$(S4_CHECKS),$(call s4_check_run,$(check)))
 
-# The validation checks behind the reproduce run's SFT batch sampler, GRPO budget and RPO settings
-# (docs/recipes.md, "How the settings were chosen"), from each reproduce seed's models, on the validation items:
-# run after `reproduce`.
+# The validation checks behind the reproduce run's SFT batch sampler, GRPO budget, learning rate and temperature,
+# RPO settings, RL pool and RL cap (docs/recipes.md, "How the settings were chosen"), from each reproduce seed's models,
+# on the validation items: run after `reproduce`.
 define sft_sampler_validation
 	.venv/bin/medreasoner run recipes/tiny/sft_sampler_validation.yaml seed=$(1) \
 		sft_random.model.path=runs/reproduce_s$(1)/cpt sft_grouped.model.path=runs/reproduce_s$(1)/cpt \
@@ -118,6 +118,12 @@ define rl_pool_validation
 		eval_grpo_sftpool.model=runs/reproduce_s$(1)/grpo_sftpool eval_grpo_random.model=runs/reproduce_s$(1)/grpo_random \
 		--output runs/validation/rl_pool_s$(1)
 endef
+define rl_hard_validation
+	.venv/bin/medreasoner run recipes/tiny/rl_hard_validation.yaml seed=$(1) \
+		select_hard.input=runs/reproduce_s$(1)/rollouts/data.jsonl grpo_hard.model.path=runs/reproduce_s$(1)/sft \
+		eval_sft.model=runs/reproduce_s$(1)/sft eval_grpo20.model=runs/reproduce_s$(1)/grpo \
+		--output runs/validation/rl_hard_s$(1)
+endef
 validation: $(STAMP)
 	$(call sft_sampler_validation,0)
 	$(call sft_sampler_validation,1)
@@ -137,6 +143,9 @@ validation: $(STAMP)
 	$(call rl_pool_validation,0)
 	$(call rl_pool_validation,1)
 	$(call rl_pool_validation,2)
+	$(call rl_hard_validation,0)
+	$(call rl_hard_validation,1)
+	$(call rl_hard_validation,2)
 
 # Maintainers: regenerate the figures of the README, docs/recipes.md and docs/sim.md from the last demo,
 # reproduce, s4 and validation runs.
@@ -165,6 +174,9 @@ figures: $(STAMP)
 	.venv/bin/medreasoner report runs/validation/rl_pool_s0 runs/validation/rl_pool_s1 runs/validation/rl_pool_s2 \
 		--findings configs/findings/rl_pool_validation.yaml --output runs/validation/rl_pool_report \
 		--embed docs/recipes.md#rl_pool
+	.venv/bin/medreasoner report runs/validation/rl_hard_s0 runs/validation/rl_hard_s1 runs/validation/rl_hard_s2 \
+		--findings configs/findings/rl_hard_validation.yaml --output runs/validation/rl_hard_report \
+		--embed docs/recipes.md#rl_hard
 	.venv/bin/medreasoner report runs/tiny_s4 runs/tiny_s4_s1 runs/tiny_s4_s2 --findings configs/findings/s4.yaml \
 		--output runs/tiny_s4/report --embed docs/sim.md#s4
 	$(foreach check,$(S4_CHECKS),$(call s4_check_report,$(check),--embed docs/sim.md#$(check)))

@@ -18,7 +18,7 @@ from medreasoner.eval.report import write_report
 from medreasoner.eval.report_pipeline import trained_from
 from medreasoner.eval.generation import Completion, GenerationSettings
 from medreasoner.benchmarks.item import Item
-from medreasoner.eval.metrics import BOOTSTRAP, majority_correct, sampled_accuracy_block, stability
+from medreasoner.eval.metrics import BOOTSTRAP, majority_score, sampled_accuracy_block, stability
 from medreasoner.eval.predictions import correct_by_id
 from medreasoner.eval.runner import EvalRequest, run_eval
 from medreasoner.stages import load_stage
@@ -197,9 +197,10 @@ def test_gains_and_findings_pair_stages_that_decoded_alike(tmp_path):
 
 
 
-def test_majority_vote_counts_right_samples_as_one_answer_and_ties_go_to_the_first():
+def test_majority_vote_counts_right_samples_as_one_answer_and_scores_ties_by_expected_value():
     """maj@k: synonyms of the gold (all accepted by the check) vote together, a wrong name's spellings vote
-    together by the name key, no answer is no vote, and an item with no answer at all is wrong."""
+    together by the name key, a tie scores the share of tied answers that are right, and no answer is a
+    wrong vote (the rule the S4 episodes' maj@k uses)."""
     item = Item("d", "Diagnosis?", {}, "Myocardial infarction", "diagnosis", {"synonyms": ["MI"]})
     texts = [r"\boxed{MI}", r"\boxed{Myocardial infarction}", r"\boxed{Angina}", r"\boxed{angina.}", r"\boxed{Angina}"]
     grades = [grade(text, item) for text in texts]
@@ -208,8 +209,25 @@ def test_majority_vote_counts_right_samples_as_one_answer_and_ties_go_to_the_fir
                                    [[g.score for g in grades[:4]], [g.score for g in grades]],
                                    [[True] * 4, [True] * 5], [[vote_key(g) for g in grades[:4]], [vote_key(g) for g in grades]],
                                    BOOTSTRAP)
-    assert block["maj_at_k"] == 0.5  # two right, two Angina: the tie goes to MI, given first; then 3 Angina win
-    assert majority_correct([True, False], [None, None]) is False
+    assert block["maj_at_k"] == 0.25  # two right vs two Angina scores 1/2 whichever came first; then 3 Angina win
+    reordered = [grades[2], grades[3], grades[0], grades[1]]
+    assert majority_score([vote_key(g) for g in reordered], [g.correct for g in reordered]) == 0.5
+    silent = grade("I cannot tell.", item)
+    assert vote_key(silent) is None and not silent.correct
+    # three silent samples outvote two right ones: answering less must not raise maj@k
+    assert majority_score([None, None, None, ("<gold>",), ("<gold>",)], [False] * 3 + [True] * 2) == 0.0
+    assert majority_score([None, ("<gold>",)], [False, True]) == 0.5
+
+
+def test_item_and_episode_majorities_are_one_rule():
+    from medreasoner.eval.episodes import majority_correct as episode_majority
+
+    episodes = [{"correct": True, "answer": "Croup", "answer_condition": "c1"},
+                {"correct": False, "answer": "Asthma", "answer_condition": "c2"},
+                {"correct": False, "answer": None, "answer_condition": None},
+                {"correct": False, "answer": None, "answer_condition": None}]
+    assert episode_majority(episodes) == majority_score(["c1", "c2", None, None], [True, False, False, False]) == 0.0
+    assert episode_majority(episodes[:2]) == 0.5
 
 
 def test_a_gestational_age_votes_as_weeks_then_days():

@@ -32,7 +32,7 @@ def run_commands(target: str) -> list[list[str]]:
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-@pytest.mark.parametrize("target, count", [("demo", 1), ("reproduce", 3), ("s4", 12), ("validation", 18)])
+@pytest.mark.parametrize("target, count", [("demo", 1), ("reproduce", 3), ("s4", 12), ("validation", 21)])
 def test_make_targets_run_recipes_that_validate_with_their_overrides(target, count):
     commands = run_commands(target)
     assert len(commands) == count
@@ -42,6 +42,6 @@ def test_make_targets_run_recipes_that_validate_with_their_overrides(target, cou
         recipe_obj = load_recipe(ROOT / recipe, overrides)  # raises on an override naming no stage or field
         if target == "validation":  # every seed's run reads that seed's reproduce models
             seed = next(a for a in overrides if a.startswith("seed=")).split("=")[1]
-            paths = [a.split("=", 1)[1] for a in overrides if a.split("=")[0].endswith((".model", ".path", ".train"))]
+            paths = [a.split("=", 1)[1] for a in overrides if a.split("=")[0].endswith((".model", ".path", ".train", ".input"))]
             assert paths and all(p.startswith(f"runs/reproduce_s{seed}/") for p in paths), args
             assert recipe_obj.seed == int(seed)

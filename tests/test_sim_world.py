@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from medreasoner.benchmarks.item import item_from_dict, item_from_json
 from medreasoner.cli import main
 from medreasoner.errors import InputError
 from medreasoner.sim.config import WorldConfig, load_world_config
+from medreasoner.sim.kb import load_knowledge_base
 from medreasoner.sim.items import answer_text
 from medreasoner.sim import world as world_module
 from medreasoner.sim.world import build_world
@@ -219,10 +221,19 @@ def test_cpt_only_conditions_reach_training_only_through_the_corpus(tmp_path):
 def test_rl_cases_are_a_separate_draw_that_changes_no_other_file(tmp_path):
     """WiNGPT-3.0's RL pool as a world knob: ``num_cases.rl`` cases no other split holds, written only to
     ``pool/rl.jsonl`` and ``grpo/rl.jsonl`` (never as an SFT, preference, environment or CPT row), and
-    adding them leaves every other file byte for byte as it was. CPT-only conditions stay out of it."""
-    held = {**SMALL, "cpt_only_conditions": ["influenza"]}
+    adding them leaves every other file byte for byte as it was. A CPT-only condition's rl cases are
+    left out, and only they: the held condition is the one labelling most rl rows of the same world
+    without it, so the check cannot pass by that condition never turning up."""
+    rl = {**SMALL, "num_cases": {**SMALL["num_cases"], "rl": 40}}
+    build_world(WorldConfig(**rl), tmp_path / "open")
+    open_rows = _read(tmp_path / "open/grpo/rl.jsonl")
+    labels = Counter(item_from_json(row["item"]).meta["label"] for row in open_rows)
+    label, count = labels.most_common(1)[0]
+    assert count >= 2
+    condition = next(c.id for c in load_knowledge_base().conditions if c.en == label)
+    held = {**SMALL, "cpt_only_conditions": [condition]}
     build_world(WorldConfig(**held), tmp_path / "without")
-    build_world(WorldConfig(**{**held, "num_cases": {**SMALL["num_cases"], "rl": 40}}), tmp_path / "with")
+    build_world(WorldConfig(**{**held, "num_cases": rl["num_cases"]}), tmp_path / "with")
     digest = lambda root: {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                            for p in sorted(root.rglob("*")) if p.is_file()}
     before, after = digest(tmp_path / "without"), digest(tmp_path / "with")
@@ -231,9 +242,9 @@ def test_rl_cases_are_a_separate_draw_that_changes_no_other_file(tmp_path):
     world = tmp_path / "with"
     pool, grpo = _read(world / "pool/rl.jsonl"), _read(world / "grpo/rl.jsonl")
     items = [item_from_json(row["item"]) for row in grpo]
-    assert len(pool) == len(grpo) and 0 < len(pool) <= 2 * 40  # a diagnosis and an mcq row per case
+    assert grpo == [row for row in open_rows if item_from_json(row["item"]).meta["label"] != label]
+    assert len(grpo) == len(open_rows) - count
     assert [row["id"] for row in pool] == [item.id for item in items] and all(i.id.startswith("rl-") for i in items)
-    assert "Influenza" not in {item.meta["label"] for item in items}
     rl_cases = {item.meta["case"] for item in items}
     others = {item_from_json(row["item"]).meta["case"] for row in _read(world / "grpo/train.jsonl")}
     for split in ("validation", "test"):

@@ -82,6 +82,22 @@ def test_rl_pool_arm_is_the_shipped_grpo_for_100_steps_on_the_rl_pool_candidates
     assert str(stages["rollouts"]["input"]).endswith("/rl_pool/data.jsonl")
 
 
+def test_rl_hard_arm_is_the_shipped_select_rl_and_grpo_with_the_cap_at_grpos_prompt_budget():
+    shipped_select, shipped_grpo = stage_config("reproduce.yaml", "select_rl"), stage_config("reproduce.yaml", "grpo")
+    select, grpo = stage_config("rl_hard_validation.yaml", "select_hard"), stage_config("rl_hard_validation.yaml", "grpo_hard")
+    assert select["caps"] == {"clinical": 320}
+    budget = shipped_grpo["optim"]["max_steps"] * shipped_grpo["optim"]["per_device_train_batch_size"] \
+        // shipped_grpo["grpo"]["num_generations"]
+    assert budget == 320  # GRPO's 20 steps of 16 prompts see each kept candidate once
+    assert {k: v for k, v in select.items() if k not in ("input", "caps")} == \
+        {k: v for k, v in shipped_select.items() if k not in ("input", "caps")}
+    assert str(select["input"]).endswith("/rollouts/data.jsonl")
+    assert {k: v for k, v in grpo.items() if k != "model" and k != "data"} == \
+        {k: v for k, v in shipped_grpo.items() if k != "model" and k != "data"}
+    assert {k: v for k, v in grpo["data"].items() if k != "train"} == \
+        {k: v for k, v in shipped_grpo["data"].items() if k != "train"}
+
+
 def test_grpo_temperature_arms_are_the_shipped_grpo_with_their_temperature_and_40_steps():
     shipped = stage_config("reproduce.yaml", "grpo")
     for arm, temperature in (("grpo_t07", 0.7), ("grpo_t05", 0.5)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 
 import pytest
 
@@ -199,10 +200,13 @@ def test_knowledge_free_multiselect_answers_score_at_most_chance():
 
 # --- megabyte inputs: every adversarial pattern grades at 1 MB with every verifier, to a score in [0, 1].
 # How the time scales (1 MB against 256 kB: linear about 4x, the quadratic normalisation this replaced 16x) and
-# the absolute target (1 MB in under a second per verifier) are measured by bench/verify_throughput.py: a timed
-# assertion in a test fails on a busy core, and a hang here still stops the suite.
+# the absolute target (1 MB in under a second per verifier) are measured by bench/verify_throughput.py. The test
+# keeps only a backstop far above that target, so a busy core does not fail it: a quadratic pass over 1 MB
+# takes minutes to hours (10^12 steps), while the slowest pattern's grades together took 3.5 s (2026-12-03, with a
+# training run on the other core).
 
 MEGABYTE = 1_000_000
+BACKSTOP_SECONDS = 60.0  # all verifiers and modes on one pattern; 17x the slowest measured
 
 
 def _repeat(piece: str, size: int) -> str:
@@ -230,7 +234,9 @@ PATTERNS = {
 @pytest.mark.parametrize("name", sorted(PATTERNS))
 def test_megabyte_patterns_grade(name):
     text = PATTERNS[name](MEGABYTE)
+    start = time.perf_counter()
     for key, item in ITEMS.items():
         for mode in (N, O) if item.verifier in ("igakuqa", "medcalc") else (N,):
             result = grade(text, item, mode)
             assert 0.0 <= result.score <= 1.0 and result.correct in (True, False), (name, key, mode)
+    assert time.perf_counter() - start < BACKSTOP_SECONDS, f"{name}: a super-linear pass over 1 MB?"

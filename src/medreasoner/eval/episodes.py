@@ -49,7 +49,7 @@ from trl.chat_template_utils import (
     parse_response,
 )
 
-from medreasoner.eval.metrics import BOOTSTRAP, bootstrap_ci, wilson_ci
+from medreasoner.eval.metrics import BOOTSTRAP, bootstrap_ci, majority_score, wilson_ci
 from medreasoner.rewards.completion import completion_text
 from medreasoner.sim.environment import DiagnosticEnvironment, episode_outcome
 from medreasoner.sim.episodes import observed_prompt, tool_methods
@@ -228,26 +228,17 @@ def vote_key(episode: dict) -> str:
 
 
 def majority_correct(episodes: list[dict]) -> float:
-    """maj@k of one case (Wang et al. 2023, self-consistency), from its episodes' ``correct`` and
-    :func:`vote_key`: 1.0 when the answer most of them gave is right, 0.0 when it is wrong; a tie between
-    answers scores the share of the tied answers that are right (the expected score of breaking the tie
-    at random).
+    """maj@k of one case: :func:`medreasoner.eval.metrics.majority_score` of its episodes' :func:`vote_key`
+    and ``correct`` (ties score the share of tied answers that are right; stating no diagnosis is a wrong
+    vote, as it is wrong in a greedy episode and scores the GRPO reward's floor).
 
-    Stating no diagnosis is a vote too, and a wrong one, as it is wrong in a greedy episode and scores
-    the GRPO reward's floor: were silence left out of the count, one right episode among seven silent
-    ones would outvote three right ones against five alike wrong ones, and a policy that answers less
-    would gain. Wordings of one knowledge-base condition are one answer, for the right answer and for a
-    wrong one alike; a wrong answer that names no condition splits its vote across its wordings (the
-    tiny world's models answer with knowledge-base names; a real model's free text may not).
+    Wordings of one knowledge-base condition are one answer, for the right answer and for a wrong one
+    alike; a wrong answer that names no condition splits its vote across its wordings (the tiny world's
+    models answer with knowledge-base names; a real model's free text may not).
     """
-    votes: dict[str, list[bool]] = {}
-    for episode in episodes:
-        key = vote_key(episode)
-        votes.setdefault(key, []).append(bool(episode["correct"]) and key != NO_ANSWER)
-    most = max(len(outcomes) for outcomes in votes.values())
-    tied = [outcomes for outcomes in votes.values() if len(outcomes) == most]
-    # every episode of one answer is graded alike; the mean guards a grader that is not a function of it
-    return sum(sum(outcomes) / len(outcomes) for outcomes in tied) / len(tied)
+    keys = [vote_key(episode) for episode in episodes]
+    return majority_score([None if key == NO_ANSWER else key for key in keys],
+                          [bool(episode["correct"]) for episode in episodes])
 
 
 def summarize(predictions: list[dict]) -> dict[str, Any]:

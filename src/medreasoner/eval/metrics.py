@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections import Counter
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -256,22 +255,33 @@ def accuracy_block(correct: list[bool], scores: list[float], answered: list[bool
     }
 
 
-def majority_correct(correct: list[bool], votes: list) -> bool:
-    """Whether the most frequent answer among one item's samples is right (maj@k). ``votes`` holds each
-    sample's vote key (None: no answer, no vote); ties go to the answer first given, and an item where no
-    sample answers counts as wrong.
+def majority_score(votes: list, correct: list[bool]) -> float:
+    """maj@k of one item or case (Wang et al. 2023, self-consistency): 1.0 when the answer most of its
+    samples gave is right, 0.0 when it is wrong; a tie between answers scores the share of the tied answers
+    that are right (the expected score of breaking the tie at random, so no answer wins by its position).
 
-    >>> majority_correct([False, True, True, False], ["a", "b", "b", None])
-    True
-    >>> majority_correct([True, False, False], ["b", "a", "c"])
-    True
+    ``votes`` holds each sample's vote key (:func:`medreasoner.verify.result.vote_key` for items,
+    :func:`medreasoner.eval.episodes.vote_key` for episodes) and ``correct`` its grade. A sample that commits
+    to no answer (vote None) votes too, for "no answer", which is wrong: were silence left out of the
+    count, one right sample among seven silent ones would outvote three right ones against five alike wrong
+    ones, and a policy that answers less would gain.
+
+    >>> majority_score(["a", "b", "b", None], [False, True, True, False])
+    1.0
+    >>> majority_score(["b", "a", "c"], [True, False, False])
+    0.3333333333333333
+    >>> majority_score([None, None, "b"], [False, False, True])
+    0.0
     """
-    counts = Counter(vote for vote in votes if vote is not None)
-    if not counts:
-        return False
-    top = max(counts.values())
-    first = next(i for i, vote in enumerate(votes) if vote is not None and counts[vote] == top)
-    return bool(correct[first])
+    groups: dict = {}
+    for vote, right in zip(votes, correct, strict=True):
+        groups.setdefault(vote, []).append(bool(right) and vote is not None)
+    if not groups:
+        raise ValueError("maj@k of no samples")
+    most = max(len(outcomes) for outcomes in groups.values())
+    tied = [outcomes for outcomes in groups.values() if len(outcomes) == most]
+    # every sample of one answer is graded alike; the mean guards a grader that is not a function of it
+    return sum(sum(outcomes) / len(outcomes) for outcomes in tied) / len(tied)
 
 
 def sampled_accuracy_block(correct: list[list[bool]], scores: list[list[float]], answered: list[list[bool]],
@@ -281,7 +291,7 @@ def sampled_accuracy_block(correct: list[list[bool]], scores: list[list[float]],
     ``accuracy`` is pass@1: the mean over items of each item's share of right samples, with a bootstrap
     interval over items (an item's k samples are not independent trials, so a Wilson interval over all
     samples would be too narrow). ``pass_at_k``: the share of items with some right sample; ``maj_at_k``: the
-    share whose most frequent answer is right (:func:`majority_correct` on ``votes``, each sample's vote key).
+    mean of :func:`majority_score` over items (``votes`` holds each sample's vote key).
     Together they tell a model that is right on most tries from one that is right on some.
     ``n_correct`` counts right samples; ``mean_score`` and ``no_answer_rate`` are over all samples.
     """
@@ -305,7 +315,7 @@ def sampled_accuracy_block(correct: list[list[bool]], scores: list[list[float]],
         "ci_low": low,
         "ci_high": high,
         "pass_at_k": float(np.mean([any(c) for c in correct])) if n else float("nan"),
-        "maj_at_k": float(np.mean([majority_correct(c, v) for c, v in zip(correct, votes)])) if n else float("nan"),
+        "maj_at_k": float(np.mean([majority_score(v, c) for c, v in zip(correct, votes)])) if n else float("nan"),
         "mean_score": float(np.mean(flat_scores)) if n else float("nan"),
         "no_answer_rate": (len(flat_answered) - sum(flat_answered)) / len(flat_answered) if n else float("nan"),
         "interval": {"method": method, "confidence": spec.confidence},
