@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import resource
 from pathlib import Path
 
@@ -79,6 +80,10 @@ def test_outputs_lineage_skip_refuse_force(recipe_path, tmp_path):
     # torch's intra-op threads: results change with them, so a rebuild can be compared (docs/recipes.md).
     assert base["launch"] == {"world_size": 1, "ran_on": "rank 0", "backend": None,
                               "torch_threads": torch.get_num_threads()}
+    # The processor, whose kernels also change results across machines: its name and torch's dispatch.
+    assert base["machine"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert base["machine"]["cpu"] and base["machine"]["cpu_count"] == os.cpu_count()
+    assert world["machine"]["cpu"] == base["machine"]["cpu"]
     assert not list((run_dir / "base").glob(".build*"))  # the model's scratch directory is gone
     # The world stage logged its counts: metrics.jsonl and TensorBoard.
     logged = [json.loads(line) for line in (run_dir / "world" / "metrics.jsonl").read_text().splitlines()]

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import resource
 import shutil
 import sys
@@ -255,6 +256,7 @@ def _run_stage(recipe: Recipe, stage: Stage, out_dir: Path, main: bool) -> tuple
             "cpu_time_s": round(cpu_time, 3),  # this process, all threads: comparable across loaded machines
             "peak_rss_mib": peak_rss_mib(),
             "launch": launch_info(every_rank),
+            "machine": machine_info(),
             "final_metrics": metrics,
         }
         write_text_atomic(out_dir / STAGE_MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
@@ -348,6 +350,29 @@ def launch_info(every_rank: bool) -> dict:
         return {"world_size": 1, "ran_on": ran_on, "backend": None, "torch_threads": threads}
     return {"world_size": torch.distributed.get_world_size(), "ran_on": ran_on,
             "backend": str(torch.distributed.get_backend()), "torch_threads": threads}
+
+
+def machine_info() -> dict:
+    """The processor a stage ran on: ``cpu`` (its model name, from ``/proc/cpuinfo`` on Linux, else
+    :func:`platform.processor`; None when neither says), ``cpu_capability`` (the instruction set torch's CPU
+    kernels were dispatched to, e.g. ``AVX2`` or ``AVX512``; None if the stage never imported torch) and
+    ``cpu_count`` (logical CPUs of the machine).
+
+    Recorded because kernels for another instruction set sum in another order, so the same code and
+    seed can rebuild different weights on another processor: two builds of the reproduce run on two
+    machines differed in 31 of 42 per-seed rows (docs/recipes.md, "Reproducing a run")."""
+    name = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    torch = sys.modules.get("torch")
+    return {"cpu": name or platform.processor() or None,
+            "cpu_capability": None if torch is None else torch.backends.cpu.get_cpu_capability(),
+            "cpu_count": os.cpu_count()}
 
 
 def is_main_process() -> bool:
