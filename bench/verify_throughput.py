@@ -158,8 +158,9 @@ def main() -> None:
         ratios = {key: big[key] / max(small[key], 1e-9) for key in big if big[key] >= RATIO_FLOOR_SECONDS}
         steepest = max(ratios, key=ratios.get) if ratios else None
         steep = f"{ratios[steepest]:>9.1f}x  {slowest}; {steepest}" if steepest else f"{'-':>10}  {slowest}"
-        print(f"{name:<36} {big[slowest]:>14.3f} {small[slowest]:>8.3f} {ratios.get(slowest, big[slowest] / max(small[slowest], 1e-9)):>5.1f}x "
+        print(f"{name:<36} {big[slowest]:>14.3f} {small[slowest]:>8.3f} {big[slowest] / max(small[slowest], 1e-9):>5.1f}x "
               f"{steep}")
+
 
 if __name__ == "__main__":
     main()

@@ -5,11 +5,13 @@ Run: .venv/bin/python -m pytest tests/test_eval_metrics.py -q
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import numpy as np
 import pytest
 
+import medreasoner.eval.metrics as metrics_module
 from medreasoner.eval.metrics import (
     BOOTSTRAP,
     BootstrapSpec,
@@ -136,3 +138,9 @@ def test_paired_interval_is_bca_and_handles_constant_differences():
     block = stability({"a": True, "b": False}, {"a": True, "b": False}, SMALL)
     assert block["delta"] == 0.0 and block["ci_low"] < 0.0 < block["ci_high"] and block["mcnemar_p"] == 1.0
     assert block["interval_method"] == "constant-difference Wilson"
+
+
+def test_docstring_examples():
+    """The examples in the metrics docstrings (maj@k's vote rule among them) are what the code returns."""
+    result = doctest.testmod(metrics_module)
+    assert result.failed == 0 and result.attempted > 0

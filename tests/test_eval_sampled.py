@@ -214,6 +214,8 @@ def test_majority_vote_counts_right_samples_as_one_answer_and_scores_ties_by_exp
     assert majority_score([vote_key(g) for g in reordered], [g.correct for g in reordered]) == 0.5
     silent = grade("I cannot tell.", item)
     assert vote_key(silent) is None and not silent.correct
+    empty = grade(r"\boxed{.}", item)  # extracted, but names nothing: no answer, as in an S4 episode
+    assert empty.extracted is not None and vote_key(empty) is None
     # three silent samples outvote two right ones: answering less must not raise maj@k
     assert majority_score([None, None, None, ("<gold>",), ("<gold>",)], [False] * 3 + [True] * 2) == 0.0
     assert majority_score([None, ("<gold>",)], [False, True]) == 0.5

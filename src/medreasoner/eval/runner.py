@@ -18,8 +18,8 @@ With ``num_samples`` k > 1 (sampling, temperature > 0) every item is answered k 
 pass per sample index with seed ``settings.seed + sample`` (as the ``generate`` data step draws its
 samples), and ``predictions.jsonl`` holds one line per sample. ``metrics.accuracy`` is then pass@1, the
 mean over items of each item's share of right samples, with a bootstrap interval over items, and
-``metrics.pass_at_k`` the share of items some sample got right and ``metrics.maj_at_k`` the share whose
-most frequent answer is right: how reasoning models are usually
+``metrics.pass_at_k`` the share of items some sample got right and ``metrics.maj_at_k`` the accuracy of a
+vote over the samples (:func:`medreasoner.eval.metrics.majority_score`): how reasoning models are usually
 scored when sampled (a temperature of about 0.6 and top-p 0.95, the mean over samples), and the
 second protocol of the tiny reproduce run's finding 1 (docs/recipes.md).
 """

@@ -27,7 +27,7 @@ class Grade(NamedTuple):
 
 def vote_key(result: Grade) -> Any:
     """The answer a graded sample votes for in a majority over samples (maj@k), or None for a sample that
-    commits to no answer.
+    commits to no answer (none extracted, or a name that normalises to nothing).
 
     Every answer the verifier accepts is the gold, so right samples vote together (a synonym, or a value
     inside the MedCalc tolerance band, is not a rival answer). A wrong sample votes by its extracted answer:
@@ -46,7 +46,9 @@ def vote_key(result: Grade) -> Any:
     if result.correct:
         return ("<gold>",)
     if isinstance(extracted, str):
-        return normalize_name(extracted)
+        # An answer with nothing left after normalisation (`\boxed{.}`) names nothing: it votes as no
+        # answer, as an S4 episode's does (medreasoner.eval.episodes.vote_key).
+        return normalize_name(extracted) or None
     if isinstance(extracted, (frozenset, set)):
         return tuple(sorted(extracted))
     return extracted  # ordered values (IgakuQA's sorted answer parts, a gestational age) vote as they are
