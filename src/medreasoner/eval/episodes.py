@@ -213,18 +213,16 @@ def score_episode(episode: Episode) -> dict[str, Any]:
     }
 
 
-NO_ANSWER = "no answer"  # the vote of an episode that states no diagnosis (none, a hedge, a retraction)
-
-
-def vote_key(episode: dict) -> str:
+def vote_key(episode: dict) -> str | None:
     """What an episode votes for in :func:`majority_correct`: ``condition <id>`` when its ``answer_condition``
     names a knowledge-base condition, else ``text <its answer after the grader's name normalisation>``, else
-    (no answer, or one that normalises to nothing, as ``"."`` does) :data:`NO_ANSWER`. The prefixes keep a
-    condition's id and a free-text answer apart."""
+    None (no diagnosis stated, or one that normalises to nothing, as ``"."`` does; the "no answer" vote of
+    :func:`medreasoner.eval.metrics.majority_score`). The prefixes keep a condition's id and a free-text
+    answer apart."""
     if episode.get("answer_condition"):
         return f"condition {episode['answer_condition']}"
     text = normalize_name(episode["answer"]) if episode["answer"] else ""
-    return f"text {text}" if text else NO_ANSWER
+    return f"text {text}" if text else None
 
 
 def majority_correct(episodes: list[dict]) -> float:
@@ -236,8 +234,7 @@ def majority_correct(episodes: list[dict]) -> float:
     alike; a wrong answer that names no condition splits its vote across its wordings (the tiny world's
     models answer with knowledge-base names; a real model's free text may not).
     """
-    keys = [vote_key(episode) for episode in episodes]
-    return majority_score([None if key == NO_ANSWER else key for key in keys],
+    return majority_score([vote_key(episode) for episode in episodes],
                           [bool(episode["correct"]) for episode in episodes])
 
 
