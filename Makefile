@@ -65,7 +65,7 @@ s4: $(STAMP)
 	$(foreach check,$(S4_CHECKS),$(call s4_check_run,$(check)))
 
 # The validation checks behind the reproduce run's SFT batch sampler, GRPO budget, learning rate and temperature,
-# RPO settings, RL pool and RL cap (docs/recipes.md, "How the settings were chosen"), from each reproduce seed's models,
+# RPO settings and iteration, RL pool and RL cap (docs/recipes.md, "How the settings were chosen"), from each reproduce seed's models,
 # on the validation items: run after `reproduce`.
 define sft_sampler_validation
 	.venv/bin/medreasoner run recipes/tiny/sft_sampler_validation.yaml seed=$(1) \
@@ -124,6 +124,12 @@ define rl_hard_validation
 		eval_sft.model=runs/reproduce_s$(1)/sft eval_grpo20.model=runs/reproduce_s$(1)/grpo \
 		--output runs/validation/rl_hard_s$(1)
 endef
+define rpo_iter_validation
+	.venv/bin/medreasoner run recipes/tiny/rpo_iter_validation.yaml seed=$(1) \
+		explanations_rpo2.model=runs/reproduce_s$(1)/rpo rpo2.model.path=runs/reproduce_s$(1)/rpo \
+		eval_sft.model=runs/reproduce_s$(1)/sft eval_rpo.model=runs/reproduce_s$(1)/rpo \
+		--output runs/validation/rpo_iter_s$(1)
+endef
 validation: $(STAMP)
 	$(call sft_sampler_validation,0)
 	$(call sft_sampler_validation,1)
@@ -146,6 +152,9 @@ validation: $(STAMP)
 	$(call rl_hard_validation,0)
 	$(call rl_hard_validation,1)
 	$(call rl_hard_validation,2)
+	$(call rpo_iter_validation,0)
+	$(call rpo_iter_validation,1)
+	$(call rpo_iter_validation,2)
 
 # Maintainers: regenerate the figures of the README, docs/recipes.md and docs/sim.md from the last demo,
 # reproduce, s4 and validation runs.
@@ -177,6 +186,9 @@ figures: $(STAMP)
 	.venv/bin/medreasoner report runs/validation/rl_hard_s0 runs/validation/rl_hard_s1 runs/validation/rl_hard_s2 \
 		--findings configs/findings/rl_hard_validation.yaml --output runs/validation/rl_hard_report \
 		--embed docs/recipes.md#rl_hard
+	.venv/bin/medreasoner report runs/validation/rpo_iter_s0 runs/validation/rpo_iter_s1 runs/validation/rpo_iter_s2 \
+		--findings configs/findings/rpo_iter_validation.yaml --output runs/validation/rpo_iter_report \
+		--embed docs/recipes.md#rpo_iter
 	.venv/bin/medreasoner report runs/tiny_s4 runs/tiny_s4_s1 runs/tiny_s4_s2 --findings configs/findings/s4.yaml \
 		--output runs/tiny_s4/report --embed docs/sim.md#s4
 	$(foreach check,$(S4_CHECKS),$(call s4_check_report,$(check),--embed docs/sim.md#$(check)))
