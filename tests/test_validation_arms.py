@@ -296,17 +296,18 @@ def test_s4_dagger_second_iteration_repeats_the_first_from_its_models():
 
 def test_rpo_iter_arm_is_the_shipped_explanations_preferences_and_rpo_from_the_rpo_model():
     # Pang et al.'s iteration t+1: the same sampling, pairing and training, from and against model t
+    shipped = {s.name: s.config.model_dump() for s in load_recipe(RECIPES / "reproduce.yaml").stages}
+    arms = {s.name: s.config.model_dump() for s in load_recipe(RECIPES / "rpo_iter_validation.yaml").stages}
     for stage, arm, moved in (("explanations", "explanations_rpo2", ("model", "input")),
                               ("preferences", "preferences_rpo2", ("input",)),
                               ("rpo", "rpo2", ("model", "data"))):
-        shipped, config = stage_config("reproduce.yaml", stage), stage_config("rpo_iter_validation.yaml", arm)
-        assert {k: v for k, v in config.items() if k not in moved} == \
-            {k: v for k, v in shipped.items() if k not in moved}, arm
-    rpo, shipped_rpo = stage_config("rpo_iter_validation.yaml", "rpo2"), stage_config("reproduce.yaml", "rpo")
+        assert {k: v for k, v in arms[arm].items() if k not in moved} == \
+            {k: v for k, v in shipped[stage].items() if k not in moved}, arm
+    rpo, shipped_rpo, explanations = arms["rpo2"], shipped["rpo"], arms["explanations_rpo2"]
     assert {k: v for k, v in rpo["model"].items() if k != "path"} == \
         {k: v for k, v in shipped_rpo["model"].items() if k != "path"}
     assert rpo["data"]["max_length"] == shipped_rpo["data"]["max_length"]
     assert str(rpo["model"]["path"]).endswith("/rpo")  # initialised from (so referenced to) iteration 1
     assert str(rpo["data"]["train"]).endswith("/preferences_rpo2/data.jsonl")
-    assert str(stage_config("rpo_iter_validation.yaml", "explanations_rpo2")["model"]).endswith("/rpo")
-    assert str(stage_config("rpo_iter_validation.yaml", "explanations_rpo2")["input"]).endswith("/pool/data.jsonl")
+    assert str(explanations["model"]).endswith("/rpo")
+    assert str(explanations["input"]).endswith("/pool/data.jsonl")
