@@ -38,6 +38,23 @@ reproduce-more: $(STAMP)
 	.venv/bin/medreasoner report runs/reproduce_s0 runs/reproduce_s1 runs/reproduce_s2 runs/reproduce_s3 \
 		runs/reproduce_s4 runs/reproduce_s5 --findings configs/findings/tiny.yaml --output runs/reproduce6_report
 
+# The reproduce seeds' models on 2,000 more held-out cases of the same world, one report (about 20 minutes after
+# `reproduce`; recipes/tiny/reproduce_heldout.yaml has the rule, fixed before its runs).
+HELDOUT_EVALS := sft nocpt_sft rpo dpo grpo grpo_random grpo_sftpool
+HELDOUT_PROBES := base cpt sft nocpt_sft
+define reproduce_heldout
+	.venv/bin/medreasoner run recipes/tiny/reproduce_heldout.yaml seed=$(1) \
+		$(foreach m,$(HELDOUT_EVALS),eval_$(m).model=runs/reproduce_s$(1)/$(m)) \
+		$(foreach m,$(HELDOUT_PROBES),probe_$(m).model.path=runs/reproduce_s$(1)/$(m)) --output runs/heldout_s$(1)
+
+endef
+heldout: $(STAMP)
+	$(call reproduce_heldout,0)
+	$(call reproduce_heldout,1)
+	$(call reproduce_heldout,2)
+	.venv/bin/medreasoner report runs/heldout_s0 runs/heldout_s1 runs/heldout_s2 \
+		--findings configs/findings/heldout.yaml --output runs/heldout_report
+
 # The S4 checks on seed 0's validation episodes, in the order they ran; each is recipes/tiny/<check>.yaml with
 # configs/findings/<check>.yaml, reported in runs/<check>/report and quoted in docs/sim.md#<check>.
 S4_CHECKS := s4_validation s4_sft_validation s4_dagger_validation s4_temperature_validation s4_kl_validation \
@@ -196,4 +213,4 @@ figures: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-.PHONY: install demo reproduce reproduce-more s4 validation figures test
+.PHONY: install demo reproduce reproduce-more heldout s4 validation figures test

@@ -32,7 +32,8 @@ def run_commands(target: str) -> list[list[str]]:
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-@pytest.mark.parametrize("target, count", [("demo", 1), ("reproduce", 3), ("s4", 12), ("validation", 24)])
+@pytest.mark.parametrize("target, count", [("demo", 1), ("reproduce", 3), ("s4", 12), ("validation", 24),
+                                           ("heldout", 3)])
 def test_make_targets_run_recipes_that_validate_with_their_overrides(target, count):
     commands = run_commands(target)
     assert len(commands) == count
@@ -40,8 +41,12 @@ def test_make_targets_run_recipes_that_validate_with_their_overrides(target, cou
         recipe, rest = args[0], args[1:]
         overrides = [a for i, a in enumerate(rest) if "=" in a and rest[i - 1] != "--output"]
         recipe_obj = load_recipe(ROOT / recipe, overrides)  # raises on an override naming no stage or field
-        if target == "validation":  # every seed's run reads that seed's reproduce models
+        if target in ("validation", "heldout"):  # every seed's run reads that seed's reproduce models
             seed = next(a for a in overrides if a.startswith("seed=")).split("=")[1]
             paths = [a.split("=", 1)[1] for a in overrides if a.split("=")[0].endswith((".model", ".path", ".train", ".input"))]
             assert paths and all(p.startswith(f"runs/reproduce_s{seed}/") for p in paths), args
             assert recipe_obj.seed == int(seed)
+        if target == "heldout":  # and no eval or probe stage is left on seed 0's model
+            models = [s.config.model if s.kind == "eval" else s.config.model.path
+                      for s in recipe_obj.stages if s.kind in ("eval", "probe")]
+            assert len(models) == 11 and all(m.startswith(f"runs/reproduce_s{seed}/") for m in models), args

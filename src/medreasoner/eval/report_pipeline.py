@@ -145,7 +145,8 @@ def gain_rows(runs: list[tuple[str, dict]]) -> tuple[list[str], list[list[str]]]
 
 
 def baseline_rows(run_dir: Path, *, episodes: bool) -> tuple[list[str], list[list[str]]]:
-    """Reference accuracies of the world's evaluation splits (from the world stage's manifest); with
+    """Reference accuracies of the world's evaluation splits (from the manifest of a ``world`` stage, and of a
+    ``heldout`` stage's extra test cases); with
     ``episodes`` (the run plays S4 episodes) also the episode gold's: how often it is the true condition,
     and the accuracy of the expert that ``env/sft_train.jsonl`` demonstrates, with its exams per episode."""
     header = ["split", "n", "chance %", "prior-only vs gold %", "Bayes-optimal (gold = truth) %"]
@@ -154,10 +155,10 @@ def baseline_rows(run_dir: Path, *, episodes: bool) -> tuple[list[str], list[lis
     rows = []
     for stage in recipe_stages(run_dir) or []:
         manifest = Path(run_dir) / stage["name"] / "manifest.json"
-        if stage.get("kind") != "world" or not manifest.is_file():
+        if stage.get("kind") not in ("world", "heldout") or not manifest.is_file():
             continue
         accuracy = json.loads(manifest.read_text(encoding="utf-8")).get("accuracy", {})
-        for split in ("validation", "test"):
+        for split in ("validation", "test", "heldout"):
             figures = accuracy.get(split)
             if not figures or "prior_only_accuracy_vs_label" not in figures:
                 continue

@@ -19,6 +19,9 @@
     calc/{train,test}.csv               MedCalc-Bench-format calculator tasks (when num_calculator_tasks > 0)
     manifest.json                       counts, seed, Bayes-optimal, baseline and S4-expert accuracy per split, config
 
+``heldout_files(config, size)`` draws more test cases for a built world after all of its splits (the
+``heldout`` stage writes them), so a larger held-out set needs no rebuild of anything trained on the world.
+
 Cases are unique by signature across all splits, and each signature's split is fixed by its hash,
 so the splits are identically distributed and share no case. Everything derives from
 ``config.seed`` (per-case generators are seeded by ``(seed, split, index)``), so a rebuild is
@@ -107,16 +110,19 @@ def draw_cases(model: ProbabilityModel, config: WorldConfig, rng: random.Random)
     )
 
 
-def draw_rl_cases(model: ProbabilityModel, config: WorldConfig, cases: dict[str, list[Case]]) -> list[Case]:
-    """``num_cases.rl`` unique cases no other split holds, drawn after them with a generator of their own
-    (seeded ``"<seed>:rl"``), so that adding them leaves every other split and file as it was.
+def draw_extra_cases(
+    model: ProbabilityModel, config: WorldConfig, held: dict[str, list[Case]], size: int, split: str, field: str
+) -> list[Case]:
+    """``size`` unique cases that no list in ``held`` holds, drawn after them with a generator of their own
+    (seeded ``"<seed>:<split>"``), so that adding them leaves every other split and file as it was: the
+    ``rl`` split, and the extra held-out cases of :func:`heldout_files`. ``field`` names the setting of
+    ``size`` in the error raised when the knowledge base runs out of unique cases.
 
-    Skipping the signatures the other splits hold shifts the draw a little towards rarer cases: in the
-    reproduce world about 11 % of the rl draws repeat a signature already held (docs/sim.md).
+    Skipping the signatures already held shifts the draw a little towards rarer cases: in the reproduce
+    world about 11 % of the rl draws repeat a signature already held (docs/sim.md).
     """
-    size = config.num_cases.rl
-    rng = random.Random(f"{config.seed}:rl")  # str seeds hash with SHA-512: stable across runs
-    seen = {case.signature() for split in SPLITS for case in cases[split]}
+    rng = random.Random(f"{config.seed}:{split}")  # str seeds hash with SHA-512: stable across runs
+    seen = {case.signature() for cases in held.values() for case in cases}
     drawn: list[Case] = []
     for _ in range(_DRAWS_PER_CASE * size):
         if len(drawn) == size:
@@ -129,8 +135,8 @@ def draw_rl_cases(model: ProbabilityModel, config: WorldConfig, cases: dict[str,
         return drawn
     raise InputError(
         config.knowledge_base or DEFAULT_KB_PATH,
-        f"only {len(drawn)} unique rl cases after {_DRAWS_PER_CASE * size} draws: lower num_cases.rl or raise noise",
-        field="num_cases.rl",
+        f"only {len(drawn)} unique {split} cases after {_DRAWS_PER_CASE * size} draws: lower {field} or raise noise",
+        field=field,
     )
 
 
@@ -281,8 +287,18 @@ def _write_jsonl(path: Path, records: Iterable[dict]) -> None:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def _commit(tmp: Path, out_dir: Path) -> None:
-    """Move each top-level entry of ``tmp`` into ``out_dir`` (replacing old ones), manifest last."""
+def _temp_beside(out_dir: Path) -> Path:
+    """A new temporary directory next to ``out_dir`` (same filesystem, so the final moves are renames)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+
+
+def _commit(tmp: Path, out_dir: Path, rows: dict[str, list[dict]], manifest: dict) -> None:
+    """Write ``rows`` (file -> records) and ``manifest.json`` into ``tmp``, then move each top-level entry of
+    ``tmp`` into ``out_dir`` (replacing old ones), manifest last."""
+    for name, records in rows.items():
+        _write_jsonl(tmp / name, records)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     out_dir.mkdir(parents=True, exist_ok=True)
     names = sorted(p.name for p in tmp.iterdir() if p.name != "manifest.json") + ["manifest.json"]
     for name in names:
@@ -311,7 +327,7 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
         )
     model = probability_model(kb, config.noise)
     cases = draw_cases(model, config, random.Random(config.seed))
-    cases["rl"] = draw_rl_cases(model, config, cases)
+    cases["rl"] = draw_extra_cases(model, config, cases, config.num_cases.rl, "rl", "num_cases.rl")
     rows: dict[str, list[dict]] = {"cpt/train.jsonl": [{"text": t} for t in corpus_texts(kb, config.cpt_languages)]}
     for name in TRAINING_FILES:
         rows[name] = []
@@ -332,13 +348,9 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
             train_shown = shown
     reported = _reported_cases(config, cases["train"], train_shown)
     rows["cpt/train.jsonl"].extend({"text": case_report(model, case)} for case in reported)
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    tmp = _temp_beside(Path(out_dir))
     try:
         calc = _add_calculator_tasks(config, tmp, rows) if config.num_calculator_tasks > 0 else {}
-        for name, records in rows.items():
-            _write_jsonl(tmp / name, records)
         kb_path = Path(config.knowledge_base) if config.knowledge_base else DEFAULT_KB_PATH
         manifest = {
             "generator": "medreasoner.sim.world.build_world",
@@ -354,8 +366,50 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
             "accuracy": accuracy,
             "config": config.model_dump(mode="json"),
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        _commit(tmp, out_dir)
+        _commit(tmp, Path(out_dir), rows, manifest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest
+
+
+def heldout_files(config: WorldConfig, size: int) -> tuple[dict[str, list[dict]], dict]:
+    """``size`` more test cases for the world that ``config`` builds, as files to write with :func:`write_files`:
+    ``(rows, manifest)``, where ``rows`` maps each file to its records::
+
+        eval/heldout_{diagnosis,mcq,multiselect}.jsonl, eval/heldout_diagnosis_cpt_only.jsonl   canonical items
+        env/heldout.jsonl                                                    S4 episodes of the same cases
+
+    and ``manifest`` holds the counts, the cases' chance, prior-only and Bayes-optimal accuracy, and the config.
+    The cases share no signature with any split of the world, rl included (:func:`draw_extra_cases`, seeded
+    ``"<seed>:heldout"``), and their items are rendered by the code that renders the test items. The world's
+    own files are not touched, so every model trained on it stays valid: a larger held-out set for contrasts
+    whose confidence interval the world's test split leaves wide.
+    """
+    model = probability_model(load_knowledge_base(config.knowledge_base), config.noise)
+    cases = draw_cases(model, config, random.Random(config.seed))
+    cases["rl"] = draw_extra_cases(model, config, cases, config.num_cases.rl, "rl", "num_cases.rl")
+    extra = draw_extra_cases(model, config, cases, size, "heldout", "num_cases")
+    rows: dict[str, list[dict]] = {f"eval/heldout_{task}.jsonl": [] for task in EVAL_TASKS}
+    rows["env/heldout.jsonl"] = []
+    if config.cpt_only_conditions:
+        rows["eval/heldout_diagnosis_cpt_only.jsonl"] = []
+    built = [_case_rows(model, config, "heldout", index, case, rows)
+             for index, case in enumerate(tqdm(extra, desc="world heldout", unit="case", leave=False))]
+    manifest = {
+        "generator": "medreasoner.sim.world.heldout_files",
+        "seed": config.seed,
+        "counts": {name: len(records) for name, records in rows.items()},
+        "accuracy": {"heldout": _accuracy(model, extra, [shown for shown, _ in built], [exams for _, exams in built])},
+        "config": config.model_dump(mode="json"),
+    }
+    return rows, manifest
+
+
+def write_files(out_dir: str | Path, rows: dict[str, list[dict]], manifest: dict) -> None:
+    """Write ``rows`` (file -> records) and ``manifest.json`` into ``out_dir`` through a temporary directory
+    beside it, manifest last, so that an interrupted write leaves the earlier files whole."""
+    tmp = _temp_beside(Path(out_dir))
+    try:
+        _commit(tmp, Path(out_dir), rows, manifest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -89,20 +89,30 @@ class WorldCases:
         return exams, self.model.kb.condition(expert_diagnosis(self.model, case, [*ordered, *exams]))
 
 
-def load_world_cases(world_dir: str | Path) -> WorldCases:
-    """Redraw the cases of the world in ``world_dir`` (a ``kind: world`` stage's output) from its manifest."""
+def world_config(world_dir: str | Path) -> WorldConfig:
+    """The config of the world built in ``world_dir`` (a ``kind: world`` stage's output), from its manifest,
+    after checking that the knowledge base it names is the one the world was built from."""
     path = Path(world_dir)
     manifest_path = path / "manifest.json"
     if not manifest_path.is_file():
         raise InputError(path, "not a world directory: no manifest.json (the output of a kind: world stage)")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("generator") != "medreasoner.sim.world.build_world":
+        raise InputError(manifest_path, f"not a world's manifest: generator {manifest.get('generator')!r}",
+                         field="generator")
     # a world built before the rl split existed had none
     config = WorldConfig(**{**manifest["config"], "num_cases": {"rl": 0, **manifest["config"]["num_cases"]}})
     kb_path = Path(config.knowledge_base) if config.knowledge_base else DEFAULT_KB_PATH
     if hashlib.sha256(kb_path.read_bytes()).hexdigest() != manifest["knowledge_base"]["sha256"]:
         raise InputError(manifest_path, f"the knowledge base {kb_path} changed since this world was built",
                          field="knowledge_base.sha256")
+    return config
+
+
+def load_world_cases(world_dir: str | Path) -> WorldCases:
+    """Redraw the cases of the world in ``world_dir`` (a ``kind: world`` stage's output) from its manifest."""
+    config = world_config(world_dir)
     model = probability_model(load_knowledge_base(config.knowledge_base), config.noise)
     drawn = draw_cases(model, config, random.Random(config.seed))
     cases = {f"{split}-{index:06d}": case for split in SPLITS for index, case in enumerate(drawn[split])}
-    return WorldCases(path, model, cases)
+    return WorldCases(Path(world_dir), model, cases)

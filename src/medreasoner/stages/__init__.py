@@ -15,6 +15,7 @@ from medreasoner.data import STEPS
 # kind -> module path; the whole registry. Add a stage by adding a line and a module.
 STAGES = {
     "world": "medreasoner.stages.world",
+    "heldout": "medreasoner.stages.heldout",
     "tiny_model": "medreasoner.stages.tiny_model",
     "cpt": "medreasoner.stages.cpt",
     "sft": "medreasoner.stages.sft",

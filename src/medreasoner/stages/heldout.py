@@ -1,0 +1,75 @@
+"""Stage ``heldout``: more test cases for a built world, without rebuilding anything trained on it.
+
+The world's test split is small on purpose (the tiny pipeline evaluates every model on it in seconds), so a
+paired contrast between two models has a confidence interval of several points. Enlarging the split would
+move every case's split (cases are split by hash in proportion to the split sizes) and so every trained
+model. This stage instead redraws the world from its manifest and draws ``num_cases`` more cases after all
+of its splits, sharing no signature with any of them (:func:`medreasoner.sim.world.heldout_files`).
+It writes ``eval/heldout_{diagnosis,mcq,multiselect}.jsonl``, ``eval/heldout_diagnosis_cpt_only.jsonl``,
+``env/heldout.jsonl`` and a ``manifest.json`` with the cases' chance, prior-only and Bayes-optimal accuracy
+(``medreasoner report`` shows them beside the world's splits).
+
+Before writing anything, it checks that the redrawn cases are the world's own (each episode of
+``env/{train,validation,test}.jsonl`` names its redrawn case's label), and that no held-out question appears
+verbatim in the world's training pool (``pool/{train,rl}.jsonl``) or its validation and test items: a world
+whose files its manifest does not describe would otherwise let training cases into the held-out set
+silently. Two cases can differ only in findings a question does not show (docs/sim.md, "The RL pool"), so a
+repeat is possible in a legitimate world too; the stage refuses it rather than thin the set unasked.
+
+    - name: heldout
+      kind: heldout
+      config: {world: runs/reproduce_s0/world, num_cases: 2000}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from medreasoner.errors import InputError
+from medreasoner.files import read_jsonl
+from medreasoner.recipe_inputs import InputPath
+from medreasoner.sim.world import heldout_files, write_files
+from medreasoner.sim.world_cases import load_world_cases, world_config
+from medreasoner.stages.context import StageContext
+
+# The world's files whose questions a held-out item must not repeat (training pool first).
+_WORLD_QUESTIONS = ("pool/train.jsonl", "pool/rl.jsonl", "eval/validation_diagnosis.jsonl", "eval/test_diagnosis.jsonl")
+
+
+class Config(BaseModel):
+    """``kind: heldout`` stage configuration; every field is required.
+
+    Attributes:
+        world: a ``kind: world`` stage's output directory (its ``manifest.json`` gives the config to redraw).
+        num_cases: how many new cases to draw.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    world: InputPath
+    num_cases: int = Field(ge=1)
+
+
+def run(config: Config, ctx: StageContext) -> dict:
+    """Write the held-out cases' files into ``ctx.out_dir``; returns counts and accuracy references."""
+    world = Path(config.world)
+    cases = load_world_cases(world)
+    for split in ("train", "validation", "test"):
+        for _, row in read_jsonl(world / f"env/{split}.jsonl"):
+            hidden = json.loads(row["case"])
+            cases.case(hidden["id"], hidden["label"]["name"])  # raises on a case the manifest does not draw
+    rows, manifest = heldout_files(world_config(world), config.num_cases)
+    seen = {record["question"] for name in _WORLD_QUESTIONS if (world / name).is_file()
+            for _, record in read_jsonl(world / name)}
+    repeated = [record["id"] for record in rows["eval/heldout_diagnosis.jsonl"] if record["question"] in seen]
+    if repeated:
+        raise InputError(world / "manifest.json", f"{len(repeated)} held-out questions (first {repeated[0]}) repeat "
+                         "a question of the world's files: they do not match the world its manifest describes",
+                         field="config")
+    write_files(ctx.out_dir, rows, manifest)
+    metrics = {f"count/{name}": count for name, count in manifest["counts"].items()}
+    metrics.update({f"heldout/{name}": value for name, value in manifest["accuracy"]["heldout"].items()})
+    ctx.log(metrics, 0)
+    return metrics

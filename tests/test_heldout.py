@@ -1,0 +1,138 @@
+"""The ``heldout`` stage: more test cases for a built world, drawn after all of its splits, without touching it.
+
+Run: .venv/bin/python -m pytest tests/test_heldout.py -q
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from sim_testing import small_world
+
+from medreasoner.cli import main
+from medreasoner.eval.report_pipeline import baseline_rows
+from medreasoner.recipe import load_recipe
+from medreasoner.sim.world import heldout_files
+from medreasoner.sim.world_cases import world_config
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "tiny"
+WORLD = {**small_world(seed=6, train=40, validation=10, test=10), "num_cases": {"train": 40, "validation": 10,
+                                                                               "test": 10, "rl": 20}}
+
+
+def _recipe(path, stages: list[dict]) -> str:
+    path.write_text(yaml.safe_dump({"name": "heldout_test", "seed": 0, "stages": stages}))
+    return str(path)
+
+
+def _heldout_only(root, world) -> str:
+    """A recipe of one heldout stage reading the world at ``world`` (another run's, as reproduce_heldout does)."""
+    return _recipe(root / "recipe.yaml", [{"name": "heldout", "kind": "heldout",
+                                           "config": {"world": str(world), "num_cases": 30}}])
+
+
+def _questions(path) -> list[str]:
+    return [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _tree_hash(root) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("heldout")
+    out = root / "run"
+    stages = [{"name": "world", "kind": "world", "config": WORLD},
+              {"name": "heldout", "kind": "heldout", "config": {"world": "${world}", "num_cases": 30}}]
+    assert main(["run", _recipe(root / "recipe.yaml", stages), "--output", str(out)]) == 0
+    return out
+
+
+def test_heldout_cases_are_new_rendered_like_test_items_and_leave_the_world_as_built(run, tmp_path):
+    heldout, world = run / "heldout", run / "world"
+    items = [json.loads(line) for line in (heldout / "eval/heldout_diagnosis.jsonl").read_text().splitlines()]
+    assert [item["id"] for item in items] == [f"heldout-{i:06d}-diagnosis" for i in range(30)]
+    assert {item["verifier"] for item in items} == {"diagnosis"} and all(item["gold"]["text"] for item in items)
+    for task in ("mcq", "multiselect"):
+        assert len((heldout / f"eval/heldout_{task}.jsonl").read_text().splitlines()) == 30
+    assert len((heldout / "env/heldout.jsonl").read_text().splitlines()) == 30
+    # no question of the training pool (train and rl cases) or of the world's own held-out items comes back
+    held = {q for name in ("pool/train.jsonl", "pool/rl.jsonl", "eval/validation_diagnosis.jsonl",
+                           "eval/test_diagnosis.jsonl") for q in _questions(world / name)}
+    assert len(_questions(world / "pool/rl.jsonl")) == 20 and not held & set(_questions(heldout / "eval/heldout_diagnosis.jsonl"))
+    manifest = json.loads((heldout / "manifest.json").read_text())
+    assert manifest["counts"]["eval/heldout_diagnosis.jsonl"] == 30
+    figures = manifest["accuracy"]["heldout"]
+    assert figures["num_cases"] == 30 and 0 < figures["chance_accuracy"] < figures["bayes_optimal_accuracy"] <= 1
+    # drawn from the world's manifest alone: the same cases again
+    rows, again = heldout_files(world_config(world), 30)
+    assert rows["eval/heldout_diagnosis.jsonl"] == items and again["accuracy"] == manifest["accuracy"]
+    copy = tmp_path / "world"
+    shutil.copytree(world, copy)
+    before = _tree_hash(copy)
+    assert main(["run", _heldout_only(tmp_path, copy), "--output", str(tmp_path / "out")]) == 0
+    assert _tree_hash(copy) == before  # the stage only reads the world
+    assert (tmp_path / "out/heldout/eval/heldout_diagnosis.jsonl").read_bytes() == (
+        heldout / "eval/heldout_diagnosis.jsonl").read_bytes()
+    # the report's reference lines show the extra cases beside the world's splits
+    rows = baseline_rows(run, episodes=False)[1]
+    assert [row[:2] for row in rows] == [["validation", "10"], ["test", "10"], ["heldout", "30"]]
+
+
+def test_a_world_whose_files_hold_a_heldout_question_is_refused_before_anything_is_written(run, tmp_path, capsys):
+    world = tmp_path / "world"
+    shutil.copytree(run / "world", world)
+    leaked = json.loads((run / "heldout/eval/heldout_diagnosis.jsonl").read_text().splitlines()[3])
+    with (world / "pool/train.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({**leaked, "id": "train-999999-diagnosis"}) + "\n")
+    assert main(["run", _heldout_only(tmp_path, world), "--output", str(tmp_path / "out")]) != 0
+    err = capsys.readouterr().err
+    assert "manifest.json" in err and "1 held-out questions (first heldout-000003-diagnosis) repeat" in err
+    assert not (tmp_path / "out/heldout/eval").exists()
+
+
+def test_reproduce_heldout_evaluates_as_reproduce_does_with_only_the_items_moved():
+    shipped = {s.name: s.config.model_dump() for s in load_recipe(RECIPES / "reproduce.yaml").stages}
+    kinds = {s.name: s.kind for s in load_recipe(RECIPES / "reproduce.yaml").stages}
+    recipe = load_recipe(RECIPES / "reproduce_heldout.yaml")
+    stages = {s.name: s.config.model_dump() for s in recipe.stages if s.kind in ("eval", "probe")}
+    # every greedy eval and every probe of reproduce.yaml; the sampled evals are left out by the recipe's rule
+    assert set(stages) == {n for n, k in kinds.items() if k in ("eval", "probe") and not n.endswith("_sampled")}
+    for name, config in stages.items():
+        ref = shipped[name]
+        if kinds[name] == "eval":
+            assert {k: v for k, v in config.items() if k not in ("model", "benchmarks")} == \
+                {k: v for k, v in ref.items() if k not in ("model", "benchmarks")}, name
+            assert [{**b, "data": b["data"].split("/eval/")[1]} for b in config["benchmarks"]] == \
+                [{**b, "data": b["data"].split("/eval/")[1].replace("test_", "heldout_")} for b in ref["benchmarks"]]
+            assert all(b["data"].startswith(str(recipe.run_dir / "heldout")) for b in config["benchmarks"])
+            model, ref_model = config["model"], ref["model"]
+        else:
+            assert {k: v for k, v in config.items() if k not in ("model", "items", "subsets")} == \
+                {k: v for k, v in ref.items() if k not in ("model", "items", "subsets")}, name
+            assert config["items"].endswith("heldout/eval/heldout_mcq.jsonl")
+            assert config["subsets"] == {"cpt_only": str(recipe.run_dir / "heldout/eval/heldout_diagnosis_cpt_only.jsonl")}
+            assert {**config["model"], "path": None} == {**ref["model"], "path": None}
+            model, ref_model = config["model"]["path"], ref["model"]["path"]
+        assert Path(model).name == Path(ref_model).name, name  # the reproduce run's model of the same stage
+
+
+def test_a_world_whose_episodes_its_manifest_does_not_draw_is_refused(run, tmp_path, capsys):
+    world = tmp_path / "world"
+    shutil.copytree(run / "world", world)
+    lines = (world / "env/test.jsonl").read_text(encoding="utf-8").splitlines()
+    row = json.loads(lines[2])
+    hidden = json.loads(row["case"])
+    hidden["label"]["name"] = "Influenza" if hidden["label"]["name"] != "Influenza" else "Acute bronchitis"
+    lines[2] = json.dumps({**row, "case": json.dumps(hidden)})
+    (world / "env/test.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["run", _heldout_only(tmp_path, world), "--output", str(tmp_path / "out")]) != 0
+    assert "case test-000002: the redrawn case's label is" in capsys.readouterr().err
+    assert not (tmp_path / "out/heldout/eval").exists()
