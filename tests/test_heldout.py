@@ -36,10 +36,6 @@ def _heldout_only(root, world) -> str:
                                            "config": {"world": str(world), "num_cases": 30}}])
 
 
-def _questions(path) -> list[str]:
-    return [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines()]
-
-
 def _tree_hash(root) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
@@ -63,10 +59,13 @@ def test_heldout_cases_are_new_rendered_like_test_items_and_leave_the_world_as_b
     for task in ("mcq", "multiselect"):
         assert len((heldout / f"eval/heldout_{task}.jsonl").read_text().splitlines()) == 30
     assert len((heldout / "env/heldout.jsonl").read_text().splitlines()) == 30
-    # no question of the training pool (train and rl cases) or of the world's own held-out items comes back
-    held = {q for name in ("pool/train.jsonl", "pool/rl.jsonl", "eval/validation_diagnosis.jsonl",
-                           "eval/test_diagnosis.jsonl") for q in _questions(world / name)}
-    assert len(_questions(world / "pool/rl.jsonl")) == 20 and not held & set(_questions(heldout / "eval/heldout_diagnosis.jsonl"))
+    # no case (signature) of the training pool (train and rl cases) or of the world's own held-out items comes back
+    world_items = [json.loads(line) for name in ("pool/train.jsonl", "pool/rl.jsonl", "eval/validation_diagnosis.jsonl",
+                                                 "eval/test_diagnosis.jsonl")
+                   for line in (world / name).read_text(encoding="utf-8").splitlines()]
+    assert len({r["meta"]["case"] for r in world_items}) == 40 + 20 + 10 + 10
+    assert not {r["meta"]["case"] for r in world_items} & {item["meta"]["case"] for item in items}
+    assert not {r["question"] for r in world_items} & {item["question"] for item in items}
     manifest = json.loads((heldout / "manifest.json").read_text())
     assert manifest["counts"]["eval/heldout_diagnosis.jsonl"] == 30
     figures = manifest["accuracy"]["heldout"]
@@ -86,15 +85,21 @@ def test_heldout_cases_are_new_rendered_like_test_items_and_leave_the_world_as_b
     assert [row[:2] for row in rows] == [["validation", "10"], ["test", "10"], ["heldout", "30"]]
 
 
-def test_a_world_whose_files_hold_a_heldout_question_is_refused_before_anything_is_written(run, tmp_path, capsys):
+@pytest.mark.parametrize("leak", ["case", "question"])
+def test_a_world_whose_files_hold_a_heldout_case_or_question_is_refused_before_anything_is_written(
+        run, tmp_path, capsys, leak):
     world = tmp_path / "world"
     shutil.copytree(run / "world", world)
-    leaked = json.loads((run / "heldout/eval/heldout_diagnosis.jsonl").read_text().splitlines()[3])
+    item = json.loads((run / "heldout/eval/heldout_diagnosis.jsonl").read_text().splitlines()[3])
+    other = json.loads((world / "pool/train.jsonl").read_text().splitlines()[0])
+    # the same case asked in other words, or another case that reads the same
+    leaked = {**other, "meta": {**other["meta"], "case": item["meta"]["case"]}} if leak == "case" else \
+        {**other, "question": item["question"]}
     with (world / "pool/train.jsonl").open("a", encoding="utf-8") as handle:
         handle.write(json.dumps({**leaked, "id": "train-999999-diagnosis"}) + "\n")
     assert main(["run", _heldout_only(tmp_path, world), "--output", str(tmp_path / "out")]) != 0
     err = capsys.readouterr().err
-    assert "manifest.json" in err and "1 held-out questions (first heldout-000003-diagnosis) repeat" in err
+    assert "manifest.json" in err and "1 held-out items (first heldout-000003-diagnosis) repeat a case or question" in err
     assert not (tmp_path / "out/heldout/eval").exists()
 
 
@@ -136,3 +141,25 @@ def test_a_world_whose_episodes_its_manifest_does_not_draw_is_refused(run, tmp_p
     assert main(["run", _heldout_only(tmp_path, world), "--output", str(tmp_path / "out")]) != 0
     assert "case test-000002: the redrawn case's label is" in capsys.readouterr().err
     assert not (tmp_path / "out/heldout/eval").exists()
+
+
+def test_a_world_without_rl_cases_gets_its_heldout_cases_and_a_heldout_output_is_no_world(tmp_path, capsys):
+    stages = [{"name": "world", "kind": "world", "config": small_world(seed=2, train=20, validation=5, test=5)},
+              {"name": "heldout", "kind": "heldout", "config": {"world": "${world}", "num_cases": 8}}]
+    assert main(["run", _recipe(tmp_path / "recipe.yaml", stages), "--output", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run/world/pool/rl.jsonl").stat().st_size == 0  # rl: 0 leaves the file empty
+    assert len((tmp_path / "run/heldout/eval/heldout_mcq.jsonl").read_text().splitlines()) == 8
+    (tmp_path / "again").mkdir()
+    assert main(["run", _heldout_only(tmp_path / "again", tmp_path / "run/heldout"), "--output",
+                 str(tmp_path / "again/out")]) != 0
+    assert "not a world's manifest: generator 'medreasoner.sim.world.heldout_files'" in capsys.readouterr().err
+
+
+def test_heldout_findings_are_the_reproduce_findings_on_the_new_items():
+    configs = RECIPES.parents[1] / "configs" / "findings"
+    shipped = yaml.safe_load((configs / "tiny.yaml").read_text())["findings"]
+    heldout = yaml.safe_load((configs / "heldout.yaml").read_text())["findings"]
+    expected = [{**{k: v for k, v in row.items() if k != "if_not_met"},
+                 "name": row["name"].replace("all test items", "all held-out items")}
+                for row in shipped if not row["name"].startswith("1b.")]  # the recipe does not sample
+    assert heldout == expected

@@ -9,9 +9,9 @@ stage. From it the report takes:
   over SFT, a merge over each of its inputs), found through the recipe's ``model`` paths, paired item
   by item (:func:`medreasoner.eval.metrics.stability` of the two cells' per-item correctness:
   difference, paired-bootstrap CI, exact McNemar p);
-- reference lines from the world stage's manifest: chance and the prior-only baseline (always the
-  most prevalent condition of the differential) scored against the same gold as the models, and the
-  Bayes-optimal ceiling;
+- reference lines from the world stage's manifest (and a heldout stage's, for its extra test cases):
+  chance and the prior-only baseline (always the most prevalent condition of the differential) scored
+  against the same gold as the models, and the Bayes-optimal ceiling;
 - the data-engine funnel: every stage with a ``funnel.json`` (rows in, out, dropped by reason).
 """
 

@@ -111,12 +111,12 @@ def draw_cases(model: ProbabilityModel, config: WorldConfig, rng: random.Random)
 
 
 def draw_extra_cases(
-    model: ProbabilityModel, config: WorldConfig, held: dict[str, list[Case]], size: int, split: str, field: str
+    model: ProbabilityModel, config: WorldConfig, held: dict[str, list[Case]], size: int, split: str
 ) -> list[Case]:
-    """``size`` unique cases that no list in ``held`` holds, drawn after them with a generator of their own
+    """Up to ``size`` unique cases that no list in ``held`` holds, drawn after them with a generator of their own
     (seeded ``"<seed>:<split>"``), so that adding them leaves every other split and file as it was: the
-    ``rl`` split, and the extra held-out cases of :func:`heldout_files`. ``field`` names the setting of
-    ``size`` in the error raised when the knowledge base runs out of unique cases.
+    ``rl`` split, and the extra held-out cases of :func:`heldout_files`. Fewer than ``size`` come back when
+    the knowledge base runs out of unique cases; the caller names the setting to lower.
 
     Skipping the signatures already held shifts the draw a little towards rarer cases: in the reproduce
     world about 11 % of the rl draws repeat a signature already held (docs/sim.md).
@@ -131,12 +131,19 @@ def draw_extra_cases(
         if case.signature() not in seen:
             seen.add(case.signature())
             drawn.append(case)
-    if len(drawn) == size:
+    return drawn
+
+
+def draw_rl_cases(model: ProbabilityModel, config: WorldConfig, cases: dict[str, list[Case]]) -> list[Case]:
+    """The world's ``num_cases.rl`` RL-pool cases (:func:`draw_extra_cases` after the other splits)."""
+    drawn = draw_extra_cases(model, config, cases, config.num_cases.rl, "rl")
+    if len(drawn) == config.num_cases.rl:
         return drawn
     raise InputError(
         config.knowledge_base or DEFAULT_KB_PATH,
-        f"only {len(drawn)} unique {split} cases after {_DRAWS_PER_CASE * size} draws: lower {field} or raise noise",
-        field=field,
+        f"only {len(drawn)} unique rl cases after {_DRAWS_PER_CASE * config.num_cases.rl} draws: "
+        "lower num_cases.rl or raise noise",
+        field="num_cases.rl",
     )
 
 
@@ -327,7 +334,7 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
         )
     model = probability_model(kb, config.noise)
     cases = draw_cases(model, config, random.Random(config.seed))
-    cases["rl"] = draw_extra_cases(model, config, cases, config.num_cases.rl, "rl", "num_cases.rl")
+    cases["rl"] = draw_rl_cases(model, config, cases)
     rows: dict[str, list[dict]] = {"cpt/train.jsonl": [{"text": t} for t in corpus_texts(kb, config.cpt_languages)]}
     for name in TRAINING_FILES:
         rows[name] = []
@@ -373,11 +380,13 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
 
 
 def heldout_files(config: WorldConfig, size: int) -> tuple[dict[str, list[dict]], dict]:
-    """``size`` more test cases for the world that ``config`` builds, as files to write with :func:`write_files`:
-    ``(rows, manifest)``, where ``rows`` maps each file to its records::
+    """Up to ``size`` more test cases for the world that ``config`` builds (fewer when the knowledge base runs
+    out of unique cases), as files to write with :func:`write_files`: ``(rows, manifest)``, where ``rows``
+    maps each file to its records::
 
-        eval/heldout_{diagnosis,mcq,multiselect}.jsonl, eval/heldout_diagnosis_cpt_only.jsonl   canonical items
-        env/heldout.jsonl                                                    S4 episodes of the same cases
+        eval/heldout_{diagnosis,mcq,multiselect}.jsonl   canonical items
+        eval/heldout_diagnosis_cpt_only.jsonl            those labelled with a CPT-only condition (if the world has any)
+        env/heldout.jsonl                                S4 episodes of the same cases
 
     and ``manifest`` holds the counts, the cases' chance, prior-only and Bayes-optimal accuracy, and the config.
     The cases share no signature with any split of the world, rl included (:func:`draw_extra_cases`, seeded
@@ -387,8 +396,8 @@ def heldout_files(config: WorldConfig, size: int) -> tuple[dict[str, list[dict]]
     """
     model = probability_model(load_knowledge_base(config.knowledge_base), config.noise)
     cases = draw_cases(model, config, random.Random(config.seed))
-    cases["rl"] = draw_extra_cases(model, config, cases, config.num_cases.rl, "rl", "num_cases.rl")
-    extra = draw_extra_cases(model, config, cases, size, "heldout", "num_cases")
+    cases["rl"] = draw_rl_cases(model, config, cases)
+    extra = draw_extra_cases(model, config, cases, size, "heldout")
     rows: dict[str, list[dict]] = {f"eval/heldout_{task}.jsonl": [] for task in EVAL_TASKS}
     rows["env/heldout.jsonl"] = []
     if config.cpt_only_conditions:

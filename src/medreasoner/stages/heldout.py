@@ -5,16 +5,17 @@ paired contrast between two models has a confidence interval of several points. 
 move every case's split (cases are split by hash in proportion to the split sizes) and so every trained
 model. This stage instead redraws the world from its manifest and draws ``num_cases`` more cases after all
 of its splits, sharing no signature with any of them (:func:`medreasoner.sim.world.heldout_files`).
-It writes ``eval/heldout_{diagnosis,mcq,multiselect}.jsonl``, ``eval/heldout_diagnosis_cpt_only.jsonl``,
-``env/heldout.jsonl`` and a ``manifest.json`` with the cases' chance, prior-only and Bayes-optimal accuracy
-(``medreasoner report`` shows them beside the world's splits).
+It writes ``eval/heldout_{diagnosis,mcq,multiselect}.jsonl``, ``eval/heldout_diagnosis_cpt_only.jsonl`` (when
+the world has CPT-only conditions), ``env/heldout.jsonl`` and a ``manifest.json`` with the cases' chance,
+prior-only and Bayes-optimal accuracy (``medreasoner report`` shows them beside the world's splits).
 
 Before writing anything, it checks that the redrawn cases are the world's own (each episode of
-``env/{train,validation,test}.jsonl`` names its redrawn case's label), and that no held-out question appears
-verbatim in the world's training pool (``pool/{train,rl}.jsonl``) or its validation and test items: a world
-whose files its manifest does not describe would otherwise let training cases into the held-out set
-silently. Two cases can differ only in findings a question does not show (docs/sim.md, "The RL pool"), so a
-repeat is possible in a legitimate world too; the stage refuses it rather than thin the set unasked.
+``env/{train,validation,test}.jsonl`` names its redrawn case's label), and that no held-out case (by
+signature, ``meta.case``) or question (word for word) is one of the world's training pool
+(``pool/{train,rl}.jsonl``) or its validation and test diagnosis items: a world whose files its manifest
+does not describe would otherwise let training cases into the held-out set silently. Two cases can differ
+only in findings a question does not show (docs/sim.md, "The RL pool"), so a repeated question is possible
+in a legitimate world too; the stage refuses it rather than thin the set unasked.
 
     - name: heldout
       kind: heldout
@@ -61,13 +62,18 @@ def run(config: Config, ctx: StageContext) -> dict:
             hidden = json.loads(row["case"])
             cases.case(hidden["id"], hidden["label"]["name"])  # raises on a case the manifest does not draw
     rows, manifest = heldout_files(world_config(world), config.num_cases)
-    seen = {record["question"] for name in _WORLD_QUESTIONS if (world / name).is_file()
-            for _, record in read_jsonl(world / name)}
-    repeated = [record["id"] for record in rows["eval/heldout_diagnosis.jsonl"] if record["question"] in seen]
+    items = rows["eval/heldout_diagnosis.jsonl"]
+    if len(items) < config.num_cases:
+        raise InputError(ctx.recipe or world, f"only {len(items)} unique cases are left that the world does not hold: "
+                         f"lower num_cases ({config.num_cases})", field=f"{ctx.out_dir.name}.config.num_cases")
+    world_items = [record for name in _WORLD_QUESTIONS if (world / name).is_file() and (world / name).stat().st_size
+                   for _, record in read_jsonl(world / name)]  # pool/rl.jsonl is empty in a world without rl cases
+    held_cases, held_questions = {r["meta"]["case"] for r in world_items}, {r["question"] for r in world_items}
+    repeated = [item["id"] for item in items if item["meta"]["case"] in held_cases or item["question"] in held_questions]
     if repeated:
-        raise InputError(world / "manifest.json", f"{len(repeated)} held-out questions (first {repeated[0]}) repeat "
-                         "a question of the world's files: they do not match the world its manifest describes",
-                         field="config")
+        raise InputError(world / "manifest.json", f"{len(repeated)} held-out items (first {repeated[0]}) repeat a case "
+                         "or question of the world's files: the files are not the world this manifest describes, or two "
+                         "cases read alike (fewer num_cases draws a prefix of the same cases)", field="config")
     write_files(ctx.out_dir, rows, manifest)
     metrics = {f"count/{name}": count for name, count in manifest["counts"].items()}
     metrics.update({f"heldout/{name}": value for name, value in manifest["accuracy"]["heldout"].items()})
