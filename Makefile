@@ -38,7 +38,7 @@ reproduce-more: $(STAMP)
 	.venv/bin/medreasoner report runs/reproduce_s0 runs/reproduce_s1 runs/reproduce_s2 runs/reproduce_s3 \
 		runs/reproduce_s4 runs/reproduce_s5 --findings configs/findings/tiny.yaml --output runs/reproduce6_report
 
-# The reproduce seeds' models on 2,000 more held-out cases of the same world, one report (about 20 minutes after
+# The reproduce seeds' models on 2,000 more held-out cases of the same world, one report (about 25 minutes after
 # `reproduce`; recipes/tiny/reproduce_heldout.yaml has the rule, fixed before its runs).
 HELDOUT_EVALS := sft nocpt_sft rpo dpo grpo grpo_random grpo_sftpool
 HELDOUT_PROBES := base cpt sft nocpt_sft
@@ -182,6 +182,8 @@ figures: $(STAMP)
 		--findings configs/findings/tiny.yaml --output runs/reproduce_report \
 		--embed README.md#reproduce --embed docs/recipes.md#reproduce
 	mkdir -p docs/figures && cp runs/reproduce_report/findings.png docs/figures/reproduce_findings.png
+	.venv/bin/medreasoner report runs/heldout_s0 runs/heldout_s1 runs/heldout_s2 \
+		--findings configs/findings/heldout.yaml --output runs/heldout_report --embed docs/recipes.md#heldout
 	.venv/bin/medreasoner report runs/validation/grpo_budget_s0 runs/validation/grpo_budget_s1 \
 		runs/validation/grpo_budget_s2 --findings configs/findings/grpo_budget_validation.yaml \
 		--output runs/validation/grpo_budget_report --embed docs/recipes.md#grpo_budget
