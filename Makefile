@@ -174,7 +174,7 @@ validation: $(STAMP)
 	$(call rpo_iter_validation,2)
 
 # Maintainers: regenerate the figures of the README, docs/recipes.md and docs/sim.md from the last demo,
-# reproduce, s4 and validation runs.
+# reproduce, heldout, s4 and validation runs.
 figures: $(STAMP)
 	.venv/bin/medreasoner report runs/tiny_pipeline --output runs/tiny_pipeline/report \
 		--embed README.md#demo --embed docs/recipes.md#demo

@@ -287,6 +287,22 @@ def _reported_cases(config: WorldConfig, cases: list[Case], shown: list[Presente
     return first + held_out
 
 
+def _draw_world(kb: KnowledgeBase, config: WorldConfig) -> tuple[ProbabilityModel, dict[str, list[Case]]]:
+    """The probability model and every split's cases (rl included) of the world ``config`` builds on ``kb``."""
+    model = probability_model(kb, config.noise)
+    cases = draw_cases(model, config, random.Random(config.seed))
+    cases["rl"] = draw_rl_cases(model, config, cases)
+    return model, cases
+
+
+def _eval_files(config: WorldConfig, split: str) -> dict[str, list[dict]]:
+    """The empty evaluation files of a held-out split, for :func:`_case_rows` to fill (in this order)."""
+    files: dict[str, list[dict]] = {f"eval/{split}_{task}.jsonl": [] for task in EVAL_TASKS}
+    if config.cpt_only_conditions:
+        files[f"eval/{split}_diagnosis_cpt_only.jsonl"] = []
+    return files
+
+
 def _write_jsonl(path: Path, records: Iterable[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
@@ -332,17 +348,12 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
         raise InputError(
             config.knowledge_base or DEFAULT_KB_PATH, f"unknown conditions {unknown}", field="cpt_only_conditions"
         )
-    model = probability_model(kb, config.noise)
-    cases = draw_cases(model, config, random.Random(config.seed))
-    cases["rl"] = draw_rl_cases(model, config, cases)
+    model, cases = _draw_world(kb, config)
     rows: dict[str, list[dict]] = {"cpt/train.jsonl": [{"text": t} for t in corpus_texts(kb, config.cpt_languages)]}
     for name in TRAINING_FILES:
         rows[name] = []
     for split in ("validation", "test"):
-        for task in EVAL_TASKS:
-            rows[f"eval/{split}_{task}.jsonl"] = []
-        if config.cpt_only_conditions:
-            rows[f"eval/{split}_diagnosis_cpt_only.jsonl"] = []
+        rows.update(_eval_files(config, split))
     accuracy = {}
     for split in (*SPLITS, "rl"):
         built = [
@@ -394,14 +405,9 @@ def heldout_files(config: WorldConfig, size: int) -> tuple[dict[str, list[dict]]
     own files are not touched, so every model trained on it stays valid: a larger held-out set for contrasts
     whose confidence interval the world's test split leaves wide.
     """
-    model = probability_model(load_knowledge_base(config.knowledge_base), config.noise)
-    cases = draw_cases(model, config, random.Random(config.seed))
-    cases["rl"] = draw_rl_cases(model, config, cases)
+    model, cases = _draw_world(load_knowledge_base(config.knowledge_base), config)
     extra = draw_extra_cases(model, config, cases, size, "heldout")
-    rows: dict[str, list[dict]] = {f"eval/heldout_{task}.jsonl": [] for task in EVAL_TASKS}
-    rows["env/heldout.jsonl"] = []
-    if config.cpt_only_conditions:
-        rows["eval/heldout_diagnosis_cpt_only.jsonl"] = []
+    rows = {**_eval_files(config, "heldout"), "env/heldout.jsonl": []}
     built = [_case_rows(model, config, "heldout", index, case, rows)
              for index, case in enumerate(tqdm(extra, desc="world heldout", unit="case", leave=False))]
     manifest = {

@@ -36,8 +36,8 @@ from medreasoner.sim.world import heldout_files, write_files
 from medreasoner.sim.world_cases import load_world_cases, world_config
 from medreasoner.stages.context import StageContext
 
-# The world's files whose questions a held-out item must not repeat (training pool first).
-_WORLD_QUESTIONS = ("pool/train.jsonl", "pool/rl.jsonl", "eval/validation_diagnosis.jsonl", "eval/test_diagnosis.jsonl")
+# The world's items whose case or question a held-out item must not repeat (training pool first).
+_WORLD_ITEM_FILES = ("pool/train.jsonl", "pool/rl.jsonl", "eval/validation_diagnosis.jsonl", "eval/test_diagnosis.jsonl")
 
 
 class Config(BaseModel):
@@ -66,8 +66,7 @@ def run(config: Config, ctx: StageContext) -> dict:
     if len(items) < config.num_cases:
         raise InputError(ctx.recipe or world, f"only {len(items)} unique cases are left that the world does not hold: "
                          f"lower num_cases ({config.num_cases})", field=f"{ctx.out_dir.name}.config.num_cases")
-    world_items = [record for name in _WORLD_QUESTIONS if (world / name).is_file() and (world / name).stat().st_size
-                   for _, record in read_jsonl(world / name)]  # pool/rl.jsonl is empty in a world without rl cases
+    world_items = _world_items(world)
     held_cases, held_questions = {r["meta"]["case"] for r in world_items}, {r["question"] for r in world_items}
     repeated = [item["id"] for item in items if item["meta"]["case"] in held_cases or item["question"] in held_questions]
     if repeated:
@@ -79,3 +78,10 @@ def run(config: Config, ctx: StageContext) -> dict:
     metrics.update({f"heldout/{name}": value for name, value in manifest["accuracy"]["heldout"].items()})
     ctx.log(metrics, 0)
     return metrics
+
+
+def _world_items(world: Path) -> list[dict]:
+    """The records of the world's :data:`_WORLD_ITEM_FILES`; an empty file (``pool/rl.jsonl`` in a world without
+    rl cases) holds none, and :func:`read_jsonl` refuses empty files, so those are skipped."""
+    return [record for name in _WORLD_ITEM_FILES if (world / name).is_file() and (world / name).stat().st_size
+            for _, record in read_jsonl(world / name)]
