@@ -4,11 +4,18 @@ a small synthetic-world config, and a built world with a tiny model whose tokeni
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from medreasoner.model import build_tiny_model, load_tokenizer
 from medreasoner.sim.config import WorldConfig
 from medreasoner.sim.world import build_world
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``root``, by its POSIX path relative to ``root``: equal digests, equal trees."""
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def small_world(*, seed: int, train: int, validation: int, test: int) -> dict:

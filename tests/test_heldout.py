@@ -5,14 +5,13 @@ Run: .venv/bin/python -m pytest tests/test_heldout.py -q
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from sim_testing import small_world
+from sim_testing import small_world, tree_digest
 
 from medreasoner.cli import main
 from medreasoner.eval.report_pipeline import baseline_rows
@@ -34,11 +33,6 @@ def _heldout_only(root, world) -> str:
     """A recipe of one heldout stage reading the world at ``world`` (another run's, as reproduce_heldout does)."""
     return _recipe(root / "recipe.yaml", [{"name": "heldout", "kind": "heldout",
                                            "config": {"world": str(world), "num_cases": 30}}])
-
-
-def _tree_hash(root) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +69,9 @@ def test_heldout_cases_are_new_rendered_like_test_items_and_leave_the_world_as_b
     assert rows["eval/heldout_diagnosis.jsonl"] == items and again["accuracy"] == manifest["accuracy"]
     copy = tmp_path / "world"
     shutil.copytree(world, copy)
-    before = _tree_hash(copy)
+    before = tree_digest(copy)
     assert main(["run", _heldout_only(tmp_path, copy), "--output", str(tmp_path / "out")]) == 0
-    assert _tree_hash(copy) == before  # the stage only reads the world
+    assert tree_digest(copy) == before  # the stage only reads the world
     assert (tmp_path / "out/heldout/eval/heldout_diagnosis.jsonl").read_bytes() == (
         heldout / "eval/heldout_diagnosis.jsonl").read_bytes()
     # the report's reference lines show the extra cases beside the world's splits

@@ -5,13 +5,13 @@ Run: .venv/bin/python -m pytest tests/test_sim_world.py -q
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
+from sim_testing import tree_digest
 
 from medreasoner.benchmarks.item import item_from_dict, item_from_json
 from medreasoner.cli import main
@@ -73,11 +73,9 @@ def test_case_reports_state_the_diagnosis_right_after_the_findings(world):
 
 def test_same_seed_gives_byte_identical_files(world, tmp_path):
     build_world(WorldConfig(**SMALL), tmp_path / "again")
-    digest = lambda root: {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                           for p in sorted(root.rglob("*")) if p.is_file()}
-    assert digest(world) == digest(tmp_path / "again")
+    assert tree_digest(world) == tree_digest(tmp_path / "again")
     build_world(WorldConfig(**{**SMALL, "seed": 12}), tmp_path / "other")
-    assert digest(tmp_path / "other")["sft/train.jsonl"] != digest(world)["sft/train.jsonl"]
+    assert tree_digest(tmp_path / "other")["sft/train.jsonl"] != tree_digest(world)["sft/train.jsonl"]
 
 
 def test_no_case_is_shared_across_splits(world):
@@ -234,9 +232,7 @@ def test_rl_cases_are_a_separate_draw_that_changes_no_other_file(tmp_path):
     held = {**SMALL, "cpt_only_conditions": [condition]}
     build_world(WorldConfig(**held), tmp_path / "without")
     build_world(WorldConfig(**{**held, "num_cases": rl["num_cases"]}), tmp_path / "with")
-    digest = lambda root: {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                           for p in sorted(root.rglob("*")) if p.is_file()}
-    before, after = digest(tmp_path / "without"), digest(tmp_path / "with")
+    before, after = tree_digest(tmp_path / "without"), tree_digest(tmp_path / "with")
     changed = {name for name in before if before[name] != after[name]}
     assert changed == {"manifest.json", "pool/rl.jsonl", "grpo/rl.jsonl"}
     world = tmp_path / "with"
