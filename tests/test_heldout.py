@@ -98,8 +98,8 @@ def test_a_world_whose_files_hold_a_heldout_case_or_question_is_refused_before_a
 
 
 def test_reproduce_heldout_evaluates_as_reproduce_does_with_only_the_items_moved():
-    shipped = {s.name: s.config.model_dump() for s in load_recipe(RECIPES / "reproduce.yaml").stages}
-    kinds = {s.name: s.kind for s in load_recipe(RECIPES / "reproduce.yaml").stages}
+    reproduce = load_recipe(RECIPES / "reproduce.yaml").stages
+    shipped, kinds = {s.name: s.config.model_dump() for s in reproduce}, {s.name: s.kind for s in reproduce}
     recipe = load_recipe(RECIPES / "reproduce_heldout.yaml")
     stages = {s.name: s.config.model_dump() for s in recipe.stages if s.kind in ("eval", "probe")}
     # every greedy eval and every probe of reproduce.yaml; the sampled evals are left out by the recipe's rule
