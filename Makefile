@@ -55,6 +55,23 @@ heldout: $(STAMP)
 	.venv/bin/medreasoner report runs/heldout_s0 runs/heldout_s1 runs/heldout_s2 \
 		--findings configs/findings/heldout.yaml --output runs/heldout_report
 
+# Finding 2's RPO sampling temperature, scored once on a fresh block of 2,000 held-out cases after the choice on
+# another block (run after `validation`, only if recipes/tiny/rpo_temperature_validation.yaml's rule chose an arm).
+define rpo_temperature_final
+	.venv/bin/medreasoner run recipes/tiny/rpo_temperature_final.yaml seed=$(1) \
+		eval_sft.model=runs/reproduce_s$(1)/sft eval_rpo.model=runs/reproduce_s$(1)/rpo \
+		eval_rpo_t07.model=runs/validation/rpo_temperature_s$(1)/rpo_t07 \
+		eval_rpo_t05.model=runs/validation/rpo_temperature_s$(1)/rpo_t05 --output runs/rpo_temperature_final_s$(1)
+
+endef
+rpo_temperature_final: $(STAMP)
+	$(call rpo_temperature_final,0)
+	$(call rpo_temperature_final,1)
+	$(call rpo_temperature_final,2)
+	.venv/bin/medreasoner report runs/rpo_temperature_final_s0 runs/rpo_temperature_final_s1 \
+		runs/rpo_temperature_final_s2 --findings configs/findings/rpo_temperature_final.yaml \
+		--output runs/rpo_temperature_final_report
+
 # The S4 checks on seed 0's validation episodes, in the order they ran; each is recipes/tiny/<check>.yaml with
 # configs/findings/<check>.yaml, reported in runs/<check>/report and quoted in docs/sim.md#<check>.
 S4_CHECKS := s4_validation s4_sft_validation s4_dagger_validation s4_temperature_validation s4_kl_validation \
@@ -147,6 +164,13 @@ define rpo_iter_validation
 		eval_sft.model=runs/reproduce_s$(1)/sft eval_rpo.model=runs/reproduce_s$(1)/rpo \
 		--output runs/validation/rpo_iter_s$(1)
 endef
+define rpo_temperature_validation
+	.venv/bin/medreasoner run recipes/tiny/rpo_temperature_validation.yaml seed=$(1) \
+		explanations_t07.model=runs/reproduce_s$(1)/sft rpo_t07.model.path=runs/reproduce_s$(1)/sft \
+		explanations_t05.model=runs/reproduce_s$(1)/sft rpo_t05.model.path=runs/reproduce_s$(1)/sft \
+		eval_sft.model=runs/reproduce_s$(1)/sft eval_rpo.model=runs/reproduce_s$(1)/rpo \
+		--output runs/validation/rpo_temperature_s$(1)
+endef
 validation: $(STAMP)
 	$(call sft_sampler_validation,0)
 	$(call sft_sampler_validation,1)
@@ -172,6 +196,9 @@ validation: $(STAMP)
 	$(call rpo_iter_validation,0)
 	$(call rpo_iter_validation,1)
 	$(call rpo_iter_validation,2)
+	$(call rpo_temperature_validation,0)
+	$(call rpo_temperature_validation,1)
+	$(call rpo_temperature_validation,2)
 
 # Maintainers: regenerate the figures of the README, docs/recipes.md and docs/sim.md from the last demo,
 # reproduce, heldout, s4 and validation runs.
@@ -215,4 +242,4 @@ figures: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-.PHONY: install demo reproduce reproduce-more heldout s4 validation figures test
+.PHONY: install demo reproduce reproduce-more heldout rpo_temperature_final s4 validation figures test

@@ -32,7 +32,7 @@ def _recipe(path, stages: list[dict]) -> str:
 def _heldout_only(root, world) -> str:
     """A recipe of one heldout stage reading the world at ``world`` (another run's, as reproduce_heldout does)."""
     return _recipe(root / "recipe.yaml", [{"name": "heldout", "kind": "heldout",
-                                           "config": {"world": str(world), "num_cases": 30}}])
+                                           "config": {"world": str(world), "num_cases": 30, "skip": 0}}])
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("heldout")
     out = root / "run"
     stages = [{"name": "world", "kind": "world", "config": WORLD},
-              {"name": "heldout", "kind": "heldout", "config": {"world": "${world}", "num_cases": 30}}]
+              {"name": "heldout", "kind": "heldout", "config": {"world": "${world}", "num_cases": 30, "skip": 0}}]
     assert main(["run", _recipe(root / "recipe.yaml", stages), "--output", str(out)]) == 0
     return out
 
@@ -65,7 +65,7 @@ def test_heldout_cases_are_new_rendered_like_test_items_and_leave_the_world_as_b
     figures = manifest["accuracy"]["heldout"]
     assert figures["num_cases"] == 30 and 0 < figures["chance_accuracy"] < figures["bayes_optimal_accuracy"] <= 1
     # drawn from the world's manifest alone: the same cases again
-    rows, again = heldout_files(world_config(world), 30)
+    rows, again = heldout_files(world_config(world), 30, 0)
     assert rows["eval/heldout_diagnosis.jsonl"] == items and again["accuracy"] == manifest["accuracy"]
     copy = tmp_path / "world"
     shutil.copytree(world, copy)
@@ -77,6 +77,18 @@ def test_heldout_cases_are_new_rendered_like_test_items_and_leave_the_world_as_b
     # the report's reference lines show the extra cases beside the world's splits
     rows = baseline_rows(run, episodes=False)[1]
     assert [row[:2] for row in rows] == [["validation", "10"], ["test", "10"], ["heldout", "30"]]
+
+
+def test_skip_cuts_the_one_draw_into_blocks_that_share_no_case_or_id(run):
+    config = world_config(run / "world")
+    first = [json.loads(line) for line in (run / "heldout/eval/heldout_diagnosis.jsonl").read_text().splitlines()]
+    rows, manifest = heldout_files(config, 12, 18)
+    block = rows["eval/heldout_diagnosis.jsonl"]
+    assert [item["id"] for item in block] == [f"heldout-{i:06d}-diagnosis" for i in range(18, 30)]
+    assert block == first[18:]  # the same draw, read from case 18 on
+    both = heldout_files(config, 12, 30)[0]["eval/heldout_diagnosis.jsonl"]
+    assert not {item["meta"]["case"] for item in both} & {item["meta"]["case"] for item in first}
+    assert manifest["skip"] == 18 and manifest["accuracy"]["heldout"]["num_cases"] == 12
 
 
 @pytest.mark.parametrize("leak", ["case", "question"])
@@ -139,7 +151,7 @@ def test_a_world_whose_episodes_its_manifest_does_not_draw_is_refused(run, tmp_p
 
 def test_a_world_without_rl_cases_gets_its_heldout_cases_and_a_heldout_output_is_no_world(tmp_path, capsys):
     stages = [{"name": "world", "kind": "world", "config": small_world(seed=2, train=20, validation=5, test=5)},
-              {"name": "heldout", "kind": "heldout", "config": {"world": "${world}", "num_cases": 8}}]
+              {"name": "heldout", "kind": "heldout", "config": {"world": "${world}", "num_cases": 8, "skip": 0}}]
     assert main(["run", _recipe(tmp_path / "recipe.yaml", stages), "--output", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run/world/pool/rl.jsonl").stat().st_size == 0  # rl: 0 leaves the file empty
     assert len((tmp_path / "run/heldout/eval/heldout_mcq.jsonl").read_text().splitlines()) == 8

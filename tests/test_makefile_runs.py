@@ -32,8 +32,8 @@ def run_commands(target: str) -> list[list[str]]:
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-@pytest.mark.parametrize("target, count", [("demo", 1), ("reproduce", 3), ("s4", 12), ("validation", 24),
-                                           ("heldout", 3)])
+@pytest.mark.parametrize("target, count", [("demo", 1), ("reproduce", 3), ("s4", 12), ("validation", 27),
+                                           ("heldout", 3), ("rpo_temperature_final", 3)])
 def test_make_targets_run_recipes_that_validate_with_their_overrides(target, count):
     commands = run_commands(target)
     assert len(commands) == count
@@ -41,10 +41,15 @@ def test_make_targets_run_recipes_that_validate_with_their_overrides(target, cou
         recipe, rest = args[0], args[1:]
         overrides = [a for i, a in enumerate(rest) if "=" in a and rest[i - 1] != "--output"]
         recipe_obj = load_recipe(ROOT / recipe, overrides)  # raises on an override naming no stage or field
+        seed = next((a for a in overrides if a.startswith("seed=")), "seed=0").split("=")[1]
         if target in ("validation", "heldout"):  # every seed's run reads that seed's reproduce models
-            seed = next(a for a in overrides if a.startswith("seed=")).split("=")[1]
             paths = [a.split("=", 1)[1] for a in overrides if a.split("=")[0].endswith((".model", ".path", ".train", ".input"))]
             assert paths and all(p.startswith(f"runs/reproduce_s{seed}/") for p in paths), args
+            assert recipe_obj.seed == int(seed)
+        if target == "rpo_temperature_final":  # that seed's reproduce models and its validation run's arms
+            models = [s.config.model for s in recipe_obj.stages if s.kind == "eval"]
+            assert len(models) == 4 and all(m.startswith((f"runs/reproduce_s{seed}/",
+                                                          f"runs/validation/rpo_temperature_s{seed}/")) for m in models)
             assert recipe_obj.seed == int(seed)
         if target == "heldout":  # and no eval or probe stage is left on seed 0's model
             models = [s.config.model if s.kind == "eval" else s.config.model.path

@@ -311,3 +311,32 @@ def test_rpo_iter_arm_is_the_shipped_explanations_preferences_and_rpo_from_the_r
     assert str(rpo["data"]["train"]).endswith("/preferences_rpo2/data.jsonl")
     assert str(explanations["model"]).endswith("/rpo")
     assert str(explanations["input"]).endswith("/pool/data.jsonl")
+
+
+def test_rpo_temperature_arms_are_the_shipped_explanations_preferences_and_rpo_with_the_temperature_moved():
+    shipped = {s.name: s.config.model_dump() for s in load_recipe(RECIPES / "reproduce.yaml").stages}
+    recipe = load_recipe(RECIPES / "rpo_temperature_validation.yaml")
+    arms = {s.name: s.config.model_dump() for s in recipe.stages}
+    for tag, temperature in (("t07", 0.7), ("t05", 0.5)):
+        explanations = arms[f"explanations_{tag}"]
+        assert {k: v for k, v in explanations.items() if k not in ("model", "input", "generation")} == \
+            {k: v for k, v in shipped["explanations"].items() if k not in ("model", "input", "generation")}
+        assert explanations["generation"] == {**shipped["explanations"]["generation"], "temperature": temperature}
+        assert str(explanations["model"]).endswith("/sft") and str(explanations["input"]).endswith("/pool/data.jsonl")
+        preferences = arms[f"preferences_{tag}"]
+        assert {k: v for k, v in preferences.items() if k != "input"} == \
+            {k: v for k, v in shipped["preferences"].items() if k != "input"}
+        assert str(preferences["input"]).endswith(f"/explanations_{tag}/data.jsonl")
+        rpo = arms[f"rpo_{tag}"]
+        assert {k: v for k, v in rpo.items() if k not in ("model", "data", "optim")} == \
+            {k: v for k, v in shipped["rpo"].items() if k not in ("model", "data", "optim")}
+        assert without(rpo["optim"]) == without(shipped["rpo"]["optim"])
+        assert {**rpo["model"], "path": None} == {**shipped["rpo"]["model"], "path": None}
+        assert str(rpo["model"]["path"]).endswith("/sft")
+        assert str(rpo["data"]["train"]).endswith(f"/preferences_{tag}/data.jsonl")
+        assert rpo["data"]["max_length"] == shipped["rpo"]["data"]["max_length"]
+    # the choice is made on a block of held-out cases the final block and `make heldout`'s set do not hold
+    blocks = {recipe_name: {s.name: s.config for s in load_recipe(RECIPES / recipe_name).stages if s.kind == "heldout"}
+              for recipe_name in ("reproduce_heldout.yaml", "rpo_temperature_validation.yaml", "rpo_temperature_final.yaml")}
+    spans = sorted((c.skip, c.skip + c.num_cases) for stages in blocks.values() for c in stages.values())
+    assert spans == [(0, 2000), (2000, 4000), (4000, 6000)]

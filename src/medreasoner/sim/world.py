@@ -19,7 +19,7 @@
     calc/{train,test}.csv               MedCalc-Bench-format calculator tasks (when num_calculator_tasks > 0)
     manifest.json                       counts, seed, Bayes-optimal, baseline and S4-expert accuracy per split, config
 
-``heldout_files(config, size)`` draws more test cases for a built world after all of its splits (the
+``heldout_files(config, size, skip)`` draws more test cases for a built world after all of its splits (the
 ``heldout`` stage writes them), so a larger held-out set needs no rebuild of anything trained on the world.
 
 Cases are unique by signature across all splits, and each signature's split is fixed by its hash,
@@ -390,10 +390,10 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
     return manifest
 
 
-def heldout_files(config: WorldConfig, size: int) -> tuple[dict[str, list[dict]], dict]:
+def heldout_files(config: WorldConfig, size: int, skip: int) -> tuple[dict[str, list[dict]], dict]:
     """Up to ``size`` more test cases for the world that ``config`` builds (fewer when the knowledge base runs
-    out of unique cases), as files to write with :func:`write_files`: ``(rows, manifest)``, where ``rows``
-    maps each file to its records::
+    out of unique cases), after the first ``skip`` cases of the same draw, as files to write with
+    :func:`write_files`: ``(rows, manifest)``, where ``rows`` maps each file to its records::
 
         eval/heldout_{diagnosis,mcq,multiselect}.jsonl   canonical items
         eval/heldout_diagnosis_cpt_only.jsonl            those labelled with a CPT-only condition (if the world has any)
@@ -404,15 +404,20 @@ def heldout_files(config: WorldConfig, size: int) -> tuple[dict[str, list[dict]]
     ``"<seed>:heldout"``), and their items are rendered by the code that renders the test items. The world's
     own files are not touched, so every model trained on it stays valid: a larger held-out set for contrasts
     whose confidence interval the world's test split leaves wide.
+
+    The draw is one sequence, so ``skip`` and ``size`` cut it into blocks that share no case: a set already read
+    (the cases before ``skip``) stays apart from a fresh one. Item ids count from ``skip`` (``heldout-002000-...``),
+    so no two blocks share an id either.
     """
     model, cases = _draw_world(load_knowledge_base(config.knowledge_base), config)
-    extra = draw_extra_cases(model, config, cases, size, "heldout")
+    extra = draw_extra_cases(model, config, cases, skip + size, "heldout")[skip:]
     rows = {**_eval_files(config, "heldout"), "env/heldout.jsonl": []}
-    built = [_case_rows(model, config, "heldout", index, case, rows)
+    built = [_case_rows(model, config, "heldout", skip + index, case, rows)
              for index, case in enumerate(tqdm(extra, desc="world heldout", unit="case", leave=False))]
     manifest = {
         "generator": "medreasoner.sim.world.heldout_files",
         "seed": config.seed,
+        "skip": skip,
         "counts": {name: len(records) for name, records in rows.items()},
         "accuracy": {"heldout": _accuracy(model, extra, [shown for shown, _ in built], [exams for _, exams in built])},
         "config": config.model_dump(mode="json"),

@@ -19,7 +19,10 @@ in a legitimate world too; the stage refuses it rather than thin the set unasked
 
     - name: heldout
       kind: heldout
-      config: {world: runs/reproduce_s0/world, num_cases: 2000}
+      config: {world: runs/reproduce_s0/world, num_cases: 2000, skip: 0}
+
+``skip`` cuts the one draw into blocks: ``skip: 2000`` gives the next cases after a first set of 2,000, none
+of them in it, so a set already read (for a choice or a report) stays apart from a fresh one.
 """
 
 from __future__ import annotations
@@ -46,11 +49,13 @@ class Config(BaseModel):
     Attributes:
         world: a ``kind: world`` stage's output directory (its ``manifest.json`` gives the config to redraw).
         num_cases: how many new cases to draw.
+        skip: how many cases of the draw to pass over first (earlier blocks of it; 0 for the first block).
     """
 
     model_config = ConfigDict(extra="forbid")
     world: InputPath
     num_cases: int = Field(ge=1)
+    skip: int = Field(ge=0)
 
 
 def run(config: Config, ctx: StageContext) -> dict:
@@ -61,7 +66,7 @@ def run(config: Config, ctx: StageContext) -> dict:
         for _, row in read_jsonl(world / f"env/{split}.jsonl"):
             hidden = json.loads(row["case"])
             cases.case(hidden["id"], hidden["label"]["name"])  # raises on a case the manifest does not draw
-    rows, manifest = heldout_files(world_config(world), config.num_cases)
+    rows, manifest = heldout_files(world_config(world), config.num_cases, config.skip)
     items = rows["eval/heldout_diagnosis.jsonl"]
     if len(items) < config.num_cases:
         raise InputError(ctx.recipe or world, f"only {len(items)} unique cases are left that the world does not hold: "
