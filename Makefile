@@ -61,7 +61,9 @@ define rpo_temperature_final
 	.venv/bin/medreasoner run recipes/tiny/rpo_temperature_final.yaml seed=$(1) \
 		eval_sft.model=runs/reproduce_s$(1)/sft eval_rpo.model=runs/reproduce_s$(1)/rpo \
 		eval_rpo_t07.model=runs/validation/rpo_temperature_s$(1)/rpo_t07 \
-		eval_rpo_t05.model=runs/validation/rpo_temperature_s$(1)/rpo_t05 --output runs/rpo_temperature_final_s$(1)
+		eval_rpo_t05.model=runs/validation/rpo_temperature_s$(1)/rpo_t05 \
+		eval_rpo_n8.model=runs/validation/rpo_temperature_s$(1)/rpo_n8 \
+		eval_rpo_n8_cap4.model=runs/validation/rpo_temperature_s$(1)/rpo_n8_cap4 --output runs/rpo_temperature_final_s$(1)
 
 endef
 rpo_temperature_final: $(STAMP)
@@ -168,6 +170,8 @@ define rpo_temperature_validation
 	.venv/bin/medreasoner run recipes/tiny/rpo_temperature_validation.yaml seed=$(1) \
 		explanations_t07.model=runs/reproduce_s$(1)/sft rpo_t07.model.path=runs/reproduce_s$(1)/sft \
 		explanations_t05.model=runs/reproduce_s$(1)/sft rpo_t05.model.path=runs/reproduce_s$(1)/sft \
+		explanations_n8.model=runs/reproduce_s$(1)/sft rpo_n8.model.path=runs/reproduce_s$(1)/sft \
+		rpo_n8_cap4.model.path=runs/reproduce_s$(1)/sft \
 		eval_sft.model=runs/reproduce_s$(1)/sft eval_rpo.model=runs/reproduce_s$(1)/rpo \
 		--output runs/validation/rpo_temperature_s$(1)
 endef
@@ -235,6 +239,9 @@ figures: $(STAMP)
 	.venv/bin/medreasoner report runs/validation/rpo_iter_s0 runs/validation/rpo_iter_s1 runs/validation/rpo_iter_s2 \
 		--findings configs/findings/rpo_iter_validation.yaml --output runs/validation/rpo_iter_report \
 		--embed docs/recipes.md#rpo_iter
+	.venv/bin/medreasoner report runs/validation/rpo_temperature_s0 runs/validation/rpo_temperature_s1 \
+		runs/validation/rpo_temperature_s2 --findings configs/findings/rpo_temperature_validation.yaml \
+		--output runs/validation/rpo_temperature_report --embed docs/recipes.md#rpo_temperature
 	.venv/bin/medreasoner report runs/tiny_s4 runs/tiny_s4_s1 runs/tiny_s4_s2 --findings configs/findings/s4.yaml \
 		--output runs/tiny_s4/report --embed docs/sim.md#s4
 	$(foreach check,$(S4_CHECKS),$(call s4_check_report,$(check),--embed docs/sim.md#$(check)))

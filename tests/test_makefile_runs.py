@@ -48,7 +48,7 @@ def test_make_targets_run_recipes_that_validate_with_their_overrides(target, cou
             assert recipe_obj.seed == int(seed)
         if target == "rpo_temperature_final":  # that seed's reproduce models and its validation run's arms
             models = [s.config.model for s in recipe_obj.stages if s.kind == "eval"]
-            assert len(models) == 4 and all(m.startswith((f"runs/reproduce_s{seed}/",
+            assert len(models) == 6 and all(m.startswith((f"runs/reproduce_s{seed}/",
                                                           f"runs/validation/rpo_temperature_s{seed}/")) for m in models)
             assert recipe_obj.seed == int(seed)
         if target == "heldout":  # and no eval or probe stage is left on seed 0's model

@@ -335,6 +335,16 @@ def test_rpo_temperature_arms_are_the_shipped_explanations_preferences_and_rpo_w
         assert str(rpo["model"]["path"]).endswith("/sft")
         assert str(rpo["data"]["train"]).endswith(f"/preferences_{tag}/data.jsonl")
         assert rpo["data"]["max_length"] == shipped["rpo"]["data"]["max_length"]
+    # the second round: the shipped sampling with 8 samples, paired with the shipped cap or a cap of 4
+    assert arms["explanations_n8"] == {**shipped["explanations"], "num_samples": 8,
+                                       "model": arms["explanations_n8"]["model"], "input": arms["explanations_n8"]["input"]}
+    assert {k: v for k, v in arms["preferences_n8"].items() if k != "input"} == \
+        {k: v for k, v in shipped["preferences"].items() if k != "input"}
+    assert {k: v for k, v in arms["preferences_n8_cap4"].items() if k != "input"} == \
+        {**{k: v for k, v in shipped["preferences"].items() if k != "input"}, "max_pairs_per_item": 4}
+    for arm in ("rpo_n8", "rpo_n8_cap4"):
+        assert {**arms[arm], "data": None} == {**arms["rpo_t07"], "data": None}
+        assert str(arms[arm]["data"]["train"]).endswith(f"/preferences_{arm[4:]}/data.jsonl")
     # the choice is made on a block of held-out cases the final block and `make heldout`'s set do not hold
     blocks = {recipe_name: {s.name: s.config for s in load_recipe(RECIPES / recipe_name).stages if s.kind == "heldout"}
               for recipe_name in ("reproduce_heldout.yaml", "rpo_temperature_validation.yaml", "rpo_temperature_final.yaml")}
