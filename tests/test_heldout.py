@@ -16,6 +16,7 @@ from sim_testing import small_world, tree_digest
 from medreasoner.cli import main
 from medreasoner.eval.report_pipeline import baseline_rows
 from medreasoner.recipe import load_recipe
+from medreasoner.sim import world as world_module
 from medreasoner.sim.world import heldout_files
 from medreasoner.sim.world_cases import world_config
 
@@ -89,6 +90,19 @@ def test_skip_cuts_the_one_draw_into_blocks_that_share_no_case_or_id(run):
     both = heldout_files(config, 12, 30)[0]["eval/heldout_diagnosis.jsonl"]
     assert not {item["meta"]["case"] for item in both} & {item["meta"]["case"] for item in first}
     assert manifest["skip"] == 18 and manifest["accuracy"]["heldout"]["num_cases"] == 12
+
+
+def test_a_draw_that_runs_out_before_skip_plus_num_cases_is_refused_naming_both(run, tmp_path, capsys, monkeypatch):
+    real = world_module.draw_extra_cases
+    # a knowledge base with only 8 unique cases left beyond the world's (its rl cases are drawn as before)
+    monkeypatch.setattr(world_module, "draw_extra_cases",
+                        lambda *args: real(*args)[:8] if args[-1] == "heldout" else real(*args))
+    recipe = _recipe(tmp_path / "recipe.yaml", [{"name": "heldout", "kind": "heldout",
+                                                 "config": {"world": str(run / "world"), "num_cases": 10, "skip": 3}}])
+    assert main(["run", recipe, "--output", str(tmp_path / "out")]) != 0
+    err = capsys.readouterr().err
+    assert "only 5 unique cases are left after the first 3" in err and "lower num_cases (10) or skip" in err
+    assert "heldout.config.num_cases" in err and not (tmp_path / "out/heldout/eval").exists()
 
 
 @pytest.mark.parametrize("leak", ["case", "question"])

@@ -69,8 +69,9 @@ def run(config: Config, ctx: StageContext) -> dict:
     rows, manifest = heldout_files(world_config(world), config.num_cases, config.skip)
     items = rows["eval/heldout_diagnosis.jsonl"]
     if len(items) < config.num_cases:
-        raise InputError(ctx.recipe or world, f"only {len(items)} unique cases are left that the world does not hold: "
-                         f"lower num_cases ({config.num_cases})", field=f"{ctx.out_dir.name}.config.num_cases")
+        raise InputError(ctx.recipe or world, f"only {len(items)} unique cases are left after the first {config.skip} "
+                         f"that the world does not hold: lower num_cases ({config.num_cases}) or skip",
+                         field=f"{ctx.out_dir.name}.config.num_cases")
     world_items = _world_items(world)
     held_cases, held_questions = {r["meta"]["case"] for r in world_items}, {r["question"] for r in world_items}
     repeated = [item["id"] for item in items if item["meta"]["case"] in held_cases or item["question"] in held_questions]
