@@ -29,6 +29,12 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_BENCHMARKS = REPO.parent / "shared" / "benchmarks"
 TARGET_S = 60.0
 SECTIONS = ("generate_data", "dedup", "decontaminate", "generate")
+# The steps' settings besides input (every one is required), at the values of recipes/wingpt3/pipeline.yaml
+# (dedup's seed aside).
+DEDUP_SETTINGS = {"text_fields": ["question"], "message_roles": ["user"], "threshold": 0.9, "shingle": 5,
+                  "char_shingle": 10, "num_perm": 128, "false_negative_weight": 0.9, "seed": 1, "embedding": None}
+DECONTAMINATE_SETTINGS = {"text_fields": ["question"], "message_roles": ["system", "user"], "ngram": 13,
+                          "char_ngram": 30, "min_ngram_hits": 1, "min_item_coverage": 0.0, "max_ngram_texts": 2}
 
 
 def world_questions(count: int, seed: int) -> list[str]:
@@ -65,7 +71,8 @@ def shipped_benchmarks() -> list[dict]:
         ("medcalc", "medcalc", SHARED_BENCHMARKS / "medcalc_bench" / "test_data_v1.0.csv"),
         ("igakuqa", "igakuqa", SHARED_BENCHMARKS / "igakuqa" / "data"),
     ]
-    return [{"name": name, "kind": kind, "path": str(path)} for name, kind, path in candidates if path.exists()]
+    return [{"name": name, "kind": kind, "path": str(path), "text_fields": None}
+            for name, kind, path in candidates if path.exists()]
 
 
 def write_pool(path: Path, questions: list[str]) -> None:
@@ -99,7 +106,8 @@ def bench_dedup(work: Path, questions: list[str], rng: random.Random) -> None:
     originals = questions[: len(questions) - len(questions) // 20]
     planted = [near_copy(rng.choice(originals), rng) for _ in range(len(questions) - len(originals))]
     write_pool(work / "dedup_in.jsonl", originals + planted)
-    metrics, seconds = timed_step("dedup", {"input": str(work / "dedup_in.jsonl")}, work / "dedup")
+    metrics, seconds = timed_step("dedup", {"input": str(work / "dedup_in.jsonl"), **DEDUP_SETTINGS},
+                                  work / "dedup")
     report("dedup", len(questions), metrics, seconds)
     caught = _dropped_ids(work / "dedup") & {f"b{index}" for index in range(len(originals), len(questions))}
     print(f"{'':14s} planted near copies caught: {len(caught)}/{len(planted)}; the rest of the drops are "
@@ -124,7 +132,7 @@ def bench_decontaminate(work: Path, questions: list[str], rng: random.Random) ->
     rows = questions[: len(questions) - len(planted)] + planted
     write_pool(work / "decon_in.jsonl", rows)
     planted_ids = {f"b{index}" for index in range(len(rows) - len(planted), len(rows))}
-    config = {"input": str(work / "decon_in.jsonl"), "benchmarks": benchmarks}
+    config = {"input": str(work / "decon_in.jsonl"), "benchmarks": benchmarks, **DECONTAMINATE_SETTINGS}
     metrics, seconds = timed_step("decontaminate", config, work / "decontaminate")
     report("decontaminate", len(rows), metrics, seconds)
     funnel = json.loads((work / "decontaminate" / "funnel.json").read_text(encoding="utf-8"))

@@ -57,11 +57,18 @@ def small_world(tmp_path_factory) -> Path:
     return out
 
 
+# Every setting a decontaminate config must spell out, at the values the shipped recipes use.
+SETTINGS = {"text_fields": ["question"], "message_roles": ["system", "user"], "ngram": 13, "char_ngram": 30,
+            "min_ngram_hits": 1, "min_item_coverage": 0.0, "max_ngram_texts": 2}
+CLI_SETTINGS = ["text_fields=[question]", "message_roles=[system, user]", "ngram=13", "char_ngram=30",
+                "min_ngram_hits=1", "min_item_coverage=0.0", "max_ngram_texts=2"]
+
+
 def sources(root: Path) -> list[dict]:
-    return [{"name": "medqa", "kind": "medqa", "path": str(root / "medqa.jsonl")},
-            {"name": "medcalc", "kind": "medcalc", "path": str(root / "medcalc.csv")},
-            {"name": "igakuqa", "kind": "igakuqa", "path": str(root / "igakuqa")},
-            {"name": "ja", "kind": "mcq", "path": str(root / "ja.jsonl")}]
+    return [{"name": "medqa", "kind": "medqa", "path": str(root / "medqa.jsonl"), "text_fields": None},
+            {"name": "medcalc", "kind": "medcalc", "path": str(root / "medcalc.csv"), "text_fields": None},
+            {"name": "igakuqa", "kind": "igakuqa", "path": str(root / "igakuqa"), "text_fields": None},
+            {"name": "ja", "kind": "mcq", "path": str(root / "ja.jsonl"), "text_fields": None}]
 
 
 def pool_row(row_id: str, question: str) -> dict:
@@ -75,7 +82,8 @@ def jsonl(path: Path, rows: list[dict]) -> Path:
 
 def run_step(tmp_path: Path, rows: list[dict], benchmarks: list[dict], **settings) -> tuple[dict, list, dict]:
     """Run the step; return (funnel, kept rows, {dropped id: (reason, detail)})."""
-    config = decontaminate.Config(input=str(jsonl(tmp_path / "in.jsonl", rows)), benchmarks=benchmarks, **settings)
+    config = decontaminate.Config(input=str(jsonl(tmp_path / "in.jsonl", rows)), benchmarks=benchmarks,
+                                  **{**SETTINGS, **settings})
     out = tmp_path / "out"
     decontaminate.run(config, StageContext(run_dir=tmp_path, out_dir=out, seed=0, log=lambda metrics, step: None))
     kept = [json.loads(line) for line in (out / "data.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -173,7 +181,8 @@ def test_message_rows_check_user_and_system_turns(tmp_path, bench_dir):
 def test_world_eval_splits_need_the_coverage_rule(tmp_path, small_world):
     # Train and test cases of the templated world share exam phrases: 13-grams alone flag most
     # training rows; requiring most of an item's n-grams flags only real copies.
-    bench = [{"name": "world_test", "kind": "items", "path": str(small_world / "eval" / "test_diagnosis.jsonl")}]
+    bench = [{"name": "world_test", "kind": "items", "path": str(small_world / "eval" / "test_diagnosis.jsonl"),
+              "text_fields": None}]
     prompts = [json.loads(line) for line in (small_world / "grpo" / "train.jsonl").read_text(encoding="utf-8").splitlines()]
     test_item = json.loads((small_world / "eval" / "test_diagnosis.jsonl").read_text(encoding="utf-8").splitlines()[7])
     leaked = {"prompt": [{"role": "user", "content": test_item["question"] + "\n\nReply with only the diagnosis."}]}
@@ -190,37 +199,41 @@ def test_cli_run_and_one_line_errors(tmp_path, bench_dir, capsys):
     path = jsonl(tmp_path / "pool.jsonl", [pool_row("a", UNRELATED[0]), pool_row("b", question)])
     medqa = bench_dir / "medqa.jsonl"
     out = tmp_path / "out"
-    assert main(["data", "decontaminate", "--output", str(out), f"input={path}",
-                 f"benchmarks=[{{name: x, kind: medqa, path: {medqa}}}]"]) == 0
+    assert main(["data", "decontaminate", "--output", str(out), f"input={path}", *CLI_SETTINGS,
+                 f"benchmarks=[{{name: x, kind: medqa, path: {medqa}, text_fields: null}}]"]) == 0
     funnel = json.loads((out / "funnel.json").read_text(encoding="utf-8"))
     assert (funnel["in"], funnel["out"], funnel["details"]["hits"]) == (2, 1, {"x": 1})
     capsys.readouterr()
     failures = {
-        f"benchmarks=[{{name: x, kind: medqa, path: {tmp_path / 'absent.jsonl'}}}]": f"{tmp_path / 'absent.jsonl'}: file not found",
-        f"benchmarks=[{{name: x, kind: medq, path: {medqa}}}]": "field 'benchmarks'",
-        f"benchmarks=[{{name: x, kind: jsonl, path: {medqa}}}]": "text_fields is required for kind jsonl",
-        f"benchmarks=[{{name: x, kind: medqa, path: {medqa}}}, {{name: x, kind: mcq, path: {medqa}}}]": "repeated: ['x']",
+        f"benchmarks=[{{name: x, kind: medqa, path: {tmp_path / 'absent.jsonl'}, text_fields: null}}]":
+            f"{tmp_path / 'absent.jsonl'}: file not found",
+        f"benchmarks=[{{name: x, kind: medq, path: {medqa}, text_fields: null}}]": "field 'benchmarks'",
+        f"benchmarks=[{{name: x, kind: jsonl, path: {medqa}, text_fields: null}}]": "text_fields is required for kind jsonl",
+        f"benchmarks=[{{name: x, kind: medqa, path: {medqa}, text_fields: null}}, "
+        f"{{name: x, kind: mcq, path: {medqa}, text_fields: null}}]": "repeated: ['x']",
+        f"benchmarks=[{{name: x, kind: medqa, path: {medqa}}}]": "missing required key 'text_fields'",
         "benchmarks=[]": "field 'benchmarks'",
     }
     for override, message in failures.items():
-        assert main(["data", "decontaminate", "--output", str(out), f"input={path}", override]) == 2
+        assert main(["data", "decontaminate", "--output", str(out), f"input={path}", *CLI_SETTINGS, override]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err and "Traceback" not in err
-    assert main(["data", "decontaminate", "--output", str(out), f"input={tmp_path / 'none.jsonl'}",
-                 f"benchmarks=[{{name: x, kind: medqa, path: {medqa}}}]"]) == 2
+    assert main(["data", "decontaminate", "--output", str(out), f"input={tmp_path / 'none.jsonl'}", *CLI_SETTINGS,
+                 f"benchmarks=[{{name: x, kind: medqa, path: {medqa}, text_fields: null}}]"]) == 2
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'none.jsonl'}: file not found"
     with pytest.raises(InputError, match=r"in.jsonl:2: field 'question': missing field"):
         run_step(tmp_path, [pool_row("a", "x"), {"text": "y"}], sources(bench_dir))
     with pytest.raises(ValidationError):
-        decontaminate.Config(input="x", benchmarks=sources(bench_dir), ngram=0)
+        decontaminate.Config(input="x", benchmarks=sources(bench_dir), **{**SETTINGS, "ngram": 0})
 
 
 def test_real_benchmarks_catch_every_item_and_spare_the_world(tmp_path, shared_benchmarks, small_world):
     medqa_files = {"medqa_4": shared_benchmarks / "medqa" / "US_4_options_phrases_no_exclude_test.jsonl",
                    "medqa_5": shared_benchmarks / "medqa" / "US_5_options_test.jsonl"}
-    bench = [{"name": name, "kind": "medqa", "path": str(path)} for name, path in medqa_files.items()]
-    bench += [{"name": "medcalc", "kind": "medcalc", "path": str(shared_benchmarks / "medcalc_bench" / "test_data_v1.0.csv")},
-              {"name": "igakuqa", "kind": "igakuqa", "path": str(shared_benchmarks / "igakuqa" / "data")}]
+    bench = [{"name": name, "kind": "medqa", "path": str(path), "text_fields": None} for name, path in medqa_files.items()]
+    bench += [{"name": "medcalc", "kind": "medcalc", "path": str(shared_benchmarks / "medcalc_bench" / "test_data_v1.0.csv"),
+               "text_fields": None},
+              {"name": "igakuqa", "kind": "igakuqa", "path": str(shared_benchmarks / "igakuqa" / "data"), "text_fields": None}]
     rows = []
     for name, path in medqa_files.items():
         rows += [pool_row(f"{name}-{item.id}", item.question) for item in load_benchmark("medqa", path)]

@@ -13,6 +13,7 @@ from medreasoner.cli import main
 from medreasoner.data import dedup
 from medreasoner.data.text_keys import ShingleHasher, normalise
 from medreasoner.errors import InputError
+from medreasoner.recipe import load_recipe
 from medreasoner.sim.config import WorldConfig
 from medreasoner.sim.world import build_world
 from medreasoner.stages.context import StageContext
@@ -39,9 +40,20 @@ def write_rows(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+# Every setting a dedup config must spell out (the values of the shipped recipes, seed aside).
+SETTINGS = {"text_fields": ["question"], "message_roles": ["user"], "threshold": 0.9, "shingle": 5,
+            "char_shingle": 10, "num_perm": 128, "false_negative_weight": 0.9, "seed": 1, "embedding": None}
+CLI_SETTINGS = ["text_fields=[question]", "message_roles=[user]", "threshold=0.9", "shingle=5", "char_shingle=10",
+                "num_perm=128", "false_negative_weight=0.9", "seed=1", "embedding=null"]
+
+
+def make_config(**settings) -> dedup.Config:
+    return dedup.Config(**{**SETTINGS, **settings})
+
+
 def run_step(tmp_path: Path, rows: list[dict], **settings) -> tuple[dict, list[dict], list[dict]]:
     """Run dedup on ``rows``; return (funnel, kept rows, dropped records)."""
-    config = dedup.Config(input=str(write_rows(tmp_path / "in.jsonl", rows)), **settings)
+    config = dedup.Config(input=str(write_rows(tmp_path / "in.jsonl", rows)), **{**SETTINGS, **settings})
     out = tmp_path / "out"
     dedup.run(config, StageContext(run_dir=tmp_path, out_dir=out, seed=0, log=lambda metrics, step: None))
     read = lambda name: [json.loads(line) for line in (out / name).read_text(encoding="utf-8").splitlines()]
@@ -127,19 +139,20 @@ def test_message_rows_without_ids_compare_user_turns_only(tmp_path):
 def test_bad_rows_and_settings_fail_with_file_line_field(tmp_path, capsys):
     path = write_rows(tmp_path / "bad.jsonl", [pool_row("a", "fever and cough"), {"id": "b", "text": "no question"}])
     with pytest.raises(InputError) as error:
-        dedup.run(dedup.Config(input=str(path)), StageContext(tmp_path, tmp_path / "o", 0, lambda m, s: None))
+        dedup.run(make_config(input=str(path)), StageContext(tmp_path, tmp_path / "o", 0, lambda m, s: None))
     assert str(error.value) == f"{path}:2: field 'question': missing field (see the step's text_fields)"
     path = write_rows(tmp_path / "bad2.jsonl", [{"messages": [{"role": "user", "content": ["not", "text"]}]}])
     with pytest.raises(InputError, match=r"bad2.jsonl:1: field 'messages\[0\].content': expected a string"):
-        dedup.run(dedup.Config(input=str(path), text_fields=["messages"]), StageContext(tmp_path, tmp_path / "o", 0, lambda m, s: None))
+        dedup.run(make_config(input=str(path), text_fields=["messages"]), StageContext(tmp_path, tmp_path / "o", 0, lambda m, s: None))
     with pytest.raises(ValidationError):
-        dedup.Config(input="x", threshold=1.5)
+        make_config(input="x", threshold=1.5)
     with pytest.raises(ValidationError):
-        dedup.Config(input="x", shingles=5)  # unknown key (typo of shingle)
-    assert main(["data", "dedup", "--output", str(tmp_path / "cli"), f"input={tmp_path / 'absent.jsonl'}"]) == 2
+        make_config(input="x", shingles=5)  # unknown key (typo of shingle)
+    assert main(["data", "dedup", "--output", str(tmp_path / "cli"), f"input={tmp_path / 'absent.jsonl'}",
+                 *CLI_SETTINGS]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"error: {tmp_path / 'absent.jsonl'}: file not found"
-    assert main(["data", "dedup", "--output", str(tmp_path / "cli"), f"input={path}", "num_perm=0"]) == 2
+    assert main(["data", "dedup", "--output", str(tmp_path / "cli"), f"input={path}", *CLI_SETTINGS, "num_perm=0"]) == 2
     err = capsys.readouterr().err.strip()
     assert "num_perm" in err and "Traceback" not in err
 
@@ -147,9 +160,24 @@ def test_bad_rows_and_settings_fail_with_file_line_field(tmp_path, capsys):
 def test_cli_writes_the_funnel(tmp_path, capsys):
     path = write_rows(tmp_path / "pool.jsonl", [pool_row("a", "Fever and cough for three days in a young adult."),
                                                  pool_row("b", "fever, and cough for three days in a young adult")])
-    assert main(["data", "dedup", "--output", str(tmp_path / "out"), f"input={path}", "threshold=0.8"]) == 0
+    assert main(["data", "dedup", "--output", str(tmp_path / "out"), f"input={path}", *CLI_SETTINGS,
+                 "threshold=0.8"]) == 0
     funnel = json.loads((tmp_path / "out" / "funnel.json").read_text(encoding="utf-8"))
     assert (funnel["in"], funnel["out"], funnel["dropped"], funnel["details"]["threshold"]) == (2, 1, {"near_duplicate": 1}, 0.8)
+    capsys.readouterr()
+
+
+def test_the_shipped_settings_file_runs_the_step_alone_with_the_tiny_recipes_values(tmp_path, capsys):
+    # the README's and `medreasoner data --help`'s example; its input is overridden to a file of our own
+    path = write_rows(tmp_path / "pool.jsonl", [pool_row("a", "Fever and cough for three days in a young adult."),
+                                                 pool_row("b", "fever, and cough for three days in a young adult")])
+    assert main(["data", "dedup", "--config", str(REPO / "configs/data/dedup.yaml"), "--output", str(tmp_path / "out"),
+                 f"input={path}", "threshold=0.8"]) == 0
+    assert json.loads((tmp_path / "out" / "funnel.json").read_text(encoding="utf-8"))["out"] == 1
+    shipped = {s.name: s.config for s in load_recipe(REPO / "recipes/tiny/pipeline.yaml").stages}["pool"]
+    settings = yaml.safe_load((REPO / "configs/data/dedup.yaml").read_text(encoding="utf-8"))
+    assert {k: v for k, v in settings.items() if k != "input"} == \
+        {k: v for k, v in shipped.model_dump().items() if k != "input"}
     capsys.readouterr()
 
 

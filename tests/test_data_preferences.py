@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,14 @@ from medreasoner.stages.datasets import load_preferences
 from medreasoner.verify import grade
 
 GOLD, WRONG = "pneumonia", ["asthma", "anemia", "gout"]
+REPO = Path(__file__).resolve().parents[1]
+# Every setting a preferences config must spell out (the values of Preferred-MedLLM's recipe but a cap of 4).
+SETTINGS = {"mode": "normalized", "pairs": ["reference>correct", "reference>wrong", "correct>wrong"],
+            "max_pairs_per_item": 4, "margins": {"reference>correct": 1.0, "reference>wrong": 2.0, "correct>wrong": 1.0},
+            "prompt_field": "prompt", "seed": None}
+CLI_SETTINGS = ["mode=normalized", "pairs=[reference>correct, reference>wrong, correct>wrong]", "max_pairs_per_item=4",
+                "margins={reference>correct: 1.0, reference>wrong: 2.0, correct>wrong: 1.0}", "prompt_field=prompt",
+                "seed=null"]
 
 
 def pool_row(item_id: str, reference: str | None) -> dict:
@@ -43,7 +52,8 @@ def run_step(tmp_path: Path, rows: list[dict], **config) -> tuple[list[dict], li
     path = tmp_path / "samples.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     out = tmp_path / "out"
-    preferences.run(preferences.Config(input=str(path), **config), StageContext(tmp_path, out, 0, lambda m, s: None))
+    preferences.run(preferences.Config(input=str(path), **{**SETTINGS, **config}),
+                    StageContext(tmp_path, out, 0, lambda m, s: None))
     kept = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
     dropped = [json.loads(line) for line in (out / "dropped.jsonl").read_text().splitlines()]
     return kept, dropped, json.loads((out / "funnel.json").read_text())
@@ -165,7 +175,7 @@ def test_config_errors_name_the_field(tmp_path, capsys):
     for args, message in [(["pairs=[correct>reference]"], "pairs"), (["max_pairs_per_item=0"], "max_pairs_per_item"),
                           (["margins={correct>wrong: 1}"], "margins has no value"),
                           (["margins.correct>wrong=-1"], "margins")]:
-        assert main(["data", "preferences", f"input={path}", *args, "--output", str(tmp_path / "o")]) == 2
+        assert main(["data", "preferences", f"input={path}", *CLI_SETTINGS, *args, "--output", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and "Traceback" not in err
     for bad, message in [([dict(rows[0], content=None)], "s.jsonl:1: field 'content'"),
@@ -173,7 +183,7 @@ def test_config_errors_name_the_field(tmp_path, capsys):
                           "s.jsonl:2: field 'prompt': differs from the first sample of id 'a'")]:
         path.write_text("".join(json.dumps(row) + "\n" for row in bad))
         with pytest.raises(InputError, match=message):
-            preferences.run(preferences.Config(input=str(path)),
+            preferences.run(preferences.Config(input=str(path), **SETTINGS),
                             StageContext(tmp_path, tmp_path / "o", 0, lambda m, s: None))
 
 
@@ -183,3 +193,23 @@ def test_split_reference_round_trips_through_message_text():
         text = preferences.message_text(message)
         assert message["content"] == "\\boxed{B}" and (("reasoning_content" in message) == ("<think>" in reference))
         assert grade(text, pool_item({**pool_row("x", None), "gold": {"text": "B"}})).correct
+
+
+def test_validate_refuses_a_recipe_that_leaves_a_setting_out(tmp_path, capsys):
+    # No hidden defaults: every setting of the step is required, a nullable one as an explicit null.
+    shipped = REPO / "recipes" / "tiny" / "pipeline.yaml"
+    text = shipped.read_text(encoding="utf-8")
+    assert main(["validate", str(shipped)]) == 0
+    capsys.readouterr()
+    for line, key in [("      max_pairs_per_item: 2\n", "max_pairs_per_item"), ("      prompt_field: prompt\n", "prompt_field")]:
+        assert text.count(line) == 1
+        recipe = tmp_path / f"no_{key}.yaml"
+        recipe.write_text(text.replace(line, ""), encoding="utf-8")
+        assert main(["validate", str(recipe)]) == 2
+        out = capsys.readouterr().out
+        assert re.search(rf"FAIL {re.escape(str(recipe))}:\d+: field 'stages\[\d+\]\.config\.{key}': "
+                         rf"missing required key '{key}'", out), out
+    seed = tmp_path / "no_seed.yaml"  # null means the recipe's seed, and still has to be written
+    seed.write_text(text.replace("      prompt_field: prompt\n      seed: 0\n", "      prompt_field: prompt\n"), encoding="utf-8")
+    assert main(["validate", str(seed)]) == 2
+    assert re.search(r"field 'stages\[\d+\]\.config\.seed': missing required key 'seed'", capsys.readouterr().out)

@@ -20,6 +20,13 @@ from medreasoner.stages.context import StageContext
 from medreasoner.stages.datasets import load_prompts
 
 DIAGNOSES = ["pneumonia", "asthma", "anemia", "gout", "migraine"]
+# Every setting a select_rl config must spell out: verifier grades, no cap, no difficulty filter.
+SETTINGS = {"mode": "normalized", "min_samples": 2, "unverifiable": "drop", "score_field": "rm_score", "max_score": None,
+            "class_field": "rl_class", "default_class": None, "caps": None, "difficulty_field": "difficulty",
+            "difficulty_filter": None, "seed": None}
+CLI_SETTINGS = ["mode=normalized", "min_samples=2", "unverifiable=drop", "score_field=rm_score", "max_score=null",
+                "class_field=rl_class", "default_class=null", "caps=null", "difficulty_field=difficulty",
+                "difficulty_filter=null", "seed=null"]
 
 
 def sample_rows(item_id: str, outcomes: list[bool], *, extra: dict | None = None, verifiable: bool = True) -> list[dict]:
@@ -50,7 +57,8 @@ def run_step(tmp_path: Path, rows: list[dict], **config) -> tuple[list[dict], li
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = write_jsonl(tmp_path / "samples.jsonl", rows)
     out = tmp_path / "out"
-    select_rl.run(select_rl.Config(input=str(path), **config), StageContext(tmp_path, out, 0, lambda m, s: None))
+    select_rl.run(select_rl.Config(input=str(path), **{**SETTINGS, **config}),
+                  StageContext(tmp_path, out, 0, lambda m, s: None))
     kept = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
     dropped = [json.loads(line) for line in (out / "dropped.jsonl").read_text().splitlines()]
     return kept, dropped, json.loads((out / "funnel.json").read_text())
@@ -136,7 +144,7 @@ def test_cli_end_to_end(tmp_path, capsys):
     rows = sample_rows("a", [True, False]) + sample_rows("b", [False, False]) + sample_rows("c", [True, False, False])
     path = write_jsonl(tmp_path / "samples.jsonl", rows)
     out = tmp_path / "rl"
-    assert main(["data", "select_rl", f"input={path}", "caps.verifiable=1", "--output", str(out)]) == 0
+    assert main(["data", "select_rl", f"input={path}", *CLI_SETTINGS, "caps.verifiable=1", "--output", str(out)]) == 0
     kept = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
     assert [row["id"] for row in kept] == ["c"]  # 1/3 correct beats 1/2 under a cap of 1
     funnel = json.loads((out / "funnel.json").read_text())
@@ -158,6 +166,6 @@ def test_bad_rows_and_config_are_one_line_errors(tmp_path, capsys, mutate, args,
     rows = sample_rows("a", [True, False]) + sample_rows("b", [True, False])
     mutate(rows)
     path = write_jsonl(tmp_path / "samples.jsonl", rows)
-    assert main(["data", "select_rl", f"input={path}", *args, "--output", str(tmp_path / "out")]) == 2
+    assert main(["data", "select_rl", f"input={path}", *CLI_SETTINGS, *args, "--output", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "Traceback" not in err

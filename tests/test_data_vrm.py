@@ -20,6 +20,17 @@ from medreasoner.rewards.verifier_model import judge_rewards
 from medreasoner.stages.context import StageContext
 
 REFERENCE = "<think>\nfever with lobar crackles\n</think>\n\nPneumonia: \\boxed{pneumonia}"
+# Every setting a vrm_data config must spell out; each test picks its label_source (and judge).
+SETTINGS = {"mode": "normalized", "label_source": "verifier_then_judge", "judge": None, "prompt_field": "train_prompt",
+            "keep_analysis": True, "max_positive_fraction": None, "seed": None}
+CLI_SETTINGS = ["mode=normalized", "label_source=verifier_then_judge", "judge=null", "prompt_field=train_prompt",
+                "keep_analysis=true", "max_positive_fraction=null", "seed=null"]
+CLI_JUDGE = ["judge.endpoint=http://x", "judge.model=m", "judge.api_key_env=null", "judge.max_tokens=2048",
+             "judge.temperature=0.0", "judge.timeout_s=120", "judge.max_retries=3", "judge.max_concurrency=8"]
+# select_rl's settings for the GRPO rows of the same samples.
+SELECT_RL = {"mode": "normalized", "min_samples": 2, "unverifiable": "drop", "score_field": "rm_score", "max_score": None,
+             "class_field": "rl_class", "default_class": None, "caps": None, "difficulty_field": "difficulty",
+             "difficulty_filter": None, "seed": None}
 
 
 def pool_row(item_id: str, *, verifiable: bool = True, reference: str | None = REFERENCE) -> dict:
@@ -46,7 +57,8 @@ def write(tmp_path: Path, rows: list[dict]) -> Path:
 def run_step(tmp_path: Path, rows: list[dict], **config) -> tuple[list[dict], list[dict], dict]:
     path = write(tmp_path, rows)
     out = tmp_path / "out"
-    vrm_data.run(vrm_data.Config(input=str(path), **config), StageContext(tmp_path, out, 0, lambda m, s: None))
+    vrm_data.run(vrm_data.Config(input=str(path), **{**SETTINGS, **config}),
+                 StageContext(tmp_path, out, 0, lambda m, s: None))
     kept = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
     dropped = [json.loads(line) for line in (out / "dropped.jsonl").read_text().splitlines()]
     return kept, dropped, json.loads((out / "funnel.json").read_text())
@@ -75,7 +87,7 @@ def test_training_input_equals_what_the_vrm_reward_sends(tmp_path):
     rows = samples(pool_row("a"), responses, history=history)
     kept, _, _ = run_step(tmp_path / "vrm", rows, label_source="verifier")
     # The GRPO rows select_rl writes for the same samples, scored by the reward with a recording judge.
-    select_rl.run(select_rl.Config(input=str(tmp_path / "vrm" / "samples.jsonl")),
+    select_rl.run(select_rl.Config(input=str(tmp_path / "vrm" / "samples.jsonl"), **SELECT_RL),
                   StageContext(tmp_path, tmp_path / "rl", 0, lambda m, s: None))
     (grpo_row,) = [json.loads(line) for line in (tmp_path / "rl" / "data.jsonl").read_text().splitlines()]
     sent: list[str] = []
@@ -136,7 +148,8 @@ def judge_url():
 
 
 def judge_config(url: str) -> dict:
-    return {"endpoint": url, "model": "judge", "max_retries": 0, "timeout_s": 5, "max_concurrency": 2}
+    return {"endpoint": url, "model": "judge", "api_key_env": None, "max_tokens": 2048, "temperature": 0.0,
+            "max_retries": 0, "timeout_s": 5, "max_concurrency": 2}
 
 
 def test_judge_labels_unverifiable_items_and_records_failures(tmp_path, judge_url):
@@ -178,17 +191,17 @@ def test_max_positive_fraction_drops_surplus_positives(tmp_path):
 def test_bad_config_and_rows_are_one_line_errors(tmp_path, capsys, monkeypatch):
     path = write(tmp_path, samples(pool_row("a"), ["\\boxed{pneumonia}"]))
     for args, message in [(["label_source=judge"], "needs a judge"), (["max_positive_fraction=0"], "max_positive_fraction"),
-                          (["judge.endpoint=http://x", "judge.model=m", "judge.max_tokens=0"], "max_tokens")]:
-        assert main(["data", "vrm_data", f"input={path}", *args, "--output", str(tmp_path / "o")]) == 2
+                          ([*CLI_JUDGE, "judge.max_tokens=0"], "max_tokens")]:
+        assert main(["data", "vrm_data", f"input={path}", *CLI_SETTINGS, *args, "--output", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and "Traceback" not in err
     monkeypatch.delenv("VRM_TEST_KEY", raising=False)
-    assert main(["data", "vrm_data", f"input={path}", "judge.endpoint=http://x", "judge.model=m",
+    assert main(["data", "vrm_data", f"input={path}", *CLI_SETTINGS, *CLI_JUDGE,
                  "judge.api_key_env=VRM_TEST_KEY", "--output", str(tmp_path / "o")]) == 2
     assert "VRM_TEST_KEY" in capsys.readouterr().err
     bad = samples(pool_row("a"), ["x"])[0]
     bad["response"] = 3
     path = write(tmp_path / "bad", [bad])
     with pytest.raises(InputError, match="samples.jsonl:1: field 'response'"):
-        vrm_data.run(vrm_data.Config(input=str(path), label_source="verifier"),
+        vrm_data.run(vrm_data.Config(input=str(path), **{**SETTINGS, "label_source": "verifier"}),
                      StageContext(tmp_path, tmp_path / "o", 0, lambda m, s: None))

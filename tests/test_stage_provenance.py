@@ -31,7 +31,9 @@ def recipe(tmp_path: Path, model: Path, train: Path) -> Path:
     pool = tmp_path / "pool.jsonl"  # a copy: the dedup stage's own manifest would hash `train` too
     pool.write_bytes(train.read_bytes())
     stages = [
-        {"name": "clean", "kind": "dedup", "config": {"input": str(pool), "text_fields": ["messages"]}},
+        {"name": "clean", "kind": "dedup", "config": {
+            "input": str(pool), "text_fields": ["messages"], "message_roles": ["user"], "threshold": 0.9, "shingle": 5,
+            "char_shingle": 10, "num_perm": 128, "false_negative_weight": 0.9, "seed": 1, "embedding": None}},
         {"name": "sft", "kind": "sft", "config": {
             "model": {"path": str(model), "dtype": "float32", "chat_template": "model"},
             "data": {"train": str(train), "validation": "${clean}/data.jsonl", "eval_steps": 1,

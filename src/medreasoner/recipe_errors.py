@@ -76,7 +76,9 @@ def raise_validation_error(source: Source, prefix: tuple, error: ValidationError
             close = difflib.get_close_matches(str(key), allowed, n=1)
             message += (f"; did you mean {close[0]!r}?" if close else "") + f" (allowed: {', '.join(allowed)})"
     elif kind == "missing":
-        message = f"missing required key {loc[-1]!r}"
+        # pydantic's own location ends at the missing key even where loc stops short of it (a key
+        # missing inside a value set by an override, which records no deeper paths)
+        message = f"missing required key {first['loc'][-1]!r}"
     else:
         message = first["msg"]
         if "input" in first and not isinstance(first["input"], dict | list):

@@ -1,12 +1,13 @@
 """`medreasoner data`: build datasets: the synthetic world, and every step of the data engine alone.
 
     medreasoner data build-world --config configs/world/tiny.yaml --output runs/world-tiny
-    medreasoner data dedup --output runs/pool_dedup input=pool.jsonl threshold=0.8
+    medreasoner data dedup --config configs/data/dedup.yaml --output runs/pool_dedup threshold=0.8
     medreasoner data generate --config my_generate.yaml --output runs/samples num_samples=4
 
 A step's settings are the ``config:`` of its recipe stage (``docs/data_engine.md``): a YAML file
 (``--config``) and/or ``key=value`` overrides (dotted keys, YAML values). They are validated by the
 step's typed ``Config`` before anything is read or loaded; errors name the file, line and field.
+Every setting is required (no hidden defaults), so a step's settings usually come from a file.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ Boilerplate: an n-gram found in more than ``max_ngram_texts`` distinct benchmark
 indexed. Exam wording repeats across items ("which of the following is the most likely cause of
 this patient's ..." is in 40 MedQA stems, "心音と呼吸音とに異常を認めない。腹部は平坦、軟で、
 肝・脾を触知しない" in 87 IgakuQA stems) and would flag any text written in exam style, while
-a copied item still shares dozens of its own n-grams. The default 2 sets aside 730 of the shipped
+a copied item still shares dozens of its own n-grams. The recipes' 2 sets aside 730 of the shipped
 benchmarks' 896,499 n-grams (0.08 %). Texts are counted once each after normalisation, so a
 MedCalc-Bench note that several calculators reuse, or a MedQA stem in both the 4- and the 5-option
 file, counts once.
@@ -67,14 +67,14 @@ class BenchmarkSource(BaseModel):
             ``items``, ``mcq``) or ``jsonl``: any JSONL whose rows carry text in ``text_fields``.
         path: the benchmark file (IgakuQA: also its root, ``data/`` or a year directory).
         text_fields: ``jsonl`` only: the fields holding the text; the first is the stem, later
-            ones count as option texts (e.g. ``[question, options]``).
+            ones count as option texts (e.g. ``[question, options]``); null for every other kind.
     """
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     kind: Literal["medqa", "medcalc", "igakuqa", "items", "mcq", "jsonl"]
     path: InputPath
-    text_fields: list[str] | None = Field(default=None, min_length=1)
+    text_fields: list[str] | None = Field(min_length=1)
 
     @model_validator(mode="after")
     def _fields_for_jsonl(self) -> BenchmarkSource:
@@ -110,13 +110,13 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
     input: InputPath
     benchmarks: list[BenchmarkSource] = Field(min_length=1)
-    text_fields: list[str] = Field(default=["question"], min_length=1)
-    message_roles: list[str] = Field(default=["system", "user"], min_length=1)
-    ngram: int = Field(13, ge=1)
-    char_ngram: int = Field(30, ge=1)
-    min_ngram_hits: int = Field(1, ge=1)
-    min_item_coverage: float = Field(0.0, ge=0.0, le=1.0)
-    max_ngram_texts: int = Field(2, ge=1)
+    text_fields: list[str] = Field(min_length=1)
+    message_roles: list[str] = Field(min_length=1)
+    ngram: int = Field(ge=1)
+    char_ngram: int = Field(ge=1)
+    min_ngram_hits: int = Field(ge=1)
+    min_item_coverage: float = Field(ge=0.0, le=1.0)
+    max_ngram_texts: int = Field(ge=1)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:

@@ -14,7 +14,7 @@ duplicates when the Jaccard similarity of their shingle sets is at least ``thres
    confirmed with the exact Jaccard of the two sets of 32-bit shingle hashes, so the MinHash
    estimate's noise (about +-0.03 at 128 permutations) never drops a distinct question.
 
-Why ``shingle: 5`` and ``threshold: 0.9`` by default: the synthetic world's questions are templated
+Why the recipes use ``shingle: 5`` and ``threshold: 0.9``: the synthetic world's questions are templated
 ("Setting: ... Patient: ...-year-old ...", the same exam phrases), so two different cases of one
 complaint share most words. Measured over 3,400 tiny-world questions with word 5-grams, the most
 similar pair of distinct cases (same complaint and findings, another setting or age) has Jaccard
@@ -69,7 +69,7 @@ class EmbeddingSection(BaseModel):
     threshold: float = Field(gt=0.0, lt=1.0)
     batch_size: int = Field(ge=1)
     max_length: int = Field(ge=1)
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    device: str = Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$")
 
 
 class Config(BaseModel):
@@ -79,7 +79,7 @@ class Config(BaseModel):
         input: JSONL rows (pool, sample, SFT, CPT, GRPO or preference rows).
         text_fields: fields holding the text to compare (``question`` for pool and sample rows,
             ``text`` for CPT, ``messages`` for SFT, ``prompt`` for GRPO and preference rows).
-        message_roles: roles whose turns count in a message-list field; ``user`` only by default,
+        message_roles: roles whose turns count in a message-list field; ``[user]`` is recommended,
             because a system prompt shared by every row would make all rows look alike.
         threshold: Jaccard similarity of shingle sets at or above which a later row is a near duplicate.
         shingle: words per shingle.
@@ -96,15 +96,15 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     input: InputPath
-    text_fields: list[str] = Field(default=["question"], min_length=1)
-    message_roles: list[str] = Field(default=["user"], min_length=1)
-    threshold: float = Field(0.9, gt=0.0, le=1.0)
-    shingle: int = Field(5, ge=1)
-    char_shingle: int = Field(10, ge=1)
-    num_perm: int = Field(128, ge=8, le=1024)
-    false_negative_weight: float = Field(0.9, gt=0.0, lt=1.0)
-    seed: int = Field(1, ge=0)
-    embedding: EmbeddingSection | None = None
+    text_fields: list[str] = Field(min_length=1)
+    message_roles: list[str] = Field(min_length=1)
+    threshold: float = Field(gt=0.0, le=1.0)
+    shingle: int = Field(ge=1)
+    char_shingle: int = Field(ge=1)
+    num_perm: int = Field(ge=8, le=1024)
+    false_negative_weight: float = Field(gt=0.0, lt=1.0)
+    seed: int = Field(ge=0)
+    embedding: EmbeddingSection | None
 
 
 def _mix32(values: np.ndarray) -> np.ndarray:

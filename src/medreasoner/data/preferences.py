@@ -10,7 +10,7 @@ explanations over the model's other reasoning paths, with correctness checked ag
 
 ``pairs`` picks which (higher, lower) combinations become rows; ``max_pairs_per_item`` caps each
 type per item, the pairs chosen at random with a seed (per item, so adding items never changes the
-pairs of the others); ``margins`` weights each type (default: the level difference). Grades come
+pairs of the others); ``margins`` weights each type (the recipes: the level difference). Grades come
 from :func:`medreasoner.verify.grade`, the rule evaluation uses, so "correct" here is what the
 benchmark would count. The chosen side of every pair is graded again just before it is written and
 must pass: a reference that fails its own verifier drops the item (``reference_fails_verifier``).
@@ -54,8 +54,8 @@ class Config(BaseModel):
         mode: :func:`medreasoner.verify.grade` mode of every grade.
         pairs: the pair types to emit (the hierarchy's edges), in output order.
         max_pairs_per_item: most pairs of each type per item.
-        margins: pair type -> preference margin m > 0 (the ``margin`` column); default the level
-            difference, so reference > wrong weighs twice an adjacent pair.
+        margins: pair type -> preference margin m > 0 (the ``margin`` column); the recipes use the
+            level difference (1, 2, 1), so reference > wrong weighs twice an adjacent pair.
         prompt_field: the sample column used as the pair's prompt: ``prompt`` (the explain-mode
             prompt the samples answered) or ``train_prompt`` (the answer-mode question).
         seed: seed of the pair choice; null: the recipe's (or ``--seed``'s) seed.
@@ -63,12 +63,12 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     input: InputPath
-    mode: Literal["normalized", "official"] = "normalized"
-    pairs: list[PairType] = Field(default=["reference>correct", "reference>wrong", "correct>wrong"], min_length=1)
-    max_pairs_per_item: int = Field(default=4, ge=1)
-    margins: dict[PairType, PositiveFloat] = {"reference>correct": 1.0, "reference>wrong": 2.0, "correct>wrong": 1.0}
-    prompt_field: Literal["prompt", "train_prompt"] = "prompt"
-    seed: int | None = None
+    mode: Literal["normalized", "official"]
+    pairs: list[PairType] = Field(min_length=1)
+    max_pairs_per_item: int = Field(ge=1)
+    margins: dict[PairType, PositiveFloat]
+    prompt_field: Literal["prompt", "train_prompt"]
+    seed: int | None
 
     @model_validator(mode="after")
     def _check(self) -> "Config":

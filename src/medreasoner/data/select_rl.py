@@ -81,17 +81,17 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     input: InputPath
-    mode: Literal["normalized", "official"] = "normalized"
-    min_samples: int = Field(default=2, ge=1)
-    unverifiable: Literal["drop", "score"] = "drop"
-    score_field: str = "rm_score"
-    max_score: float | None = None
-    class_field: str = "rl_class"
-    default_class: str | None = None
-    caps: dict[str, Annotated[int, Field(ge=0)]] | None = None
-    difficulty_field: str = "difficulty"
-    difficulty_filter: list[str] | None = None
-    seed: int | None = None
+    mode: Literal["normalized", "official"]
+    min_samples: int = Field(ge=1)
+    unverifiable: Literal["drop", "score"]
+    score_field: str
+    max_score: float | None
+    class_field: str
+    default_class: str | None
+    caps: dict[str, Annotated[int, Field(ge=0)]] | None
+    difficulty_field: str
+    difficulty_filter: list[str] | None
+    seed: int | None
 
 
 def read_checked_samples(path: str | Path, *, messages: tuple[str, ...],

@@ -65,12 +65,12 @@ class JudgeEndpoint(BaseModel):
     model_config = ConfigDict(extra="forbid")
     endpoint: str
     model: str
-    api_key_env: str | None = None
-    max_tokens: int = Field(default=2048, gt=0)
-    temperature: float = Field(default=0.0, ge=0)
-    timeout_s: float = Field(default=120.0, gt=0)
-    max_retries: int = Field(default=3, ge=0)
-    max_concurrency: int = Field(default=8, gt=0)
+    api_key_env: str | None
+    max_tokens: int = Field(gt=0)
+    temperature: float = Field(ge=0)
+    timeout_s: float = Field(gt=0)
+    max_retries: int = Field(ge=0)
+    max_concurrency: int = Field(gt=0)
 
 
 class Config(BaseModel):
@@ -81,7 +81,7 @@ class Config(BaseModel):
         mode: :func:`medreasoner.verify.grade` mode of verifier labels.
         label_source: ``verifier`` (verifiable items only; others dropped ``unverifiable``),
             ``judge`` (every sample), ``verifier_then_judge`` (verifier where the item has one).
-        judge: the judge endpoint; required unless ``label_source`` is ``verifier``.
+        judge: the judge endpoint; may be null only when ``label_source`` is ``verifier``.
         prompt_field: the sample column holding the dialogue: ``train_prompt`` (the question as the
             GRPO rows of ``select_rl`` ask it, which is what the VRM reward will see) or ``prompt``
             (the messages the generator answered).
@@ -94,13 +94,13 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     input: InputPath
-    mode: Literal["normalized", "official"] = "normalized"
-    label_source: Literal["verifier", "judge", "verifier_then_judge"] = "verifier_then_judge"
-    judge: JudgeEndpoint | None = None
-    prompt_field: Literal["train_prompt", "prompt"] = "train_prompt"
-    keep_analysis: bool = True
-    max_positive_fraction: float | None = Field(default=None, gt=0, le=1)
-    seed: int | None = None
+    mode: Literal["normalized", "official"]
+    label_source: Literal["verifier", "judge", "verifier_then_judge"]
+    judge: JudgeEndpoint | None
+    prompt_field: Literal["train_prompt", "prompt"]
+    keep_analysis: bool
+    max_positive_fraction: float | None = Field(gt=0, le=1)
+    seed: int | None
 
     @model_validator(mode="after")
     def _check(self) -> "Config":
