@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from medreasoner.stages.training import SEGMENTS_FILE
+
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "tiny" / "sft.yaml"
 
@@ -26,9 +28,11 @@ def command(run_dir: Path) -> list[str]:
 
 
 def complete_checkpoints(stage_dir: Path) -> list[int]:
-    # trainer_state.json is the last file the Trainer writes into a checkpoint.
+    # trainer_state.json is the last file the Trainer writes into a checkpoint; our segments file follows it
+    # (an on_save callback). Killed between the two, a resumed run cannot know the first segment's runtime
+    # (None, which training.py handles), so the test waits for both.
     return sorted(int(m.group(1)) for p in stage_dir.glob("checkpoints/checkpoint-*/trainer_state.json")
-                  if (m := re.fullmatch(r"checkpoint-(\d+)", p.parent.name)))
+                  if (m := re.fullmatch(r"checkpoint-(\d+)", p.parent.name)) and (p.parent / SEGMENTS_FILE).is_file())
 
 
 def training_steps(lines: list[str]) -> list[int]:
