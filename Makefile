@@ -67,6 +67,8 @@ define rpo_temperature_final
 
 endef
 rpo_temperature_final: $(STAMP)
+	@test "$(CHOSEN)" = yes || { echo "rpo_temperature_final reads a block that stays unread until \
+	recipes/tiny/rpo_temperature_validation.yaml's rule chooses an arm; then: make rpo_temperature_final CHOSEN=yes"; exit 1; }
 	$(call rpo_temperature_final,0)
 	$(call rpo_temperature_final,1)
 	$(call rpo_temperature_final,2)

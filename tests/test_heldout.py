@@ -66,7 +66,7 @@ def test_heldout_cases_are_new_rendered_like_test_items_and_leave_the_world_as_b
     figures = manifest["accuracy"]["heldout"]
     assert figures["num_cases"] == 30 and 0 < figures["chance_accuracy"] < figures["bayes_optimal_accuracy"] <= 1
     # drawn from the world's manifest alone: the same cases again
-    rows, again = heldout_files(world_config(world), 30, 0)
+    rows, again = heldout_files(world_config(world), 30, skip=0)
     assert rows["eval/heldout_diagnosis.jsonl"] == items and again["accuracy"] == manifest["accuracy"]
     copy = tmp_path / "world"
     shutil.copytree(world, copy)
@@ -83,11 +83,11 @@ def test_heldout_cases_are_new_rendered_like_test_items_and_leave_the_world_as_b
 def test_skip_cuts_the_one_draw_into_blocks_that_share_no_case_or_id(run):
     config = world_config(run / "world")
     first = [json.loads(line) for line in (run / "heldout/eval/heldout_diagnosis.jsonl").read_text().splitlines()]
-    rows, manifest = heldout_files(config, 12, 18)
+    rows, manifest = heldout_files(config, 12, skip=18)
     block = rows["eval/heldout_diagnosis.jsonl"]
     assert [item["id"] for item in block] == [f"heldout-{i:06d}-diagnosis" for i in range(18, 30)]
     assert block == first[18:]  # the same draw, read from case 18 on
-    both = heldout_files(config, 12, 30)[0]["eval/heldout_diagnosis.jsonl"]
+    both = heldout_files(config, 12, skip=30)[0]["eval/heldout_diagnosis.jsonl"]
     assert not {item["meta"]["case"] for item in both} & {item["meta"]["case"] for item in first}
     assert manifest["skip"] == 18 and manifest["accuracy"]["heldout"]["num_cases"] == 12
 
@@ -101,7 +101,7 @@ def test_a_draw_that_runs_out_before_skip_plus_num_cases_is_refused_naming_both(
                                                  "config": {"world": str(run / "world"), "num_cases": 10, "skip": 3}}])
     assert main(["run", recipe, "--output", str(tmp_path / "out")]) != 0
     err = capsys.readouterr().err
-    assert "only 5 unique cases are left after the first 3" in err and "lower num_cases (10) or skip" in err
+    assert "only 5 unique cases are left after the first 3" in err and "lower num_cases (10); a smaller skip would overlap" in err
     assert "heldout.config.num_cases" in err and not (tmp_path / "out/heldout/eval").exists()
 
 

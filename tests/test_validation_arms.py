@@ -342,6 +342,8 @@ def test_rpo_temperature_arms_are_the_shipped_explanations_preferences_and_rpo_w
         {k: v for k, v in shipped["preferences"].items() if k != "input"}
     assert {k: v for k, v in arms["preferences_n8_cap4"].items() if k != "input"} == \
         {**{k: v for k, v in shipped["preferences"].items() if k != "input"}, "max_pairs_per_item": 4}
+    assert {arms[name]["input"].rsplit("/", 2)[-2] for name in ("preferences_n8", "preferences_n8_cap4")} == \
+        {"explanations_n8"}
     for arm in ("rpo_n8", "rpo_n8_cap4"):
         assert {**arms[arm], "data": None} == {**arms["rpo_t07"], "data": None}
         assert str(arms[arm]["data"]["train"]).endswith(f"/preferences_{arm[4:]}/data.jsonl")

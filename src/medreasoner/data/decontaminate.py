@@ -100,9 +100,9 @@ class Config(BaseModel):
         min_item_coverage: besides, the share of that item's indexed n-grams the row must contain
             (0 = off, the GPT-3 rule). For templated evaluation sets such as the synthetic world's,
             whose train and test cases share exam phrases, not 13-word spans: 98 % of the tiny
-            world's SFT rows share a 13-gram with its eval items, but none covers more than 0.86 of
-            an item's n-grams while a copy covers 1.0; decontaminate against them in a stage of
-            their own with 0.95.
+            world's SFT rows share a 13-gram with its eval items, while a copy covers 1.0 of an
+            item's n-grams; the tiny recipes decontaminate against them with 0.8 (what that drops:
+            docs/data_engine.md).
         max_ngram_texts: n-grams found in more distinct benchmark texts than this are boilerplate
             and not indexed (see the module docstring).
     """

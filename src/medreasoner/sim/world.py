@@ -19,7 +19,7 @@
     calc/{train,test}.csv               MedCalc-Bench-format calculator tasks (when num_calculator_tasks > 0)
     manifest.json                       counts, seed, Bayes-optimal, baseline and S4-expert accuracy per split, config
 
-``heldout_files(config, size, skip)`` draws more test cases for a built world after all of its splits (the
+``heldout_files(config, size, skip=...)`` draws more test cases for a built world after all of its splits (the
 ``heldout`` stage writes them), so a larger held-out set needs no rebuild of anything trained on the world.
 
 Cases are unique by signature across all splits, and each signature's split is fixed by its hash,
@@ -390,7 +390,7 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
     return manifest
 
 
-def heldout_files(config: WorldConfig, size: int, skip: int) -> tuple[dict[str, list[dict]], dict]:
+def heldout_files(config: WorldConfig, size: int, *, skip: int) -> tuple[dict[str, list[dict]], dict]:
     """Up to ``size`` more test cases for the world that ``config`` builds (fewer when the knowledge base runs
     out of unique cases), after the first ``skip`` cases of the same draw, as files to write with
     :func:`write_files`: ``(rows, manifest)``, where ``rows`` maps each file to its records::

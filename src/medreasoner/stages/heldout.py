@@ -66,11 +66,12 @@ def run(config: Config, ctx: StageContext) -> dict:
         for _, row in read_jsonl(world / f"env/{split}.jsonl"):
             hidden = json.loads(row["case"])
             cases.case(hidden["id"], hidden["label"]["name"])  # raises on a case the manifest does not draw
-    rows, manifest = heldout_files(world_config(world), config.num_cases, config.skip)
+    rows, manifest = heldout_files(world_config(world), config.num_cases, skip=config.skip)
     items = rows["eval/heldout_diagnosis.jsonl"]
     if len(items) < config.num_cases:
         raise InputError(ctx.recipe or world, f"only {len(items)} unique cases are left after the first {config.skip} "
-                         f"that the world does not hold: lower num_cases ({config.num_cases}) or skip",
+                         f"that the world does not hold: lower num_cases ({config.num_cases}); a smaller skip "
+                         "would overlap an earlier block",
                          field=f"{ctx.out_dir.name}.config.num_cases")
     world_items = _world_items(world)
     held_cases, held_questions = {r["meta"]["case"] for r in world_items}, {r["question"] for r in world_items}
