@@ -274,7 +274,7 @@ def test_every_conversational_stage_probes_before_loading_the_model(families, tm
     else:
         config = grpo.Config.model_validate({
             "model": model, "data": {"train": str(files["grpo"]), "max_prompt_length": 64, "limit": None},
-            "grpo": {"num_generations": 4, "beta": 0.0, "temperature": 1.0, "max_completion_length": 8,
+            "grpo": {"num_generations": 4, "beta": 0.0, "epsilon": 0.2, "temperature": 1.0, "max_completion_length": 8,
                      "steps_per_generation": 1, "loss_type": "grpo", "scale_rewards": "group", "use_vllm": False},
             "rewards": [{"name": "format_reward", "weight": 1.0, "params": {"think_opened_by_template": False}}],
             "optim": cpu_optim(per_device_train_batch_size=4)})

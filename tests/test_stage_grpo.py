@@ -26,7 +26,7 @@ def test_reward(monkeypatch):
 
 
 def _config(model, files, **grpo_overrides):
-    section = {"num_generations": 4, "beta": 0.04, "temperature": 1.0, "max_completion_length": 12,
+    section = {"num_generations": 4, "beta": 0.04, "epsilon": 0.2, "temperature": 1.0, "max_completion_length": 12,
                "steps_per_generation": 1, "loss_type": "grpo", "scale_rewards": "group", "use_vllm": False}
     section.update(grpo_overrides)
     return grpo.Config.model_validate({

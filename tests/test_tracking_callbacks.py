@@ -90,7 +90,7 @@ def test_grpo_logs_reward_scalars_and_completion_samples(world, monkeypatch):
     config = grpo.Config.model_validate({
         "model": {"path": str(model), "dtype": "float32", "chat_template": "model"},
         "data": {"train": str(files["grpo"]), "max_prompt_length": 64, "limit": None},
-        "grpo": {"num_generations": 4, "beta": 0.0, "temperature": 1.0, "max_completion_length": 8,
+        "grpo": {"num_generations": 4, "beta": 0.0, "epsilon": 0.2, "temperature": 1.0, "max_completion_length": 8,
                  "steps_per_generation": 1, "loss_type": "grpo", "scale_rewards": "group", "use_vllm": False},
         "rewards": [{"name": "distinct_characters_reward", "weight": 1.0, "params": {"scale": 0.1}}],
         "optim": cpu_optim(max_steps=2, per_device_train_batch_size=8, save_steps=2,

@@ -125,7 +125,7 @@ class GrpoSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     num_generations: int = Field(ge=2)  # advantages are relative to the group: one completion has none
     beta: float = Field(ge=0)
-    epsilon: float = Field(0.2, gt=0)
+    epsilon: float = Field(gt=0)
     temperature: float = Field(gt=0)  # rollouts sample; 0 is not a sampling temperature
     max_completion_length: int = Field(ge=1)
     steps_per_generation: int = Field(ge=1)
