@@ -56,7 +56,8 @@ heldout: $(STAMP)
 		--findings configs/findings/heldout.yaml --output runs/heldout_report
 
 # Finding 2's RPO sampling temperature, scored once on a fresh block of 2,000 held-out cases after the choice on
-# another block (run after `validation`, only if recipes/tiny/rpo_temperature_validation.yaml's rule chose an arm).
+# another block (run after `validation`, only if recipes/tiny/rpo_temperature_validation.yaml's rule chose an arm:
+# `make rpo_temperature_final CHOSEN=yes`).
 define rpo_temperature_final
 	.venv/bin/medreasoner run recipes/tiny/rpo_temperature_final.yaml seed=$(1) \
 		eval_sft.model=runs/reproduce_s$(1)/sft eval_rpo.model=runs/reproduce_s$(1)/rpo \

@@ -58,6 +58,9 @@ def test_sigkill_mid_stage_then_rerun_resumes_from_checkpoint(tmp_path):
     log.close()
 
     resume_step = max(complete_checkpoints(stage_dir))
+    # the resumed run takes the newest checkpoint the Trainer finished; the test's must be that one
+    finished = [int(p.parent.name.rsplit("-", 1)[1]) for p in stage_dir.glob("checkpoints/checkpoint-*/trainer_state.json")]
+    assert max(finished) == resume_step, f"the kill cut checkpoint-{max(finished)} off before its segments file"
     assert resume_step < max_steps
     assert not (stage_dir / "stage_manifest.json").exists()
     logged_before_kill = (stage_dir / "metrics.jsonl").read_text().splitlines()

@@ -60,7 +60,7 @@ COMMANDS = {
     "data": Command("medreasoner.commands.data",
                     "build training data: the synthetic clinical world, or one data-engine step on its own",
                     ("medreasoner data build-world --config configs/world/tiny.yaml --output runs/world-tiny",
-                     "medreasoner data dedup --config configs/data/dedup.yaml --output runs/pool_dedup threshold=0.8")),
+                     "medreasoner data dedup --config configs/data/dedup.yaml --output runs/pool_dedup threshold=0.95")),
 }
 
 DESCRIPTION = ("Train medical reasoning models from recipes, evaluate them (or any OpenAI-compatible endpoint) "

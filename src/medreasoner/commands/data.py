@@ -1,7 +1,7 @@
 """`medreasoner data`: build datasets: the synthetic world, and every step of the data engine alone.
 
     medreasoner data build-world --config configs/world/tiny.yaml --output runs/world-tiny
-    medreasoner data dedup --config configs/data/dedup.yaml --output runs/pool_dedup threshold=0.8
+    medreasoner data dedup --config configs/data/dedup.yaml --output runs/pool_dedup threshold=0.95
     medreasoner data generate --config my_generate.yaml --output runs/samples num_samples=4
 
 A step's settings are the ``config:`` of its recipe stage (``docs/data_engine.md``): a YAML file
