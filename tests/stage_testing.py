@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from medreasoner.benchmarks.item import Item, item_to_json
@@ -20,6 +21,12 @@ from medreasoner.stages.context import StageContext
 DIAGNOSES = ["pneumonia", "asthma", "anemia", "gout", "migraine"]
 FINDINGS = ["fever", "cough", "wheeze", "pallor", "fatigue", "joint pain", "headache", "nausea"]
 
+
+
+def override_args(settings: dict) -> list[str]:
+    """``key=value`` command-line overrides that set ``settings`` (each value as the YAML the CLI parses)."""
+    return [f"{key}={yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix('...').strip()}"
+            for key, value in settings.items()]
 
 def _question(rng: random.Random, index: int) -> tuple[str, str, list[str]]:
     findings = rng.sample(FINDINGS, 3)

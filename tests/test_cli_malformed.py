@@ -19,9 +19,8 @@ from medreasoner.cli import main
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "benchmarks"
 MCQ = str(FIXTURES / "mcq.jsonl")
-# A dedup step's settings besides input (all required), so that only the output path is wrong.
-DEDUP_SETTINGS = ["text_fields=[question]", "message_roles=[user]", "threshold=0.9", "shingle=5", "char_shingle=10",
-                  "num_perm=128", "false_negative_weight=0.9", "seed=1", "embedding=null"]
+# The shipped dedup settings (every one is required), so that only the output path is wrong.
+DEDUP_CONFIG = str(REPO / "configs" / "data" / "dedup.yaml")
 SFT = (REPO / "recipes" / "tiny" / "sft.yaml").read_text(encoding="utf-8")
 GRPO = (REPO / "recipes" / "tiny" / "grpo.yaml").read_text(encoding="utf-8")
 EVAL = (REPO / "recipes" / "tiny" / "eval.yaml").read_text(encoding="utf-8")
@@ -168,7 +167,7 @@ OTHER_CASES = {
                                             "--output", str(t / "out")], ["c.yaml:1:", "UTF-8"]),
     "data_dedup_alias_bomb": lambda t: (["data", "dedup", "--config", write(t / "c.yaml", ALIAS_BOMB), "--output",
                                          str(t / "out")], ["c.yaml:1:", "alias"]),
-    "data_dedup_output_is_file": lambda t: (["data", "dedup", f"input={MCQ}", *DEDUP_SETTINGS, "--output",
+    "data_dedup_output_is_file": lambda t: (["data", "dedup", "--config", DEDUP_CONFIG, f"input={MCQ}", "--output",
                                              str(t / "out" / "keep.json")], ["keep.json"]),
     "data_build_world_alias_bomb": lambda t: (["data", "build-world", "--config", write(t / "w.yaml", ALIAS_BOMB),
                                                "--output", str(t / "out")], ["w.yaml:1:"]),

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from eval_support import write_igakuqa, write_medcalc, write_medqa
 from pydantic import ValidationError
+from stage_testing import override_args
 
 from medreasoner.benchmarks import load_benchmark
 from medreasoner.cli import main
@@ -60,8 +61,7 @@ def small_world(tmp_path_factory) -> Path:
 # Every setting a decontaminate config must spell out, at the values the shipped recipes use.
 SETTINGS = {"text_fields": ["question"], "message_roles": ["system", "user"], "ngram": 13, "char_ngram": 30,
             "min_ngram_hits": 1, "min_item_coverage": 0.0, "max_ngram_texts": 2}
-CLI_SETTINGS = ["text_fields=[question]", "message_roles=[system, user]", "ngram=13", "char_ngram=30",
-                "min_ngram_hits=1", "min_item_coverage=0.0", "max_ngram_texts=2"]
+CLI_SETTINGS = override_args(SETTINGS)
 
 
 def sources(root: Path) -> list[dict]:

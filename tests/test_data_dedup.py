@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from pydantic import ValidationError
+from stage_testing import override_args
 
 from medreasoner.cli import main
 from medreasoner.data import dedup
@@ -43,8 +44,7 @@ def write_rows(path: Path, rows: list[dict]) -> Path:
 # Every setting a dedup config must spell out (the values of the shipped recipes, seed aside).
 SETTINGS = {"text_fields": ["question"], "message_roles": ["user"], "threshold": 0.9, "shingle": 5,
             "char_shingle": 10, "num_perm": 128, "false_negative_weight": 0.9, "seed": 1, "embedding": None}
-CLI_SETTINGS = ["text_fields=[question]", "message_roles=[user]", "threshold=0.9", "shingle=5", "char_shingle=10",
-                "num_perm=128", "false_negative_weight=0.9", "seed=1", "embedding=null"]
+CLI_SETTINGS = override_args(SETTINGS)
 
 
 def make_config(**settings) -> dedup.Config:

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from stage_testing import override_args
 
 from medreasoner.cli import main
 from medreasoner.data import preferences
@@ -26,9 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 SETTINGS = {"mode": "normalized", "pairs": ["reference>correct", "reference>wrong", "correct>wrong"],
             "max_pairs_per_item": 4, "margins": {"reference>correct": 1.0, "reference>wrong": 2.0, "correct>wrong": 1.0},
             "prompt_field": "prompt", "seed": None}
-CLI_SETTINGS = ["mode=normalized", "pairs=[reference>correct, reference>wrong, correct>wrong]", "max_pairs_per_item=4",
-                "margins={reference>correct: 1.0, reference>wrong: 2.0, correct>wrong: 1.0}", "prompt_field=prompt",
-                "seed=null"]
+CLI_SETTINGS = override_args(SETTINGS)
 
 
 def pool_row(item_id: str, reference: str | None) -> dict:

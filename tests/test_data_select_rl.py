@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 import pytest
+from stage_testing import override_args
 
 from medreasoner.benchmarks.item import item_from_json
 from medreasoner.cli import main
@@ -24,9 +25,7 @@ DIAGNOSES = ["pneumonia", "asthma", "anemia", "gout", "migraine"]
 SETTINGS = {"mode": "normalized", "min_samples": 2, "unverifiable": "drop", "score_field": "rm_score", "max_score": None,
             "class_field": "rl_class", "default_class": None, "caps": None, "difficulty_field": "difficulty",
             "difficulty_filter": None, "seed": None}
-CLI_SETTINGS = ["mode=normalized", "min_samples=2", "unverifiable=drop", "score_field=rm_score", "max_score=null",
-                "class_field=rl_class", "default_class=null", "caps=null", "difficulty_field=difficulty",
-                "difficulty_filter=null", "seed=null"]
+CLI_SETTINGS = override_args(SETTINGS)
 
 
 def sample_rows(item_id: str, outcomes: list[bool], *, extra: dict | None = None, verifiable: bool = True) -> list[dict]:

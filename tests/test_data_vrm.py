@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from stage_testing import override_args
 
 from medreasoner.cli import main
 from medreasoner.data import select_rl, vrm_data
@@ -23,8 +24,7 @@ REFERENCE = "<think>\nfever with lobar crackles\n</think>\n\nPneumonia: \\boxed{
 # Every setting a vrm_data config must spell out; each test picks its label_source (and judge).
 SETTINGS = {"mode": "normalized", "label_source": "verifier_then_judge", "judge": None, "prompt_field": "train_prompt",
             "keep_analysis": True, "max_positive_fraction": None, "seed": None}
-CLI_SETTINGS = ["mode=normalized", "label_source=verifier_then_judge", "judge=null", "prompt_field=train_prompt",
-                "keep_analysis=true", "max_positive_fraction=null", "seed=null"]
+CLI_SETTINGS = override_args(SETTINGS)
 CLI_JUDGE = ["judge.endpoint=http://x", "judge.model=m", "judge.api_key_env=null", "judge.max_tokens=2048",
              "judge.temperature=0.0", "judge.timeout_s=120", "judge.max_retries=3", "judge.max_concurrency=8"]
 # select_rl's settings for the GRPO rows of the same samples.
