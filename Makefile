@@ -179,6 +179,13 @@ define rpo_temperature_validation
 		eval_sft.model=runs/reproduce_s$(1)/sft eval_rpo.model=runs/reproduce_s$(1)/rpo \
 		--output runs/validation/rpo_temperature_s$(1)
 endef
+define cpt_replay_validation
+	.venv/bin/medreasoner run recipes/tiny/cpt_replay_validation.yaml seed=$(1) \
+		sft_replay.model.path=runs/reproduce_s$(1)/cpt eval_sft.model=runs/reproduce_s$(1)/sft \
+		eval_nocpt_sft.model=runs/reproduce_s$(1)/nocpt_sft probe_cpt.model.path=runs/reproduce_s$(1)/cpt \
+		probe_sft.model.path=runs/reproduce_s$(1)/sft probe_nocpt_sft.model.path=runs/reproduce_s$(1)/nocpt_sft \
+		--output runs/validation/cpt_replay_s$(1)
+endef
 validation: $(STAMP)
 	$(call sft_sampler_validation,0)
 	$(call sft_sampler_validation,1)
@@ -207,6 +214,9 @@ validation: $(STAMP)
 	$(call rpo_temperature_validation,0)
 	$(call rpo_temperature_validation,1)
 	$(call rpo_temperature_validation,2)
+	$(call cpt_replay_validation,0)
+	$(call cpt_replay_validation,1)
+	$(call cpt_replay_validation,2)
 
 # Maintainers: regenerate the figures of the README, docs/recipes.md and docs/sim.md from the last demo,
 # reproduce, heldout, s4 and validation runs.
@@ -246,6 +256,9 @@ figures: $(STAMP)
 	.venv/bin/medreasoner report runs/validation/rpo_temperature_s0 runs/validation/rpo_temperature_s1 \
 		runs/validation/rpo_temperature_s2 --findings configs/findings/rpo_temperature_validation.yaml \
 		--output runs/validation/rpo_temperature_report --embed docs/recipes.md#rpo_temperature
+	.venv/bin/medreasoner report runs/validation/cpt_replay_s0 runs/validation/cpt_replay_s1 \
+		runs/validation/cpt_replay_s2 --findings configs/findings/cpt_replay_validation.yaml \
+		--output runs/validation/cpt_replay_report --embed docs/recipes.md#cpt_replay
 	.venv/bin/medreasoner report runs/tiny_s4 runs/tiny_s4_s1 runs/tiny_s4_s2 --findings configs/findings/s4.yaml \
 		--output runs/tiny_s4/report --embed docs/sim.md#s4
 	$(foreach check,$(S4_CHECKS),$(call s4_check_report,$(check),--embed docs/sim.md#$(check)))

@@ -26,6 +26,7 @@ conversations, GRPO prompts, preference pairs, VRM conversations).
 | vrm_data | :mod:`.vrm_data` | verifier-reward-model training data |
 | dagger | :mod:`.dagger` | S4: the expert takes over the episodes the model plays (DAgger) |
 | select_episodes | :mod:`.select_episodes` | S4 RL candidates: cases with mixed sampled-episode outcomes, hardest first |
+| replay | :mod:`.replay` | CPT text mixed into the SFT conversations (keeps what CPT taught through SFT) |
 """
 
 # step name -> module; the recipe stage kinds of the data engine (registered in medreasoner.stages).
@@ -41,4 +42,5 @@ STEPS = {
     "vrm_data": "medreasoner.data.vrm_data",
     "dagger": "medreasoner.data.dagger",
     "select_episodes": "medreasoner.data.select_episodes",
+    "replay": "medreasoner.data.replay",
 }

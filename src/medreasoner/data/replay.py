@@ -1,0 +1,114 @@
+"""Data step ``replay``: mix continued-pretraining text into the SFT conversations (knowledge replay).
+
+Preferred-MedLLM goes from CPT straight to RPO; a tiny base model cannot follow a prompt, so our
+pipeline puts SFT between them, and the knowledge probe (docs/evaluation.md) shows that SFT erases what
+CPT taught about conditions the SFT rows never name. Replaying pretraining data during fine-tuning
+is the usual guard against that forgetting (the pretraining-mix term of InstructGPT, Ouyang et al.
+2022, arXiv 2203.02155, eq. 2; "mixed training" of Allen-Zhu & Li 2023, arXiv 2309.14316, sec. 6).
+
+TRL's ``SFTTrainer`` takes one dataset of one format, so a text row joins the conversations as an
+assistant turn with no prompt: ``{"messages": [{"role": "assistant", "content": text}]}``. With
+``assistant_only_loss`` every token of the text is a target, as in CPT; the chat template adds its
+turn markers around it.
+
+``round(ratio * conversations)`` text rows are drawn without replacement (whole passes over the
+corpus first when more are asked for than it holds); the conversations are kept as they are, the
+text rows follow them (the trainer shuffles). Dropped: ``not_sampled`` text rows. Example::
+
+    - name: sft_replay
+      kind: replay
+      config:
+        input: ${clean_sft}/data.jsonl
+        text: ${clean_cpt}/data.jsonl
+        ratio: 0.3
+        seed: 0
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from medreasoner.data.funnel import drop, write_step
+from medreasoner.data.samples import require_field, require_messages
+from medreasoner.errors import InputError
+from medreasoner.files import read_jsonl
+from medreasoner.recipe_inputs import InputPath
+from medreasoner.stages.context import StageContext
+
+
+class Config(BaseModel):
+    """``kind: replay`` configuration.
+
+    Attributes:
+        input: SFT conversations, ``{"messages": [...]}`` JSONL (other keys pass through).
+        text: the CPT corpus, ``{"text": str}`` JSONL.
+        ratio: text rows per conversation row in the output (> 0; e.g. 0.3 = 3 text rows per 10 conversations).
+        seed: seed of the draw (same seed and inputs, same output).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    input: InputPath
+    text: InputPath
+    ratio: float = Field(gt=0, allow_inf_nan=False)
+    seed: int
+
+
+def _read_conversations(path: Path) -> list[dict]:
+    rows = []
+    for line, row in read_jsonl(path):
+        require_messages(path, line, row, "messages")
+        rows.append(row)
+    return rows
+
+
+def _read_texts(path: Path) -> list[dict]:
+    rows = []
+    for line, row in read_jsonl(path):
+        require_field(path, line, row, "text", (str,), "the document text (a string)")
+        if not row["text"].strip():
+            raise InputError(path, "expected a non-empty document", line=line, field="text")
+        rows.append({"id": f"text-{line}", "text": row["text"]})
+    return rows
+
+
+def draw(count: int, available: int, rng: random.Random) -> list[int]:
+    """``count`` indices into ``available`` rows: whole shuffled passes, then a sample without replacement.
+
+    >>> sorted(draw(5, 3, random.Random(0)))
+    [0, 0, 1, 1, 2]
+    """
+    passes, rest = divmod(count, available)
+    indices = [i for _ in range(passes) for i in rng.sample(range(available), available)]
+    return indices + rng.sample(range(available), rest)
+
+
+def run(config: Config, ctx: StageContext) -> dict:
+    """Write the conversations followed by the drawn text rows; undrawn text rows go to ``dropped.jsonl``.
+
+    Returns:
+        ``{"in", "out", "dropped/not_sampled": n, "text_rows": n}``.
+    """
+    conversations = _read_conversations(Path(config.input))
+    texts = _read_texts(Path(config.text))
+    if not conversations:
+        raise InputError(config.input, "replay: no conversations to mix text into")
+    if not texts:
+        raise InputError(config.text, "replay: no text rows to replay")
+    count = round(config.ratio * len(conversations))
+    chosen = draw(count, len(texts), random.Random(config.seed))
+    replayed = [{"messages": [{"role": "assistant", "content": texts[i]["text"]}]} for i in chosen]
+    drawn = set(chosen)
+    dropped = [drop(row, "not_sampled", f"{count} of {len(texts)} text rows drawn")
+               for i, row in enumerate(texts) if i not in drawn]
+    details = {"conversations": len(conversations), "text_rows": count, "distinct_text_rows": len(drawn),
+               "corpus_rows": len(texts), "passes": math.floor(count / len(texts)), "ratio": config.ratio,
+               "seed": config.seed}
+    metrics = write_step(ctx.out_dir, "replay", rows_in=len(conversations) + len(texts),
+                         kept=conversations + replayed, dropped=dropped, input_path=config.input, details=details)
+    metrics["text_rows"] = count
+    ctx.log(metrics, 0)
+    return metrics
