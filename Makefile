@@ -104,9 +104,9 @@ s4: $(STAMP)
 	$(foreach check,$(S4_CHECKS),$(call s4_check_run,$(check)))
 
 # The validation checks behind the reproduce run's SFT batch sampler, GRPO budget, learning rate and temperature,
-# RPO settings, iteration and pairs' sampling, RL pool and RL cap (docs/recipes.md, "How the settings were
-# chosen"), from each reproduce seed's models, on the validation items (the pairs' sampling on 2,000 further
-# held-out cases): run after `reproduce`.
+# RPO settings, iteration and pairs' sampling, RL pool and RL cap, and CPT replay in SFT (docs/recipes.md, "How
+# the settings were chosen"), from each reproduce seed's models, on the validation items (the pairs' sampling and
+# CPT replay on 2,000 further held-out cases): run after `reproduce`.
 define sft_sampler_validation
 	.venv/bin/medreasoner run recipes/tiny/sft_sampler_validation.yaml seed=$(1) \
 		sft_random.model.path=runs/reproduce_s$(1)/cpt sft_grouped.model.path=runs/reproduce_s$(1)/cpt \

@@ -352,3 +352,20 @@ def test_rpo_temperature_arms_are_the_shipped_explanations_preferences_and_rpo_w
               for recipe_name in ("reproduce_heldout.yaml", "rpo_temperature_validation.yaml", "rpo_temperature_final.yaml")}
     spans = sorted((c.skip, c.skip + c.num_cases) for stages in blocks.values() for c in stages.values())
     assert spans == [(0, 2000), (2000, 4000), (4000, 6000)]
+
+
+def test_cpt_replay_arm_is_the_shipped_sft_on_the_replay_mix_from_the_cpt_model():
+    shipped = {s.name: s.config.model_dump() for s in load_recipe(RECIPES / "reproduce.yaml").stages}
+    arms = {s.name: s.config for s in load_recipe(RECIPES / "cpt_replay_validation.yaml").stages}
+    arm = arms["sft_replay"].model_dump()
+    assert without(arm["optim"]) == without(shipped["sft"]["optim"])
+    assert {**arm["data"], "train": None} == {**shipped["sft"]["data"], "train": None}
+    assert {**arm["model"], "path": None} == {**shipped["sft"]["model"], "path": None}
+    assert str(arm["model"]["path"]).endswith("/cpt") and str(arm["data"]["train"]).endswith("/replay/data.jsonl")
+    # the mix: the shipped SFT's own (decontaminated) conversations and CPT corpus
+    assert str(shipped["sft"]["data"]["train"]).endswith("/clean_sft/data.jsonl")
+    assert str(arms["replay"].input).endswith("/clean_sft/data.jsonl")
+    assert str(arms["replay"].text).endswith("/clean_cpt/data.jsonl")
+    # weighed on the same selection block as the RPO pairs' sampling, never on the final one
+    selection = load_recipe(RECIPES / "rpo_temperature_validation.yaml").stages[0].config
+    assert arms["selection"] == selection

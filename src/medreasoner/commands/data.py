@@ -39,6 +39,7 @@ ACTIONS = {
     "vrm_data": "build training conversations for the verifier reward model",
     "dagger": "play training episodes with a model and let the expert take over from every state it reaches",
     "select_episodes": "pick S4 training cases whose sampled episodes are neither all right nor all wrong",
+    "replay": "mix continued-pretraining text into SFT conversations, so SFT keeps what CPT taught",
 }
 
 
