@@ -13,6 +13,7 @@ from trl.chat_template_utils import qwen3_chat_template
 
 from medreasoner.cli import main
 from medreasoner.data import replay
+from medreasoner.errors import InputError
 from medreasoner.model import load_tokenizer, train_tokenizer
 from medreasoner.stages.datasets import load_conversations
 from medreasoner.stages.template_probe import trainer_template
@@ -59,6 +60,8 @@ def test_more_text_rows_than_the_corpus_holds_take_whole_passes_first(tmp_path):
     counts = Counter(replayed_texts(rows))
     assert sorted(counts.values()) == [2, 3, 3, 3]
     assert funnel["details"]["passes"] == 2 and funnel["dropped"] == {}
+    # every row read is written or dropped; a row written again is counted as repeated
+    assert funnel["in"] + funnel["details"]["repeated_text_rows"] == funnel["out"] == 21
 
 
 def test_seed_determinism(tmp_path):
@@ -79,8 +82,14 @@ def test_bad_text_row_is_one_line_naming_file_line_and_field(tmp_path, capsys, r
     args = override_args({"input": str(sft), "text": str(cpt), "ratio": 0.5, "seed": 0})
     assert main(["data", "replay", *args, "--output", str(tmp_path / "o")]) == 2
     message = capsys.readouterr().err.strip()
-    assert len(message.splitlines()) == 1 and f"cpt.jsonl:2" in message and field in message
-    assert not (tmp_path / "o" / "replay" / "data.jsonl").exists()
+    assert len(message.splitlines()) == 1 and "cpt.jsonl:2" in message and f"field {field!r}" in message
+    assert not (tmp_path / "o" / "data.jsonl").exists()
+
+
+def test_a_ratio_that_rounds_to_no_text_rows_is_refused(tmp_path):
+    with pytest.raises(InputError, match="0 text rows") as error:
+        run_replay(tmp_path, ratio=0.04)  # 0.4 of a row
+    assert error.value.field == "ratio" and not (tmp_path / "out" / "data.jsonl").exists()
 
 
 def test_missing_setting_is_refused(tmp_path, capsys):
@@ -103,11 +112,14 @@ def tokenizers(tmp_path_factory):
                               "additional_special_tokens": ["<|begin_of_text|>", "<|start_header_id|>",
                                                             "<|end_header_id|>", "<|eot_id|>"]})
     llama.save_pretrained(root / "llama3")
+    base = train_tokenizer([t["text"] for t in TEXTS], vocab_size=400)
+    base.eos_token, base.chat_template = "<|endoftext|>", None  # a base model's tokenizer
+    base.save_pretrained(root / "base")
     return root
 
 
-TEMPLATE_CASES = {name: ("llama3" if name.startswith("llama3") else "qwen", shipped_template(name))
-                  for name in TEMPLATES if name != "plain-fewshot"}
+FAMILY = {"qwen2.5-think": "qwen", "qwen3-think": "qwen", "llama3-think": "llama3", "plain-fewshot": "base"}
+TEMPLATE_CASES = {name: (FAMILY[name], shipped_template(name)) for name in TEMPLATES}
 
 
 @pytest.mark.parametrize("name", [*TEMPLATE_CASES, "trl-qwen3-training"])
@@ -130,4 +142,4 @@ def test_the_mask_covers_the_whole_text_and_nothing_outside_the_turn(tokenizers,
     # Around the text the mask holds at most an empty think block before it and the end-of-turn token after.
     before, after = masked.split(text)
     assert before.replace("<think>", "").replace("</think>", "").strip() == ""
-    assert after.strip() in {"<|im_end|>", "<|eot_id|>"}
+    assert after.strip() in {"<|im_end|>", "<|eot_id|>", "<|endoftext|>"}

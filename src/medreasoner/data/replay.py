@@ -2,18 +2,23 @@
 
 Preferred-MedLLM goes from CPT straight to RPO; a tiny base model cannot follow a prompt, so our
 pipeline puts SFT between them, and the knowledge probe (docs/evaluation.md) shows that SFT erases what
-CPT taught about conditions the SFT rows never name. Replaying pretraining data during fine-tuning
-is the usual guard against that forgetting (the pretraining-mix term of InstructGPT, Ouyang et al.
-2022, arXiv 2203.02155, eq. 2; "mixed training" of Allen-Zhu & Li 2023, arXiv 2309.14316, sec. 6).
+CPT taught about conditions the SFT rows never name. Mixing pretraining data into a later training
+stage is the usual guard against that forgetting (InstructGPT adds a pretraining term to its RL
+objective, PPO-ptx: Ouyang et al. 2022, arXiv 2203.02155, eq. 2). Allen-Zhu & Li 2023 (arXiv
+2309.14316) find that knowledge a model stores in pretraining need not be extractable by questions
+after fine-tuning, which is what the tiny runs show (docs/recipes.md, "CPT replay in SFT").
 
 TRL's ``SFTTrainer`` takes one dataset of one format, so a text row joins the conversations as an
 assistant turn with no prompt: ``{"messages": [{"role": "assistant", "content": text}]}``. With
-``assistant_only_loss`` every token of the text is a target, as in CPT; the chat template adds its
-turn markers around it.
+``assistant_only_loss`` every token of the text the SFT stage keeps is a target, as in CPT; the chat
+template adds its turn markers around it. Unlike CPT's packed blocks, the SFT stage cuts each row at
+its ``max_length``, so the end of a long document is not trained on.
 
-``round(ratio * conversations)`` text rows are drawn without replacement (whole passes over the
-corpus first when more are asked for than it holds); the conversations are kept as they are, the
-text rows follow them (the trainer shuffles). Dropped: ``not_sampled`` text rows. Example::
+``round(ratio * conversations)`` text rows (Python's ``round``: a half goes to the even neighbour) are
+drawn without replacement, whole passes over the corpus first when more are asked for than it holds;
+the conversations are kept as they are, the text rows follow them (the trainer shuffles). Dropped:
+``not_sampled`` text rows; a text row drawn more than once counts in ``repeated_text_rows``, so
+``in + repeated_text_rows == out + dropped``. Example::
 
     - name: sft_replay
       kind: replay
@@ -26,7 +31,6 @@ text rows follow them (the trainer shuffles). Dropped: ``not_sampled`` text rows
 
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 
@@ -76,10 +80,11 @@ def _read_texts(path: Path) -> list[dict]:
 
 
 def draw(count: int, available: int, rng: random.Random) -> list[int]:
-    """``count`` indices into ``available`` rows: whole shuffled passes, then a sample without replacement.
+    """``count`` indices into ``available`` (> 0) rows: whole shuffled passes, then a sample without replacement.
 
-    >>> sorted(draw(5, 3, random.Random(0)))
-    [0, 0, 1, 1, 2]
+    >>> from collections import Counter
+    >>> sorted(Counter(draw(5, 3, random.Random(0))).values())  # one pass, then 2 of the 3 rows again
+    [1, 2, 2]
     """
     passes, rest = divmod(count, available)
     indices = [i for _ in range(passes) for i in rng.sample(range(available), available)]
@@ -99,14 +104,17 @@ def run(config: Config, ctx: StageContext) -> dict:
     if not texts:
         raise InputError(config.text, "replay: no text rows to replay")
     count = round(config.ratio * len(conversations))
+    if count == 0:
+        raise InputError(config.input, f"replay: ratio {config.ratio} of {len(conversations)} conversations "
+                         "is 0 text rows; raise ratio", field="ratio")
     chosen = draw(count, len(texts), random.Random(config.seed))
     replayed = [{"messages": [{"role": "assistant", "content": texts[i]["text"]}]} for i in chosen]
     drawn = set(chosen)
     dropped = [drop(row, "not_sampled", f"{count} of {len(texts)} text rows drawn")
                for i, row in enumerate(texts) if i not in drawn]
     details = {"conversations": len(conversations), "text_rows": count, "distinct_text_rows": len(drawn),
-               "corpus_rows": len(texts), "passes": math.floor(count / len(texts)), "ratio": config.ratio,
-               "seed": config.seed}
+               "repeated_text_rows": count - len(drawn), "corpus_rows": len(texts), "passes": count // len(texts),
+               "text": str(config.text), "ratio": config.ratio, "seed": config.seed}
     metrics = write_step(ctx.out_dir, "replay", rows_in=len(conversations) + len(texts),
                          kept=conversations + replayed, dropped=dropped, input_path=config.input, details=details)
     metrics["text_rows"] = count
