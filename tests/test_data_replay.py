@@ -143,3 +143,10 @@ def test_the_mask_covers_the_whole_text_and_nothing_outside_the_turn(tokenizers,
     before, after = masked.split(text)
     assert before.replace("<think>", "").replace("</think>", "").strip() == ""
     assert after.strip() in {"<|im_end|>", "<|eot_id|>", "<|endoftext|>"}
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(replay)
+    assert result.attempted >= 2 and result.failed == 0
