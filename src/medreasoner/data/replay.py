@@ -6,7 +6,7 @@ CPT taught about conditions the SFT rows never name. Mixing pretraining data int
 stage is the usual guard against that forgetting (InstructGPT adds a pretraining term to its RL
 objective, PPO-ptx: Ouyang et al. 2022, arXiv 2203.02155, eq. 2). Allen-Zhu & Li 2023 (arXiv
 2309.14316) find that knowledge a model stores in pretraining need not be extractable by questions
-after fine-tuning, which is what the tiny runs show (docs/recipes.md, "CPT replay in SFT").
+after fine-tuning, which the tiny runs do not rule out (docs/recipes.md, "CPT replay in SFT").
 
 TRL's ``SFTTrainer`` takes one dataset of one format, so a text row joins the conversations as an
 assistant turn with no prompt: ``{"messages": [{"role": "assistant", "content": text}]}``. With
@@ -105,8 +105,8 @@ def run(config: Config, ctx: StageContext) -> dict:
         raise InputError(config.text, "replay: no text rows to replay")
     count = round(config.ratio * len(conversations))
     if count == 0:
-        raise InputError(config.input, f"replay: ratio {config.ratio} of {len(conversations)} conversations "
-                         "is 0 text rows; raise ratio", field="ratio")
+        raise InputError(config.input, f"replay: the setting ratio {config.ratio} times its {len(conversations)} "
+                         "conversations rounds to 0 text rows; raise ratio")
     chosen = draw(count, len(texts), random.Random(config.seed))
     replayed = [{"messages": [{"role": "assistant", "content": texts[i]["text"]}]} for i in chosen]
     drawn = set(chosen)
