@@ -218,6 +218,17 @@ validation: $(STAMP)
 	$(call cpt_replay_validation,1)
 	$(call cpt_replay_validation,2)
 
+# Each validation recipe's report over its three seeds (runs/validation/<check>_s0..2, with
+# configs/findings/<check>_validation.yaml), quoted in docs/recipes.md#<check>.
+VALIDATION_REPORTS := grpo_budget rpo_variants sft_sampler grpo_lr grpo_temperature rl_pool rl_hard rpo_iter \
+	rpo_temperature cpt_replay
+define validation_report
+	.venv/bin/medreasoner report $(foreach seed,0 1 2,runs/validation/$(1)_s$(seed)) \
+		--findings configs/findings/$(1)_validation.yaml --output runs/validation/$(1)_report \
+		--embed docs/recipes.md#$(1)
+
+endef
+
 # Maintainers: regenerate the figures of the README, docs/recipes.md and docs/sim.md from the last demo,
 # reproduce, heldout, s4 and validation runs.
 figures: $(STAMP)
@@ -229,36 +240,7 @@ figures: $(STAMP)
 	mkdir -p docs/figures && cp runs/reproduce_report/findings.png docs/figures/reproduce_findings.png
 	.venv/bin/medreasoner report runs/heldout_s0 runs/heldout_s1 runs/heldout_s2 \
 		--findings configs/findings/heldout.yaml --output runs/heldout_report --embed docs/recipes.md#heldout
-	.venv/bin/medreasoner report runs/validation/grpo_budget_s0 runs/validation/grpo_budget_s1 \
-		runs/validation/grpo_budget_s2 --findings configs/findings/grpo_budget_validation.yaml \
-		--output runs/validation/grpo_budget_report --embed docs/recipes.md#grpo_budget
-	.venv/bin/medreasoner report runs/validation/rpo_variants_s0 runs/validation/rpo_variants_s1 \
-		runs/validation/rpo_variants_s2 --findings configs/findings/rpo_variants_validation.yaml \
-		--output runs/validation/rpo_variants_report --embed docs/recipes.md#rpo_variants
-	.venv/bin/medreasoner report runs/validation/sft_sampler_s0 runs/validation/sft_sampler_s1 \
-		runs/validation/sft_sampler_s2 --findings configs/findings/sft_sampler_validation.yaml \
-		--output runs/validation/sft_sampler_report --embed docs/recipes.md#sft_sampler
-	.venv/bin/medreasoner report runs/validation/grpo_lr_s0 runs/validation/grpo_lr_s1 runs/validation/grpo_lr_s2 \
-		--findings configs/findings/grpo_lr_validation.yaml --output runs/validation/grpo_lr_report \
-		--embed docs/recipes.md#grpo_lr
-	.venv/bin/medreasoner report runs/validation/grpo_temperature_s0 runs/validation/grpo_temperature_s1 \
-		runs/validation/grpo_temperature_s2 --findings configs/findings/grpo_temperature_validation.yaml \
-		--output runs/validation/grpo_temperature_report --embed docs/recipes.md#grpo_temperature
-	.venv/bin/medreasoner report runs/validation/rl_pool_s0 runs/validation/rl_pool_s1 runs/validation/rl_pool_s2 \
-		--findings configs/findings/rl_pool_validation.yaml --output runs/validation/rl_pool_report \
-		--embed docs/recipes.md#rl_pool
-	.venv/bin/medreasoner report runs/validation/rl_hard_s0 runs/validation/rl_hard_s1 runs/validation/rl_hard_s2 \
-		--findings configs/findings/rl_hard_validation.yaml --output runs/validation/rl_hard_report \
-		--embed docs/recipes.md#rl_hard
-	.venv/bin/medreasoner report runs/validation/rpo_iter_s0 runs/validation/rpo_iter_s1 runs/validation/rpo_iter_s2 \
-		--findings configs/findings/rpo_iter_validation.yaml --output runs/validation/rpo_iter_report \
-		--embed docs/recipes.md#rpo_iter
-	.venv/bin/medreasoner report runs/validation/rpo_temperature_s0 runs/validation/rpo_temperature_s1 \
-		runs/validation/rpo_temperature_s2 --findings configs/findings/rpo_temperature_validation.yaml \
-		--output runs/validation/rpo_temperature_report --embed docs/recipes.md#rpo_temperature
-	.venv/bin/medreasoner report runs/validation/cpt_replay_s0 runs/validation/cpt_replay_s1 \
-		runs/validation/cpt_replay_s2 --findings configs/findings/cpt_replay_validation.yaml \
-		--output runs/validation/cpt_replay_report --embed docs/recipes.md#cpt_replay
+	$(foreach check,$(VALIDATION_REPORTS),$(call validation_report,$(check)))
 	.venv/bin/medreasoner report runs/tiny_s4 runs/tiny_s4_s1 runs/tiny_s4_s2 --findings configs/findings/s4.yaml \
 		--output runs/tiny_s4/report --embed docs/sim.md#s4
 	$(foreach check,$(S4_CHECKS),$(call s4_check_report,$(check),--embed docs/sim.md#$(check)))

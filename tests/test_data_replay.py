@@ -14,11 +14,12 @@ from trl.chat_template_utils import qwen3_chat_template
 from medreasoner.cli import main
 from medreasoner.data import replay
 from medreasoner.errors import InputError
-from medreasoner.model import load_tokenizer, train_tokenizer
+from medreasoner.model import load_tokenizer
 from medreasoner.stages.datasets import load_conversations
 from medreasoner.stages.template_probe import trainer_template
 from medreasoner.templates import TEMPLATES, shipped_template
 from stage_testing import override_args
+from test_chat_templates import FAMILY, families  # noqa: F401 (families: the Qwen, Llama 3 and base tokenizers)
 from test_data_filter import make_ctx, read_jsonl, write_jsonl
 
 CONVERSATIONS = [{"messages": [{"role": "user", "content": f"Case {i}: fever. Diagnosis?"},
@@ -103,36 +104,19 @@ def test_missing_setting_is_refused(tmp_path, capsys):
 # --- what a replayed row trains on, under every shipped template and TRL's own Qwen3 training copy -------
 
 
-@pytest.fixture(scope="module")
-def tokenizers(tmp_path_factory):
-    root = tmp_path_factory.mktemp("replay_tokenizers")
-    qwen = train_tokenizer([t["text"] for t in TEXTS] + ["<think> </think>"], vocab_size=400)
-    qwen.save_pretrained(root / "qwen")
-    llama = train_tokenizer([t["text"] for t in TEXTS], vocab_size=400)
-    llama.add_special_tokens({"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>",
-                              "additional_special_tokens": ["<|begin_of_text|>", "<|start_header_id|>",
-                                                            "<|end_header_id|>", "<|eot_id|>"]})
-    llama.save_pretrained(root / "llama3")
-    base = train_tokenizer([t["text"] for t in TEXTS], vocab_size=400)
-    base.eos_token, base.chat_template = "<|endoftext|>", None  # a base model's tokenizer
-    base.save_pretrained(root / "base")
-    return root
-
-
-FAMILY = {"qwen2.5-think": "qwen", "qwen3-think": "qwen", "llama3-think": "llama3", "plain-fewshot": "base"}
 TEMPLATE_CASES = {name: (FAMILY[name], shipped_template(name)) for name in TEMPLATES}
 
 
 @pytest.mark.parametrize("name", [*TEMPLATE_CASES, "trl-qwen3-training"])
-def test_the_mask_covers_the_whole_text_and_nothing_outside_the_turn(tokenizers, name):
+def test_the_mask_covers_the_whole_text_and_nothing_outside_the_turn(families, name):
     if name == "trl-qwen3-training":  # what SFTTrainer swaps in for the tiny model's own (TRL) template
-        tokenizer = load_tokenizer(tokenizers / "qwen", padding_side="right")
+        tokenizer = load_tokenizer(families["qwen"], padding_side="right")
         tokenizer.chat_template = qwen3_chat_template
         template = trainer_template(tokenizer, trainer="sft", assistant_only_loss=True, tools=False)
         assert template != qwen3_chat_template
     else:
         family, template = TEMPLATE_CASES[name]
-        tokenizer = load_tokenizer(tokenizers / family, padding_side="right")
+        tokenizer = load_tokenizer(families[family], padding_side="right")
     text = TEXTS[0]["text"]
     encoded = tokenizer.apply_chat_template([{"role": "assistant", "content": text}], chat_template=template,
                                             return_dict=True, return_assistant_tokens_mask=True)
