@@ -12,7 +12,8 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from medreasoner.errors import InputError
-from medreasoner.eval.probe import ProbeFormat, continuation_logprobs, score_item
+from medreasoner.eval.metrics import newcombe_difference_ci
+from medreasoner.eval.probe import ProbeFormat, continuation_logprobs, lure_letters, lure_summary, score_item
 from medreasoner.stages import load_stage
 from medreasoner.stages.probe import Config, run
 from stage_testing import build_model, make_ctx, write_world
@@ -128,6 +129,12 @@ def test_stage_writes_per_item_choices_and_accuracy_per_subset_and_complement(tm
     assert body["subsets"]["rare"]["calibrated"]["accuracy"] == sum(rare) / 2
     assert body["subsets"]["all"]["raw"]["chance"] == pytest.approx(1 / 3)
     assert metrics["not_rare/raw_accuracy"] == body["subsets"]["not_rare"]["raw"]["accuracy"]
+    # The subset's gold is B (asthma) on both its items; every other item offers asthma as a wrong option.
+    assert [r["lures"] for r in rows] == [{"rare": ["B"]}, {}, {"rare": ["B"]}, {"rare": ["B"]}, {}, {"rare": ["B"]}]
+    for scoring in ("raw", "calibrated"):
+        picks = [r[f"{scoring}_choice"] == "B" for r in rows if not r["subsets"]]
+        assert body["lures"]["rare"][scoring]["n"] == 4
+        assert body["lures"]["rare"][scoring]["rate"] == sum(picks) / 4
 
 
 @pytest.mark.parametrize("row, field", [
@@ -152,3 +159,29 @@ def test_config_rejects_templates_without_placeholders_and_reserved_subset_names
     base = probe_config(tmp_path, tmp_path / "i.jsonl", tmp_path / "s.jsonl").model_dump()
     with pytest.raises(ValueError):
         Config.model_validate({**base, **change})
+
+
+def test_lure_letters_are_the_wrong_options_naming_a_subset_gold():
+    options = {"A": "gout", "B": "migraine", "C": "asthma", "D": "pneumonia"}
+    assert lure_letters(options, "D", {"migraine", "gout", "lupus"}) == ["A", "B"]
+    assert lure_letters(options, "B", {"migraine"}) == []  # the gold itself is no lure
+
+
+def _row(subsets, choice, correct, lures=None):
+    return {"subsets": subsets, "lures": lures or {}, "calibrated_choice": choice, "calibrated_correct": correct}
+
+
+def test_lure_rate_and_margin_count_only_items_that_offer_a_lure():
+    rows = [_row(["rare"], "A", True), _row(["rare"], "B", False),  # subset accuracy 1/2
+            _row([], "C", False, {"rare": ["C"]}), _row([], "C", False, {"rare": ["C", "D"]}),
+            _row([], "A", True, {"rare": ["B"]}), _row([], "B", False)]  # the last offers no lure
+    got = lure_summary(rows, "rare", "calibrated")
+    assert (got["n"], got["rate"], got["margin"]) == (3, pytest.approx(2 / 3), pytest.approx(1 / 2 - 2 / 3))
+    assert (got["margin_ci_low"], got["margin_ci_high"]) == newcombe_difference_ci(1, 2, 2, 3)
+    assert got["ci_low"] < 2 / 3 < got["ci_high"]
+
+
+def test_a_model_that_picks_the_subsets_names_whatever_the_findings_has_no_margin():
+    rows = [_row(["rare"], "A", True)] * 5 + [_row([], "B", False, {"rare": ["B"]})] * 5
+    got = lure_summary(rows, "rare", "calibrated")
+    assert (got["rate"], got["margin"]) == (1.0, 0.0) and got["margin_ci_low"] < 0 < got["margin_ci_high"]

@@ -252,10 +252,13 @@ def test_probe_stages_get_one_table_across_seeds_quoted_with_the_findings(tmp_pa
         recipe["stages"].append({"name": "probe_cpt", "kind": "probe", "config": {"model": {"path": str(run / "cpt")}}})
         (run / "recipe.yaml").write_text(yaml.safe_dump(recipe))
         score = lambda acc: {"n": 4, "accuracy": acc, "ci_low": acc / 2, "ci_high": 0.9, "chance": 0.2}  # noqa: E731
+        lure = {"n": 6, "rate": 0.5, "ci_low": 0.2, "ci_high": 0.8, "margin": -0.25, "margin_ci_low": -0.6,
+                "margin_ci_high": 0.125}
         write_json_atomic(run / "probe_cpt" / "probe.json", {"subsets": {
             "all": {"raw": score(0.5), "calibrated": score(0.25)},
             "rare": {"raw": score(0.75 + index / 8), "calibrated": score(0.25)},
-            "not_rare": {"raw": score(0.25), "calibrated": score(0.5)}}})
+            "not_rare": {"raw": score(0.25), "calibrated": score(0.5)}},
+            "lures": {"rare": {"raw": {}, "calibrated": lure}}})
     findings = _rpo_vs_sft_findings(tmp_path)
     out = tmp_path / "report"
     assert main(["report", *map(str, runs), "--output", str(out), "--findings", str(findings)]) == 0
@@ -263,7 +266,9 @@ def test_probe_stages_get_one_table_across_seeds_quoted_with_the_findings(tmp_pa
     rows = [line for line in table.splitlines() if line.startswith("| run | probe_cpt")]  # each seed's run dir is named run
     # subsets and complements per seed, in seed order; "all" is left out when subsets cover it
     assert [r.split("|")[4].strip() for r in rows] == ["rare", "not_rare", "rare", "not_rare"]
-    assert f"| probe_cpt | {runs[1] / 'cpt'} | rare | 4 | 20.0 | 87.5 [43.8, 90.0] | 25.0 [12.5, 90.0] |" in rows[2]
+    assert (f"| probe_cpt | {runs[1] / 'cpt'} | rare | 4 | 20.0 | 87.5 [43.8, 90.0] | 25.0 [12.5, 90.0] "
+            "| 50.0 [20.0, 80.0] (6) | -25.0 [-60.0, +12.5] |") in rows[2]
+    assert rows[3].endswith("| – | – |")  # a complement has no lure
     assert "**Knowledge probe.**" in (out / "summary.md").read_text()
 
 
@@ -275,7 +280,7 @@ def test_a_probe_only_run_reports_its_probe_table(tmp_path):
     score = {"n": 3, "accuracy": 1 / 3, "ci_low": 0.06, "ci_high": 0.79, "chance": 0.25}
     write_json_atomic(run / "probe_cpt" / "probe.json", {"subsets": {"all": {"raw": score, "calibrated": score}}})
     assert main(["report", str(run), "--output", str(tmp_path / "report")]) == 0
-    assert "| probe_run | probe_cpt | m | all | 3 | 25.0 | 33.3 [6.0, 79.0] | 33.3 [6.0, 79.0] |" in (
+    assert "| probe_run | probe_cpt | m | all | 3 | 25.0 | 33.3 [6.0, 79.0] | 33.3 [6.0, 79.0] | – | – |" in (
         tmp_path / "report" / "report.md").read_text()
 
 

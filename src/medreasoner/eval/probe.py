@@ -15,6 +15,13 @@ arXiv 2104.08315, eq. 3): the premise is the question reduced to the lines that 
 (``premise_line_prefixes``, e.g. setting and chief complaint), so what remains is what the findings
 add to each option. A model that only learned how often each name appears scores chance on it.
 
+Calibration removes a name's prior given the premise, not a pull towards a name the findings of many
+cases raise. A subset's **lure rate** measures that pull: on the items outside the subset that offer
+one of the subset's gold names as a wrong option (a *lure*), the share where the model picks it. A
+model that picks those names whatever the findings scores high on the subset and high on the lure
+rate; the **margin**, subset accuracy minus lure rate, is what remains (Newcombe's interval for the
+difference of two independent proportions, :func:`medreasoner.eval.metrics.newcombe_difference_ci`).
+
 The context is plain text in a template (``{question}``), not a chat turn, so a base or continued-
 pretraining model with no chat template can be probed, and a fine-tuned model can be probed in the
 format its pretraining corpus used.
@@ -26,7 +33,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from medreasoner.eval.metrics import wilson_ci
+from medreasoner.eval.metrics import newcombe_difference_ci, wilson_ci
 
 
 @dataclass(frozen=True)
@@ -120,3 +127,34 @@ def accuracy(correct: list[bool], chance: float) -> dict:
     low, high = wilson_ci(sum(correct), n)
     return {"n": n, "accuracy": sum(correct) / n if n else math.nan, "ci_low": low, "ci_high": high,
             "chance": chance}
+
+
+def lure_letters(options: dict[str, str], gold: str, names: set[str]) -> list[str]:
+    """The wrong options of an item whose text is one of ``names`` (a subset's gold option texts)."""
+    return sorted(letter for letter, text in options.items() if text in names and letter != gold)
+
+
+def lure_summary(rows: list[dict], subset: str, scoring: str) -> dict:
+    """A subset's lure rate and margin under one scoring, from prediction rows.
+
+    Args:
+        rows: the probe's predictions; each has ``subsets``, ``lures`` (subset -> lure letters, set on
+            items outside the subset that offer one) and ``<scoring>_choice`` / ``<scoring>_correct``.
+        subset: the subset's name.
+        scoring: ``raw`` or ``calibrated``.
+
+    Returns:
+        ``{"n", "rate", "ci_low", "ci_high", "margin", "margin_ci_low", "margin_ci_high"}``
+        (fractions): ``n`` items offer a lure, ``rate`` is the share that picked one (Wilson 95 %);
+        ``margin`` is the subset's accuracy minus ``rate`` (Newcombe 95 %).
+    """
+    offered = [r for r in rows if r["lures"].get(subset)]
+    picks = sum(r[f"{scoring}_choice"] in r["lures"][subset] for r in offered)
+    members = [r for r in rows if subset in r["subsets"]]
+    hits = sum(bool(r[f"{scoring}_correct"]) for r in members)
+    low, high = wilson_ci(picks, len(offered))
+    margin_low, margin_high = newcombe_difference_ci(hits, len(members), picks, len(offered))
+    rate = picks / len(offered) if offered else math.nan
+    margin = hits / len(members) - rate if members else math.nan
+    return {"n": len(offered), "rate": rate, "ci_low": low, "ci_high": high,
+            "margin": margin, "margin_ci_low": margin_low, "margin_ci_high": margin_high}

@@ -61,7 +61,11 @@ PROBE_TITLE = "Knowledge probe"
 PROBE_NOTE = ("Multiple-choice accuracy by option log-likelihood in the probe stage's text format (no generation): "
               "raw = the option the model finds likeliest after the question; calibrated = likeliest relative to "
               "the question without its findings (domain-conditional PMI), so a model that only learned how often "
-              "each name occurs scores chance. Wilson 95 % CI.")
+              "each name occurs scores chance. Wilson 95 % CI. On a subset's row, lure = the share of the items "
+              "outside it offering one of its gold names as a wrong option where the model (calibrated) picks that "
+              "name (Wilson 95 % CI; n such items); margin = calibrated accuracy on the subset minus the lure rate "
+              "(Newcombe 95 % CI), what remains of the subset's accuracy once a pull towards its names is taken "
+              "out. – where the row is not a subset or the probe predates lures.")
 FINDINGS_NOTE = ("Effect = treatment − control accuracy on the same items, per run (seed) with its paired "
                  "BCa-bootstrap 95 % CI and exact McNemar p; pooled = mean over seeds with a stratified (items "
                  "within seeds) bootstrap CI. A target with a numeric check says met or not met in its pooled row.")

@@ -277,8 +277,10 @@ def episode_exam_rows(run_dir: Path) -> tuple[list[str], list[list[str]]]:
 
 def probe_rows(run_dirs: list[Path]) -> tuple[list[str], list[list[str]]]:
     """One row per ``probe`` stage per run, in recipe order: accuracy by option log-likelihood, raw and
-    calibrated (:mod:`medreasoner.eval.probe`), over each subset the stage names and its complement."""
-    header = ["run", "stage", "model", "subset", "n", "chance %", "raw % [95 % CI]", "calibrated % [95 % CI]"]
+    calibrated (:mod:`medreasoner.eval.probe`), over each subset the stage names and its complement; on
+    a subset's row, its calibrated lure rate and margin (:func:`medreasoner.eval.probe.lure_summary`)."""
+    header = ["run", "stage", "model", "subset", "n", "chance %", "raw % [95 % CI]", "calibrated % [95 % CI]",
+              "lure % [95 % CI] (n)", "margin [95 % CI]"]
     rows = []
     for run_dir in run_dirs:
         for stage in recipe_stages(run_dir) or []:
@@ -292,6 +294,10 @@ def probe_rows(run_dirs: list[Path]) -> tuple[list[str], list[list[str]]]:
                     continue  # the subsets and their complements already cover every item
                 cells = [f"{100 * s['accuracy']:.1f} [{100 * s['ci_low']:.1f}, {100 * s['ci_high']:.1f}]"
                          for s in (scores["raw"], scores["calibrated"])]
+                lure = (body.get("lures") or {}).get(subset, {}).get("calibrated")
+                lure_cells = ["–", "–"] if lure is None or not lure["n"] else [
+                    f"{100 * lure['rate']:.1f} [{100 * lure['ci_low']:.1f}, {100 * lure['ci_high']:.1f}] ({lure['n']})",
+                    f"{100 * lure['margin']:+.1f} [{100 * lure['margin_ci_low']:+.1f}, {100 * lure['margin_ci_high']:+.1f}]"]
                 rows.append([Path(run_dir).name, stage["name"], model, subset, str(scores["raw"]["n"]),
-                             f"{100 * scores['raw']['chance']:.1f}", *cells])
+                             f"{100 * scores['raw']['chance']:.1f}", *cells, *lure_cells])
     return header, rows

@@ -4,8 +4,9 @@ Items -> per-option scores -> accuracy, raw and calibrated, over all items and o
 (:mod:`medreasoner.eval.probe`). The tiny reproduce recipe probes the base, CPT and SFT models on the
 world's multiple-choice items in the CPT corpus's case-report form, to tell whether CPT taught the
 CPT-only conditions (finding 3) and whether that knowledge survives SFT. Writes
-``<out_dir>/predictions.jsonl`` (per item: gold, subsets, both scores per option, both choices) and
-``<out_dir>/probe.json`` (accuracy with Wilson 95 % intervals per subset and scoring), which
+``<out_dir>/predictions.jsonl`` (per item: gold, subsets, lure letters, both scores per option, both
+choices) and ``<out_dir>/probe.json`` (accuracy with Wilson 95 % intervals per subset and scoring, and
+each subset's lure rate and margin, :func:`medreasoner.eval.probe.lure_summary`), which
 ``medreasoner report`` shows as the "Knowledge probe" table.
 
 Example recipe section::
@@ -33,7 +34,8 @@ from tqdm import tqdm
 
 from medreasoner.benchmarks.item import Item, item_from_dict
 from medreasoner.errors import InputError
-from medreasoner.eval.probe import SCORINGS, ProbeFormat, accuracy, choice, in_group, score_item
+from medreasoner.eval.probe import (SCORINGS, ProbeFormat, accuracy, choice, in_group, lure_letters,
+                                    lure_summary, score_item)
 from medreasoner.files import check_model_dir, read_jsonl, write_json_atomic, write_text_atomic
 from medreasoner.recipe_inputs import InputPath
 from medreasoner.stages.peft_section import ModelSection
@@ -124,6 +126,9 @@ def run(config: Config, ctx) -> dict:
 
     fmt = ProbeFormat(config.context, config.continuation, tuple(config.drop_line_prefixes),
                       tuple(config.premise_line_prefixes))
+    # Each subset's gold option texts: offered as a wrong option outside the subset, one is a lure.
+    names = {name: {item.options[gold] for item in items if item.meta["case"] in cases for gold in item.gold}
+             for name, cases in subsets.items()}
     tokenizer = load_tokenizer(config.model.path, padding_side="right")
     model = load_model(config.model.path, dtype=config.model.dtype).eval()
     started = time.monotonic()
@@ -132,8 +137,10 @@ def run(config: Config, ctx) -> dict:
         scores = score_item(model, tokenizer, fmt, item.question, item.options)
         (gold,) = item.gold
         choices = {s: choice(scores[s]) for s in SCORINGS}
-        rows.append({"id": item.id, "gold": gold, "num_options": len(item.options),
-                     "subsets": [name for name, cases in subsets.items() if item.meta["case"] in cases],
+        member_of = [name for name, cases in subsets.items() if item.meta["case"] in cases]
+        lures = {name: lure_letters(item.options, gold, names[name]) for name in subsets if name not in member_of}
+        rows.append({"id": item.id, "gold": gold, "num_options": len(item.options), "subsets": member_of,
+                     "lures": {name: letters for name, letters in lures.items() if letters},
                      **{f"{s}_choice": choices[s] for s in SCORINGS},
                      **{f"{s}_correct": choices[s] == gold for s in SCORINGS},
                      "scores": scores})
@@ -148,5 +155,7 @@ def run(config: Config, ctx) -> dict:
     write_json_atomic(out / "probe.json", {
         "schema": "medreasoner.probe/1", "model": config.model.path, "items": config.items,
         "format": config.model_dump(include={"context", "continuation", "drop_line_prefixes", "premise_line_prefixes"}),
-        "subsets": summary, "seconds": round(time.monotonic() - started, 3)})
+        "subsets": summary,
+        "lures": {name: {s: lure_summary(rows, name, s) for s in SCORINGS} for name in subsets},
+        "seconds": round(time.monotonic() - started, 3)})
     return {f"{group}/{s}_accuracy": summary[group][s]["accuracy"] for group in summary for s in SCORINGS}
