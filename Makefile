@@ -19,7 +19,7 @@ demo: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/pipeline.yaml
 	.venv/bin/medreasoner report runs/tiny_pipeline --output runs/tiny_pipeline/report
 
-# The three findings with their ablations, 3 seeds, one report (docs/recipes.md).
+# The three findings with their ablations, 3 seeds, one report (docs/results.md).
 reproduce: $(STAMP)
 	.venv/bin/medreasoner run recipes/tiny/reproduce.yaml seed=0 --output runs/reproduce_s0
 	.venv/bin/medreasoner run recipes/tiny/reproduce.yaml seed=1 --output runs/reproduce_s1
@@ -28,7 +28,7 @@ reproduce: $(STAMP)
 		--findings configs/findings/tiny.yaml --output runs/reproduce_report
 
 # Three more seeds of the same recipe and one report over all six (about 40 minutes after `reproduce`). The
-# six-seed table in docs/recipes.md is of the recipe before its RL pool (2026-12-02), whose rule is in
+# six-seed table in docs/results.md is of the recipe before its RL pool (2026-12-02), whose rule is in
 # configs/findings/tiny.yaml; `make figures` no longer rewrites it, since seeds 3-5 ran that earlier recipe.
 # Run today, it adds seeds of the RL-pool recipe, which that file's rule excludes from rows 1-1c.
 reproduce-more: $(STAMP)
@@ -104,7 +104,7 @@ s4: $(STAMP)
 	$(foreach check,$(S4_CHECKS),$(call s4_check_run,$(check)))
 
 # The validation checks behind the reproduce run's SFT batch sampler, GRPO budget, learning rate and temperature,
-# RPO settings, iteration and pairs' sampling, RL pool and RL cap, and CPT replay in SFT (docs/recipes.md, "How
+# RPO settings, iteration and pairs' sampling, RL pool and RL cap, and CPT replay in SFT (docs/results.md, "How
 # the settings were chosen"), from each reproduce seed's models, on the validation items (the pairs' sampling and
 # CPT replay on 2,000 further held-out cases): run after `reproduce`.
 define sft_sampler_validation
@@ -219,27 +219,27 @@ validation: $(STAMP)
 	$(call cpt_replay_validation,2)
 
 # Each validation recipe's report over its three seeds (runs/validation/<check>_s0..2, with
-# configs/findings/<check>_validation.yaml), quoted in docs/recipes.md#<check>.
+# configs/findings/<check>_validation.yaml), quoted in docs/results.md#<check>.
 VALIDATION_REPORTS := grpo_budget rpo_variants sft_sampler grpo_lr grpo_temperature rl_pool rl_hard rpo_iter \
 	rpo_temperature cpt_replay
 define validation_report
 	.venv/bin/medreasoner report $(foreach seed,0 1 2,runs/validation/$(1)_s$(seed)) \
 		--findings configs/findings/$(1)_validation.yaml --output runs/validation/$(1)_report \
-		--embed docs/recipes.md#$(1)
+		--embed docs/results.md#$(1)
 
 endef
 
-# Maintainers: regenerate the figures of the README, docs/recipes.md and docs/sim.md from the last demo,
+# Maintainers: regenerate the figures of the README, docs/recipes.md, docs/results.md and docs/sim.md from the last demo,
 # reproduce, heldout, s4 and validation runs.
 figures: $(STAMP)
 	.venv/bin/medreasoner report runs/tiny_pipeline --output runs/tiny_pipeline/report \
 		--embed README.md#demo --embed docs/recipes.md#demo
 	.venv/bin/medreasoner report runs/reproduce_s0 runs/reproduce_s1 runs/reproduce_s2 \
 		--findings configs/findings/tiny.yaml --output runs/reproduce_report \
-		--embed README.md#reproduce --embed docs/recipes.md#reproduce
+		--embed README.md#reproduce --embed docs/results.md#reproduce
 	mkdir -p docs/figures && cp runs/reproduce_report/findings.png docs/figures/reproduce_findings.png
 	.venv/bin/medreasoner report runs/heldout_s0 runs/heldout_s1 runs/heldout_s2 \
-		--findings configs/findings/heldout.yaml --output runs/heldout_report --embed docs/recipes.md#heldout
+		--findings configs/findings/heldout.yaml --output runs/heldout_report --embed docs/results.md#heldout
 	$(foreach check,$(VALIDATION_REPORTS),$(call validation_report,$(check)))
 	.venv/bin/medreasoner report runs/tiny_s4 runs/tiny_s4_s1 runs/tiny_s4_s2 --findings configs/findings/s4.yaml \
 		--output runs/tiny_s4/report --embed docs/sim.md#s4

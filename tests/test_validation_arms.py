@@ -2,7 +2,7 @@
 
 A validation recipe repeats a shipped stage's settings in its own arms (it trains from a reproduce seed's
 models, so it cannot reuse the stage). If the shipped recipe changes and the arm does not, the validation
-table in docs/recipes.md describes a setting nobody runs.
+table in docs/results.md describes a setting nobody runs.
 
 Run: .venv/bin/python -m pytest tests/test_validation_arms.py -q
 """

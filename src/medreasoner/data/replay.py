@@ -6,7 +6,7 @@ CPT taught about conditions the SFT rows never name. Mixing pretraining data int
 stage is the usual guard against that forgetting (InstructGPT adds a pretraining term to its RL
 objective, PPO-ptx: Ouyang et al. 2022, arXiv 2203.02155, eq. 2). Allen-Zhu & Li 2023 (arXiv
 2309.14316) find that knowledge a model stores in pretraining need not be extractable by questions
-after fine-tuning, which the tiny runs do not rule out (docs/recipes.md, "CPT replay in SFT").
+after fine-tuning, which the tiny runs do not rule out (docs/results.md, "CPT replay in SFT").
 
 TRL's ``SFTTrainer`` takes one dataset of one format, so a text row joins the conversations as an
 assistant turn with no prompt: ``{"messages": [{"role": "assistant", "content": text}]}``. With

@@ -21,7 +21,7 @@ mean over items of each item's share of right samples, with a bootstrap interval
 ``metrics.pass_at_k`` the share of items some sample got right and ``metrics.maj_at_k`` the accuracy of a
 vote over the samples (:func:`medreasoner.eval.metrics.majority_score`): how reasoning models are usually
 scored when sampled (a temperature of about 0.6 and top-p 0.95, the mean over samples), and the
-second protocol of the tiny reproduce run's finding 1 (docs/recipes.md).
+second protocol of the tiny reproduce run's finding 1 (docs/results.md).
 """
 
 from __future__ import annotations
