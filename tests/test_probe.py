@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,7 +13,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from medreasoner.errors import InputError
-from medreasoner.eval.metrics import newcombe_difference_ci
+from medreasoner.eval.metrics import mover_ci
 from medreasoner.eval.probe import ProbeFormat, continuation_logprobs, lure_letters, lure_summary, score_item
 from medreasoner.stages import load_stage
 from medreasoner.stages.probe import Config, run
@@ -130,11 +131,15 @@ def test_stage_writes_per_item_choices_and_accuracy_per_subset_and_complement(tm
     assert body["subsets"]["all"]["raw"]["chance"] == pytest.approx(1 / 3)
     assert metrics["not_rare/raw_accuracy"] == body["subsets"]["not_rare"]["raw"]["accuracy"]
     # The subset's gold is B (asthma) on both its items; every other item offers asthma as a wrong option.
-    assert [r["lures"] for r in rows] == [{"rare": ["B"]}, {}, {"rare": ["B"]}, {"rare": ["B"]}, {}, {"rare": ["B"]}]
+    assert [r["gold_name"] for r in rows] == ["pneumonia", "asthma", "gout"] * 2
+    lure = {"rare": {"B": "asthma"}}
+    assert [r["lures"] for r in rows] == [lure, {}, lure, lure, {}, lure]
     for scoring in ("raw", "calibrated"):
         picks = [r[f"{scoring}_choice"] == "B" for r in rows if not r["subsets"]]
-        assert body["lures"]["rare"][scoring]["n"] == 4
-        assert body["lures"]["rare"][scoring]["rate"] == sum(picks) / 4
+        hits = [r[f"{scoring}_correct"] for r in rows if r["subsets"]]
+        got = body["lures"]["rare"][scoring]
+        assert (got["n"], got["rate"]) == (4, sum(picks) / 4)
+        assert got["margin"] == pytest.approx(sum(hits) / 2 - sum(picks) / 4)  # one name: weight 1
 
 
 @pytest.mark.parametrize("row, field", [
@@ -163,25 +168,44 @@ def test_config_rejects_templates_without_placeholders_and_reserved_subset_names
 
 def test_lure_letters_are_the_wrong_options_naming_a_subset_gold():
     options = {"A": "gout", "B": "migraine", "C": "asthma", "D": "pneumonia"}
-    assert lure_letters(options, "D", {"migraine", "gout", "lupus"}) == ["A", "B"]
-    assert lure_letters(options, "B", {"migraine"}) == []  # the gold itself is no lure
+    assert lure_letters(options, "D", {"migraine", "gout", "lupus"}) == {"A": "gout", "B": "migraine"}
+    assert lure_letters(options, "B", {"migraine"}) == {}  # the gold itself is no lure
 
 
-def _row(subsets, choice, correct, lures=None):
-    return {"subsets": subsets, "lures": lures or {}, "calibrated_choice": choice, "calibrated_correct": correct}
+IDS = itertools.count()
 
 
-def test_lure_rate_and_margin_count_only_items_that_offer_a_lure():
-    rows = [_row(["rare"], "A", True), _row(["rare"], "B", False),  # subset accuracy 1/2
-            _row([], "C", False, {"rare": ["C"]}), _row([], "C", False, {"rare": ["C", "D"]}),
-            _row([], "A", True, {"rare": ["B"]}), _row([], "B", False)]  # the last offers no lure
+def _member(name: str, right: bool) -> dict:
+    return {"id": f"{name}-{right}-{next(IDS)}", "subsets": ["rare"], "gold_name": name, "lures": {},
+            "calibrated_choice": "A" if right else "B", "calibrated_correct": right}
+
+
+def _offering(names: dict[str, str], choice: str) -> dict:
+    return {"id": f"lure-{choice}-{next(IDS)}", "subsets": [], "gold_name": "common", "lures": {"rare": names},
+            "calibrated_choice": choice, "calibrated_correct": False}
+
+
+def test_the_margin_compares_each_name_with_its_own_pull():
+    # migraine: right on its 3 items, picked on its 1 lure item; gout: wrong on its item, never picked on its 3.
+    # The model picks each name as often where it is a lure as where it is right: margin 0. One pooled lure
+    # rate (1 of 4) against the subset's accuracy (3 of 4) would say +0.5.
+    rows = ([_member("migraine", True) for _ in range(3)] + [_member("gout", False)]
+            + [_offering({"C": "migraine"}, "C")] + [_offering({"D": "gout"}, "A") for _ in range(3)])
     got = lure_summary(rows, "rare", "calibrated")
-    assert (got["n"], got["rate"], got["margin"]) == (3, pytest.approx(2 / 3), pytest.approx(1 / 2 - 2 / 3))
-    assert (got["margin_ci_low"], got["margin_ci_high"]) == newcombe_difference_ci(1, 2, 2, 3)
-    assert got["ci_low"] < 2 / 3 < got["ci_high"]
+    assert (got["n"], got["rate"], got["margin"]) == (4, 0.25, 0.0)
+    assert got["names"]["migraine"] == {"weight": 0.75, "n": 3, "hits": 3, "n_lures": 1, "picks": 1}
+    assert got["names"]["gout"] == {"weight": 0.25, "n": 1, "hits": 0, "n_lures": 3, "picks": 0}
+    terms = [(0.75, 3, 3), (-0.75, 1, 1), (0.25, 0, 1), (-0.25, 0, 3)]
+    assert (got["margin_ci_low"], got["margin_ci_high"]) == pytest.approx(mover_ci(terms))
+    assert got["margin_ci_low"] < 0 < got["margin_ci_high"]
 
 
-def test_a_model_that_picks_the_subsets_names_whatever_the_findings_has_no_margin():
-    rows = [_row(["rare"], "A", True)] * 5 + [_row([], "B", False, {"rare": ["B"]})] * 5
+def test_a_lure_counts_only_when_the_model_picks_that_name_and_unoffered_names_are_left_out():
+    rows = ([_member("migraine", True), _member("migraine", False), _member("lupus", True)]
+            + [_offering({"C": "migraine", "D": "gout"}, "D"), _offering({"C": "migraine"}, "C"),
+               _offering({"C": "migraine"}, "A")])
     got = lure_summary(rows, "rare", "calibrated")
-    assert (got["rate"], got["margin"]) == (1.0, 0.0) and got["margin_ci_low"] < 0 < got["margin_ci_high"]
+    # 3 items offer a lure and 2 picked one; migraine alone was offered (lupus never, gout labels no subset item)
+    assert (got["n"], got["rate"]) == (3, pytest.approx(2 / 3))
+    assert list(got["names"]) == ["migraine"] and got["names"]["migraine"]["picks"] == 1
+    assert got["margin"] == pytest.approx(1 / 2 - 1 / 3)

@@ -16,7 +16,12 @@ A finding is a contrast ``treatment - control`` of accuracy on the same items, w
 A side can also be a ``probe`` stage under a scoring (``{stage: probe_cpt, scoring: calibrated}``,
 :mod:`medreasoner.eval.probe`): ``benchmark`` then names one of the stage's item groups (``all``, a
 subset such as ``cpt_only``, or its complement ``not_cpt_only``), and the contrast compares what two
-models know, read from the weights, on the same items. A side can also be an ``episodes`` stage
+models know, read from the weights, on the same items. With ``net_of_lures: true`` and a subset as
+``benchmark``, a probe contrast compares margins instead (:mod:`medreasoner.eval.probe`): name by name,
+the change in accuracy on the subset's items of that name minus the change in how often the model picks
+that name where it is a wrong option, weighted by the name's share of the subset, so that a model which
+only learned to pick the subset's names gains nothing. The bootstrap resamples items within each seed,
+name and item set (subset or lure items; disjoint, so independent). A side can also be an ``episodes`` stage
 (``{stage: episodes_grpo, episodes: final_diagnosis}``, :mod:`medreasoner.eval.episodes`): each
 episode of the WiNGPT-3.0 S4 environment is an item, right when its final diagnosis is, and
 ``benchmark`` is ``episodes``. A sampled episodes stage (each case played k times) is scored per case
@@ -51,7 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from medreasoner.errors import InputError
 from medreasoner.eval.metrics import BOOTSTRAP, constant_difference_ci, right_or_wrong, stability
 from medreasoner.eval.predictions import correct_by_id
-from medreasoner.eval.probe import Scoring, in_group
+from medreasoner.eval.probe import Scoring, in_group, name_strata
 from medreasoner.files import read_jsonl
 
 
@@ -124,11 +129,16 @@ class Contrast(BaseModel):
     target: str
     check: Check | None = None
     if_not_met: str | None = None
+    # Probe contrasts on a subset only: subtract the change in lure picks (module docstring).
+    net_of_lures: bool = False
 
     @model_validator(mode="after")
     def _note_needs_check(self) -> "Contrast":
         if self.if_not_met is not None and self.check is None:
             raise ValueError("if_not_met needs a check (it is printed when the check fails)")
+        if self.net_of_lures and (self.control.kind != "probe" or self.benchmark == "all"
+                                  or self.benchmark.startswith("not_")):
+            raise ValueError("net_of_lures needs probe cells and a subset as benchmark (not all or a not_ group)")
         if self.control.kind != self.treatment.kind:
             raise ValueError("control and treatment must be cells of one kind: both eval (mode), both probe "
                              "(scoring) or both episodes")
@@ -190,6 +200,17 @@ def _probe_correct(stage_dir: Path, group: str, scoring: str) -> dict[str, bool]
     if group not in groups:
         raise InputError(summary, f"benchmark {group!r} is not one of this probe's item groups: {', '.join(groups)}")
     return {row["id"]: bool(row[f"{scoring}_correct"]) for _, row in read_jsonl(path) if in_group(row["subsets"], group)}
+
+
+def _probe_rows(stage_dir: Path) -> list[dict]:
+    """A probe stage's prediction rows, refused when they predate lures."""
+    rows = []
+    for line, row in read_jsonl(stage_dir / "predictions.jsonl"):
+        if "lures" not in row or "gold_name" not in row:
+            raise InputError(stage_dir / "predictions.jsonl", "no lures or gold_name: the probe stage predates them "
+                             "(rebuild it with --rerun)", line=line, field="lures")
+        rows.append(row)
+    return rows
 
 
 def _episodes_correct(stage_dir: Path) -> dict[str, bool]:
@@ -310,8 +331,73 @@ def _pooled(differences: list[np.ndarray], n_resamples: int, seed: int) -> tuple
     return effect, float(low), float(high)
 
 
+# One seed of a net-of-lures contrast: per name, (weight, subset differences, lure-pick differences).
+NetStrata = list[tuple[float, np.ndarray, np.ndarray]]
+
+
+def _pooled_net(seeds: list[NetStrata], n_resamples: int, seed: int) -> tuple[float, float, float]:
+    """Mean over seeds of the weighted sum over names of (mean subset difference - mean lure-pick
+    difference), with a percentile bootstrap that resamples items within each seed, name and item set
+    (as :func:`_pooled`). When every difference is constant within its set, the bounds combine the
+    sets' :func:`medreasoner.eval.metrics.constant_difference_ci` bounds, lower with upper."""
+    seeds = [strata for strata in seeds if strata]
+    if not seeds:
+        return float("nan"), float("nan"), float("nan")
+    effect = float(np.mean([sum(w * (s.mean() - lure.mean()) for w, s, lure in strata) for strata in seeds]))
+    if all(np.all(s == s[0]) and np.all(lure == lure[0]) for strata in seeds for _, s, lure in strata):
+        bounds = [[(w, constant_difference_ci(float(s[0]), s.size, 0.95),
+                    constant_difference_ci(float(lure[0]), lure.size, 0.95)) for w, s, lure in strata]
+                  for strata in seeds]
+        return (effect, float(np.mean([sum(w * (b_s[0] - b_l[1]) for w, b_s, b_l in seed) for seed in bounds])),
+                float(np.mean([sum(w * (b_s[1] - b_l[0]) for w, b_s, b_l in seed) for seed in bounds])))
+    rng = np.random.default_rng(seed)
+    draws = np.zeros(n_resamples)
+    for strata in seeds:
+        for w, s, lure in strata:
+            draws += w * s[rng.integers(0, s.size, size=(n_resamples, s.size))].mean(axis=1)
+            draws -= w * lure[rng.integers(0, lure.size, size=(n_resamples, lure.size))].mean(axis=1)
+    low, high = np.quantile(draws / len(seeds), [0.025, 0.975])
+    return effect, float(low), float(high)
+
+
+def _net_strata(control: dict, treatment: dict) -> tuple[NetStrata, float, float]:
+    """Paired strata of two probes' :func:`medreasoner.eval.probe.name_strata`, on the names and items
+    both hold, and the two margins (weights from the paired subset items)."""
+    paired = {}
+    for name in sorted(set(control) & set(treatment)):
+        sides = [sorted(set(control[name][k]) & set(treatment[name][k])) for k in (0, 1)]
+        if all(sides):
+            paired[name] = [(np.array([float(control[name][k][i]) for i in ids]),
+                             np.array([float(treatment[name][k][i]) for i in ids])) for k, ids in enumerate(sides)]
+    total = sum(subset[0].size for subset, _ in paired.values())
+    strata = [(subset[0].size / total, subset[1] - subset[0], lures[1] - lures[0]) for subset, lures in paired.values()]
+    margins = [sum(subset[0].size / total * (subset[k].mean() - lures[k].mean()) for subset, lures in paired.values())
+               if paired else float("nan") for k in (0, 1)]
+    return strata, float(margins[0]), float(margins[1])
+
+
+def _evaluate_net_of_lures(run_dirs: list[Path], contrast: Contrast) -> tuple[list[dict], tuple[float, float, float]]:
+    """Per-seed rows and the pooled (effect, low, high) of a ``net_of_lures`` probe contrast: control and
+    treatment are margins, the effect their difference (fractions)."""
+    per_seed, seeds = [], []
+    for run_dir in run_dirs:
+        control, treatment = (name_strata(_probe_rows(Path(run_dir) / cell.stage), contrast.benchmark, cell.scoring)
+                              for cell in (contrast.control, contrast.treatment))
+        strata, control_margin, treatment_margin = _net_strata(control, treatment)
+        effect, low, high = _pooled_net([strata], BOOTSTRAP.n_resamples, BOOTSTRAP.seed)
+        per_seed.append({"run": str(run_dir), "n": sum(s.size for _, s, _ in strata),
+                         "n_lures": sum(lure.size for _, _, lure in strata), "control": control_margin,
+                         "treatment": treatment_margin, "effect": effect, "ci_low": low, "ci_high": high,
+                         "mcnemar_p": None})
+        seeds.append(strata)
+    return per_seed, _pooled_net(seeds, BOOTSTRAP.n_resamples, BOOTSTRAP.seed)
+
+
 def evaluate_contrast(run_dirs: list[Path], contrast: Contrast) -> dict:
     """Per-seed and pooled effect of one contrast (fractions, not points)."""
+    if contrast.net_of_lures:
+        per_seed, (effect, low, high) = _evaluate_net_of_lures(run_dirs, contrast)
+        return _result(contrast, per_seed, effect, low, high, len(run_dirs))
     per_seed, differences = [], []
     for run_dir in run_dirs:
         control = cell_correct(run_dir, contrast.benchmark, contrast.control)
@@ -327,10 +413,14 @@ def evaluate_contrast(run_dirs: list[Path], contrast: Contrast) -> dict:
                          "treatment": s["explain_accuracy"], "effect": s["delta"], "ci_low": s["ci_low"],
                          "ci_high": s["ci_high"], "mcnemar_p": s["mcnemar_p"]})
     effect, low, high = _pooled(differences, BOOTSTRAP.n_resamples, BOOTSTRAP.seed)
+    return _result(contrast, per_seed, effect, low, high, len(run_dirs))
+
+
+def _result(contrast: Contrast, per_seed: list[dict], effect: float, low: float, high: float, seeds: int) -> dict:
     met = None if contrast.check is None else contrast.check.met(100 * effect, 100 * low, 100 * high)
     return {"name": contrast.name, "target": contrast.target, "met": met,
             "if_not_met": contrast.if_not_met if met is False else None, "per_seed": per_seed,
-            "pooled": {"seeds": len(run_dirs), "effect": effect, "ci_low": low, "ci_high": high}}
+            "pooled": {"seeds": seeds, "effect": effect, "ci_low": low, "ci_high": high}}
 
 
 def verdict(result: dict) -> str:
@@ -355,7 +445,8 @@ def findings_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for result in results:
         for seed in result["per_seed"]:
-            rows.append([result["name"], Path(seed["run"]).name, str(seed["n"]), f"{100 * seed['control']:.1f}",
+            n = f"{seed['n']} + {seed['n_lures']}" if "n_lures" in seed else str(seed["n"])
+            rows.append([result["name"], Path(seed["run"]).name, n, f"{100 * seed['control']:.1f}",
                          f"{100 * seed['treatment']:.1f}", f"{100 * seed['effect']:+.1f}",
                          f"[{100 * seed['ci_low']:+.1f}, {100 * seed['ci_high']:+.1f}]",
                          "–" if seed["mcnemar_p"] is None else f"{seed['mcnemar_p']:.3g}", ""])

@@ -85,26 +85,35 @@ def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, 
     return (low, high)
 
 
-def newcombe_difference_ci(successes_1: int, n_1: int, successes_2: int, n_2: int,
-                           confidence: float = 0.95) -> tuple[float, float]:
-    """Interval of ``p1 - p2`` for two independent proportions: Newcombe's hybrid score interval
-    (*Statistics in Medicine* 17:873-890, 1998, method 10), built from each proportion's Wilson
-    interval ``[l_i, u_i]``::
+def mover_ci(terms: list[tuple[float, int, int]], confidence: float = 0.95) -> tuple[float, float]:
+    """Interval of a linear combination ``sum(c_k * p_k)`` of independent binomial proportions
+    ``p_k = x_k / n_k``, each term given as ``(c_k, x_k, n_k)``.
 
-        lower = (p1 - p2) - sqrt((p1 - l1)^2 + (u2 - p2)^2)
-        upper = (p1 - p2) + sqrt((u1 - p1)^2 + (p2 - l2)^2)
+    MOVER with Wilson limits ``[l_k, u_k]`` (Zou & Donner, *Statistics in Medicine* 27:1693-1702,
+    2008; for linear functions of proportions Zou, Huang & Zhang, *Computational Statistics & Data
+    Analysis* 53:1080-1085, 2009)::
 
-    Newcombe's worked example (a), 56/70 vs 48/80, gives 0.0524 to 0.3339:
+        lower = theta - sqrt(sum(c_k^2 (p_k - l_k)^2 for c_k > 0) + sum(c_k^2 (u_k - p_k)^2 for c_k < 0))
+        upper = theta + sqrt(sum(c_k^2 (u_k - p_k)^2 for c_k > 0) + sum(c_k^2 (p_k - l_k)^2 for c_k < 0))
 
-    >>> [round(x, 4) for x in newcombe_difference_ci(56, 70, 48, 80)]
+    For ``p1 - p2`` it is Newcombe's hybrid score interval (*Statistics in Medicine* 17:873-890, 1998,
+    method 10); his worked example (a), 56/70 vs 48/80, gives 0.0524 to 0.3339:
+
+    >>> [round(x, 4) for x in mover_ci([(1, 56, 70), (-1, 48, 80)])]
     [0.0524, 0.3339]
     """
-    if n_1 <= 0 or n_2 <= 0:
+    if not terms or any(n <= 0 for _, _, n in terms):
         return (float("nan"), float("nan"))
-    p_1, p_2 = successes_1 / n_1, successes_2 / n_2
-    (low_1, high_1), (low_2, high_2) = wilson_ci(successes_1, n_1, confidence), wilson_ci(successes_2, n_2, confidence)
-    difference = p_1 - p_2
-    return (difference - math.hypot(p_1 - low_1, high_2 - p_2), difference + math.hypot(high_1 - p_1, p_2 - low_2))
+    theta, below, above = 0.0, 0.0, 0.0
+    for coefficient, successes, n in terms:
+        p = successes / n
+        low, high = wilson_ci(successes, n, confidence)
+        theta += coefficient * p
+        # The bound that moves theta down is a term's lower limit when its coefficient is positive.
+        down, up = (p - low, high - p) if coefficient > 0 else (high - p, p - low)
+        below += (coefficient * down) ** 2
+        above += (coefficient * up) ** 2
+    return (theta - math.sqrt(below), theta + math.sqrt(above))
 
 
 def constant_difference_ci(difference: float, n: int, confidence: float) -> tuple[float, float]:

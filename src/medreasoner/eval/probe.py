@@ -16,15 +16,16 @@ arXiv 2104.08315, eq. 3): the premise is the question reduced to the lines that 
 add to each option. A model that only learned how often each name appears scores chance on it.
 
 Calibration removes a name's prior given the premise, not a pull towards a name the findings of many
-cases raise. A subset's **lure rate** measures that pull: on the items outside the subset that offer
-one of the subset's gold names as a wrong option (a *lure*), the share where the model picks it. A
-model that picks those names whatever the findings scores high on the subset and high on the lure
-rate; the **margin**, subset accuracy minus lure rate, is what remains (Newcombe's interval for the
-difference of two independent proportions, :func:`medreasoner.eval.metrics.newcombe_difference_ci`).
-
-The context is plain text in a template (``{question}``), not a chat turn, so a base or continued-
-pretraining model with no chat template can be probed, and a fine-tuned model can be probed in the
-format its pretraining corpus used.
+cases raise. A subset's **lures** measure that pull: on the items outside the subset, each wrong
+option whose text is one of the subset's gold names. The **lure rate** is the share of the items that
+offer a lure where the model picks one. The **margin** compares like with like, name by name: for each
+gold name ``n`` of the subset, accuracy on the subset's items of that name minus the rate at which the
+model picks ``n`` where it is offered as a lure, averaged with weights ``w_n`` = the name's share of
+the subset (names no item offers as a lure are left out and the weights renormalised). Names differ in
+pull, and the subset and the lures hold them in different proportions, so one pooled lure rate would
+not do. A model that picks each name as often where it is a lure as where it is right has margin 0;
+its interval is the MOVER interval of that linear combination of proportions
+(:func:`medreasoner.eval.metrics.mover_ci`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from medreasoner.eval.metrics import newcombe_difference_ci, wilson_ci
+from medreasoner.eval.metrics import mover_ci, wilson_ci
 
 
 @dataclass(frozen=True)
@@ -129,32 +130,55 @@ def accuracy(correct: list[bool], chance: float) -> dict:
             "chance": chance}
 
 
-def lure_letters(options: dict[str, str], gold: str, names: set[str]) -> list[str]:
-    """The wrong options of an item whose text is one of ``names`` (a subset's gold option texts)."""
-    return sorted(letter for letter, text in options.items() if text in names and letter != gold)
+def lure_letters(options: dict[str, str], gold: str, names: set[str]) -> dict[str, str]:
+    """The wrong options of an item whose text is one of ``names`` (a subset's gold option texts):
+    ``{letter: name}``."""
+    return {letter: text for letter, text in sorted(options.items()) if text in names and letter != gold}
+
+
+def name_strata(rows: list[dict], subset: str, scoring: str) -> dict[str, tuple[dict[str, bool], dict[str, bool]]]:
+    """Per gold name of ``subset``: ``({item id: correct}`` on the subset's items of that name,
+    ``{item id: picked the name}`` on the items outside that offer it as a lure``)``. Names that no item
+    offers as a lure are left out.
+
+    Args:
+        rows: the probe's predictions, each with ``subsets``, ``gold_name``, ``lures`` (subset ->
+            ``{letter: name}``, on items outside the subset that offer one) and ``<scoring>_choice`` /
+            ``<scoring>_correct``.
+    """
+    strata: dict[str, tuple[dict[str, bool], dict[str, bool]]] = {}
+    for row in rows:
+        if subset in row["subsets"]:
+            strata.setdefault(row["gold_name"], ({}, {}))[0][row["id"]] = bool(row[f"{scoring}_correct"])
+    for row in rows:
+        for letter, name in row["lures"].get(subset, {}).items():
+            if name in strata:
+                strata[name][1][row["id"]] = row[f"{scoring}_choice"] == letter
+    return {name: pair for name, pair in strata.items() if pair[1]}
 
 
 def lure_summary(rows: list[dict], subset: str, scoring: str) -> dict:
-    """A subset's lure rate and margin under one scoring, from prediction rows.
-
-    Args:
-        rows: the probe's predictions; each has ``subsets``, ``lures`` (subset -> lure letters, set on
-            items outside the subset that offer one) and ``<scoring>_choice`` / ``<scoring>_correct``.
-        subset: the subset's name.
-        scoring: ``raw`` or ``calibrated``.
+    """A subset's lure rate and margin under one scoring, from prediction rows (see the module
+    docstring; ``rows`` as in :func:`name_strata`).
 
     Returns:
-        ``{"n", "rate", "ci_low", "ci_high", "margin", "margin_ci_low", "margin_ci_high"}``
-        (fractions): ``n`` items offer a lure, ``rate`` is the share that picked one (Wilson 95 %);
-        ``margin`` is the subset's accuracy minus ``rate`` (Newcombe 95 %).
+        ``{"n", "rate", "ci_low", "ci_high", "margin", "margin_ci_low", "margin_ci_high", "names"}``
+        (fractions): ``n`` items offer a lure and ``rate`` is the share that picked one (Wilson 95 %);
+        ``margin`` is the name-weighted accuracy minus lure rate (MOVER 95 %); ``names`` holds, per
+        name, its ``weight``, subset items and hits, lure items and picks.
     """
     offered = [r for r in rows if r["lures"].get(subset)]
     picks = sum(r[f"{scoring}_choice"] in r["lures"][subset] for r in offered)
-    members = [r for r in rows if subset in r["subsets"]]
-    hits = sum(bool(r[f"{scoring}_correct"]) for r in members)
     low, high = wilson_ci(picks, len(offered))
-    margin_low, margin_high = newcombe_difference_ci(hits, len(members), picks, len(offered))
-    rate = picks / len(offered) if offered else math.nan
-    margin = hits / len(members) - rate if members else math.nan
-    return {"n": len(offered), "rate": rate, "ci_low": low, "ci_high": high,
-            "margin": margin, "margin_ci_low": margin_low, "margin_ci_high": margin_high}
+    strata = name_strata(rows, subset, scoring)
+    total = sum(len(right) for right, _ in strata.values())
+    names = {name: {"weight": len(right) / total, "n": len(right), "hits": sum(right.values()),
+                    "n_lures": len(picked), "picks": sum(picked.values())}
+             for name, (right, picked) in sorted(strata.items())}
+    terms = [term for s in names.values()
+             for term in ((s["weight"], s["hits"], s["n"]), (-s["weight"], s["picks"], s["n_lures"]))]
+    margin = sum(c * x / n for c, x, n in terms) if terms else math.nan
+    margin_low, margin_high = mover_ci(terms)
+    return {"n": len(offered), "rate": picks / len(offered) if offered else math.nan, "ci_low": low,
+            "ci_high": high, "margin": margin, "margin_ci_low": margin_low, "margin_ci_high": margin_high,
+            "names": names}

@@ -62,10 +62,15 @@ PROBE_NOTE = ("Multiple-choice accuracy by option log-likelihood in the probe st
               "raw = the option the model finds likeliest after the question; calibrated = likeliest relative to "
               "the question without its findings (domain-conditional PMI), so a model that only learned how often "
               "each name occurs scores chance. Wilson 95 % CI. On a subset's row, lure = the share of the items "
-              "outside it offering one of its gold names as a wrong option where the model (calibrated) picks that "
-              "name (Wilson 95 % CI; n such items); margin = calibrated accuracy on the subset minus the lure rate "
-              "(Newcombe 95 % CI), what remains of the subset's accuracy once a pull towards its names is taken "
-              "out. – where the row is not a subset or the probe predates lures.")
+              "outside it that offer one of its gold names as a wrong option where the model (calibrated) picks "
+              "one (Wilson 95 % CI; n such items); margin = name by name, accuracy on the subset's items of that "
+              "name minus how often the model picks it where it is a lure, weighted by the name's share of the "
+              "subset (MOVER 95 % CI): 0 for a model that picks each name as often where it is wrong as where it "
+              "is right. – where the row is not a subset or the probe predates lures.")
+NET_OF_LURES_NOTE = (" A net-of-lures row (knowledge probe) compares margins: its control and treatment columns "
+                     "are margins (Knowledge probe table), n is subset items + items offering a lure, and the effect "
+                     "is the margin's change, with a percentile bootstrap resampling items within each seed, name "
+                     "and item set (no McNemar p: –).")
 FINDINGS_NOTE = ("Effect = treatment − control accuracy on the same items, per run (seed) with its paired "
                  "BCa-bootstrap 95 % CI and exact McNemar p; pooled = mean over seeds with a stratified (items "
                  "within seeds) bootstrap CI. A target with a numeric check says met or not met in its pooled row.")
@@ -226,8 +231,9 @@ def write_report(run_dirs: list[Path], output: Path, *, labels: list[str] | None
                       for contrast in contrasts for cell in (contrast.control, contrast.treatment))
         sampled_items = any(contrast.control.kind == "eval" and seed["mcnemar_p"] is None
                             for contrast, result in zip(contrasts, results) for seed in result["per_seed"])
+        net = any(contrast.net_of_lures for contrast in contrasts)
         sections.append(("Findings", FINDINGS_NOTE + (SAMPLED_FINDINGS_NOTE if sampled else "")
-                         + (SAMPLED_ITEMS_NOTE if sampled_items else ""),
+                         + (SAMPLED_ITEMS_NOTE if sampled_items else "") + (NET_OF_LURES_NOTE if net else ""),
                          *findings_rows(results)))
         missed = missed_rows(results)
         if missed[1]:

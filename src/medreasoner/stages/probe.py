@@ -4,8 +4,8 @@ Items -> per-option scores -> accuracy, raw and calibrated, over all items and o
 (:mod:`medreasoner.eval.probe`). The tiny reproduce recipe probes the base, CPT and SFT models on the
 world's multiple-choice items in the CPT corpus's case-report form, to tell whether CPT taught the
 CPT-only conditions (finding 3) and whether that knowledge survives SFT. Writes
-``<out_dir>/predictions.jsonl`` (per item: gold, subsets, lure letters, both scores per option, both
-choices) and ``<out_dir>/probe.json`` (accuracy with Wilson 95 % intervals per subset and scoring, and
+``<out_dir>/predictions.jsonl`` (per item: gold letter and name, subsets, lure letters and names, both
+scores per option, both choices) and ``<out_dir>/probe.json`` (accuracy with Wilson 95 % intervals per subset and scoring, and
 each subset's lure rate and margin, :func:`medreasoner.eval.probe.lure_summary`), which
 ``medreasoner report`` shows as the "Knowledge probe" table.
 
@@ -127,8 +127,8 @@ def run(config: Config, ctx) -> dict:
     fmt = ProbeFormat(config.context, config.continuation, tuple(config.drop_line_prefixes),
                       tuple(config.premise_line_prefixes))
     # Each subset's gold option texts: offered as a wrong option outside the subset, one is a lure.
-    names = {name: {item.options[gold] for item in items if item.meta["case"] in cases for gold in item.gold}
-             for name, cases in subsets.items()}
+    gold_names = {name: {item.options[gold] for item in items if item.meta["case"] in cases for gold in item.gold}
+                  for name, cases in subsets.items()}
     tokenizer = load_tokenizer(config.model.path, padding_side="right")
     model = load_model(config.model.path, dtype=config.model.dtype).eval()
     started = time.monotonic()
@@ -138,8 +138,9 @@ def run(config: Config, ctx) -> dict:
         (gold,) = item.gold
         choices = {s: choice(scores[s]) for s in SCORINGS}
         member_of = [name for name, cases in subsets.items() if item.meta["case"] in cases]
-        lures = {name: lure_letters(item.options, gold, names[name]) for name in subsets if name not in member_of}
-        rows.append({"id": item.id, "gold": gold, "num_options": len(item.options), "subsets": member_of,
+        lures = {name: lure_letters(item.options, gold, gold_names[name]) for name in subsets if name not in member_of}
+        rows.append({"id": item.id, "gold": gold, "gold_name": item.options[gold], "num_options": len(item.options),
+                     "subsets": member_of,
                      "lures": {name: letters for name, letters in lures.items() if letters},
                      **{f"{s}_choice": choices[s] for s in SCORINGS},
                      **{f"{s}_correct": choices[s] == gold for s in SCORINGS},

@@ -1,0 +1,99 @@
+"""Net-of-lures probe findings: margins (subset accuracy - lure rate) compared across models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from report_testing import seed_runs
+
+from medreasoner.cli import main
+from medreasoner.files import write_json_atomic
+
+CONTRAST = ("findings:\n  - name: net\n    benchmark: rare\n    control: {stage: probe_base, scoring: calibrated}\n"
+            "    treatment: {stage: probe_cpt, scoring: calibrated}\n    target: t\n    net_of_lures: true\n")
+
+
+def _probe_stage(run, name: str, subset_right: list[bool], lure_picked: list[bool], lures: bool = True) -> None:
+    """A finished probe stage: items s0.. in subset ``rare`` (gold A, "migraine"), then items offering
+    "migraine" as lure B, then one item offering none."""
+    rows = [{"id": f"s{i}", "gold": "A", "gold_name": "migraine", "subsets": ["rare"], "lures": {},
+             "calibrated_choice": "A" if right else "C", "calibrated_correct": right}
+            for i, right in enumerate(subset_right)]
+    rows += [{"id": f"l{i}", "gold": "A", "gold_name": "gout", "subsets": [], "lures": {"rare": {"B": "migraine"}},
+              "calibrated_choice": "B" if picked else "A", "calibrated_correct": not picked}
+             for i, picked in enumerate(lure_picked)]
+    rows.append({"id": "x", "gold": "A", "gold_name": "gout", "subsets": [], "lures": {}, "calibrated_choice": "C",
+                 "calibrated_correct": False})
+    if not lures:
+        rows = [{k: v for k, v in row.items() if k != "lures"} for row in rows]
+    (run / name).mkdir(parents=True)
+    (run / name / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_json_atomic(run / name / "probe.json", {"subsets": {"all": {}, "rare": {}, "not_rare": {}}})
+
+
+def _report(tmp_path, runs, text: str) -> int:
+    findings = tmp_path / "findings.yaml"
+    findings.write_text(text)
+    return main(["report", *map(str, runs), "--output", str(tmp_path / "report"), "--findings", str(findings)])
+
+
+def test_a_model_that_only_learned_the_names_gains_nothing_net_of_lures(tmp_path):
+    runs = seed_runs(tmp_path, 2)
+    for run in runs:
+        _probe_stage(run, "probe_base", [False, False], [False, False, False, False])
+        _probe_stage(run, "probe_cpt", [True, True], [True, True, True, True])  # picks the names everywhere
+    assert _report(tmp_path, runs, CONTRAST + CONTRAST.replace("findings:\n", "").replace("name: net", "name: plain")
+                   .replace("    net_of_lures: true\n", "")) == 0
+    net, plain = json.loads((tmp_path / "report" / "findings.json").read_text())
+    assert plain["pooled"]["effect"] == 1.0 and net["pooled"]["effect"] == 0.0
+    assert net["pooled"]["ci_low"] < 0 < net["pooled"]["ci_high"]  # constant differences: no zero-width interval
+    assert [(s["n"], s["n_lures"], s["control"], s["treatment"]) for s in net["per_seed"]] == [(2, 4, 0.0, 0.0)] * 2
+
+
+def test_net_of_lures_subtracts_the_change_in_lure_picks(tmp_path):
+    runs = seed_runs(tmp_path, 2)
+    for run, picked in zip(runs, ([True, True, False, False], [True, False, False, False])):
+        _probe_stage(run, "probe_base", [False, True], [False, False, False, True])
+        _probe_stage(run, "probe_cpt", [True, True], picked)
+    assert _report(tmp_path, runs, CONTRAST) == 0
+    (net,) = json.loads((tmp_path / "report" / "findings.json").read_text())
+    # seed 0: subset +0.5, lures 0.5 - 0.25 = +0.25 -> +0.25; seed 1: +0.5 - 0.0 -> +0.5
+    assert [s["effect"] for s in net["per_seed"]] == [0.25, 0.5]
+    assert [(s["control"], s["treatment"]) for s in net["per_seed"]] == [(0.25, 0.5), (0.25, 0.75)]
+    assert net["pooled"]["effect"] == 0.375 and net["pooled"]["ci_low"] <= 0.375 <= net["pooled"]["ci_high"]
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "| net | run | 2 + 4 | 25.0 | 50.0 | +25.0 |" in report and "A net-of-lures row" in report
+
+
+def test_net_of_lures_needs_probe_cells_on_a_subset_and_probes_with_lure_letters(tmp_path, capsys):
+    runs = seed_runs(tmp_path, 1)
+    _probe_stage(runs[0], "probe_base", [False], [False], lures=False)
+    _probe_stage(runs[0], "probe_cpt", [True], [False], lures=False)
+    assert _report(tmp_path, runs, CONTRAST.replace("benchmark: rare", "benchmark: not_rare")) == 2
+    assert "net_of_lures needs probe cells and a subset" in capsys.readouterr().err
+    assert _report(tmp_path, runs, CONTRAST) == 2
+    assert "predates them (rebuild it with --rerun)" in capsys.readouterr().err
+
+
+def test_net_of_lures_weighs_each_name_by_its_share_of_the_subset(tmp_path):
+    runs = seed_runs(tmp_path, 1)
+    # migraine: 3 subset items, gout: 1; the treatment gains on both names' items and picks gout as a lure
+    # on 2 of its 2 lure items, migraine on none of its 2.
+    def stage(name, right, picked):
+        rows = [{"id": f"s{i}", "gold": "A", "gold_name": gold, "subsets": ["rare"], "lures": {},
+                 "calibrated_choice": "A" if ok else "C", "calibrated_correct": ok}
+                for i, (gold, ok) in enumerate(zip(["migraine"] * 3 + ["gout"], right))]
+        rows += [{"id": f"l{i}", "gold": "A", "gold_name": "asthma", "subsets": [], "lures": {"rare": {"B": lure}},
+                  "calibrated_choice": "B" if hit else "A", "calibrated_correct": not hit}
+                 for i, (lure, hit) in enumerate(zip(["migraine", "migraine", "gout", "gout"], picked))]
+        (runs[0] / name).mkdir(parents=True)
+        (runs[0] / name / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        write_json_atomic(runs[0] / name / "probe.json", {"subsets": {"all": {}, "rare": {}, "not_rare": {}}})
+    stage("probe_base", [False] * 4, [False] * 4)
+    stage("probe_cpt", [True, True, False, True], [False, False, True, True])
+    assert _report(tmp_path, runs, CONTRAST) == 0
+    (net,) = json.loads((tmp_path / "report" / "findings.json").read_text())
+    # migraine: 0.75 x (2/3 - 0); gout: 0.25 x (1 - 1) -> 0.5
+    assert net["per_seed"][0]["effect"] == pytest.approx(0.5) and net["per_seed"][0]["treatment"] == pytest.approx(0.5)
