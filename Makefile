@@ -104,9 +104,9 @@ s4: $(STAMP)
 	$(foreach check,$(S4_CHECKS),$(call s4_check_run,$(check)))
 
 # The validation checks behind the reproduce run's SFT batch sampler, GRPO budget, learning rate and temperature,
-# RPO settings, iteration and pairs' sampling, RL pool and RL cap, and CPT replay in SFT (docs/results.md, "How
-# the settings were chosen"), from each reproduce seed's models, on the validation items (the pairs' sampling and
-# CPT replay on 2,000 further held-out cases): run after `reproduce`.
+# RPO settings, iteration and pairs' sampling, RL pool and RL cap, CPT replay in SFT and the CPT margin check
+# (docs/results.md, "How the settings were chosen"), from each reproduce seed's models, on the validation items
+# (the pairs' sampling, CPT replay and the CPT margin on further held-out cases): run after `reproduce`.
 define sft_sampler_validation
 	.venv/bin/medreasoner run recipes/tiny/sft_sampler_validation.yaml seed=$(1) \
 		sft_random.model.path=runs/reproduce_s$(1)/cpt sft_grouped.model.path=runs/reproduce_s$(1)/cpt \
@@ -186,6 +186,11 @@ define cpt_replay_validation
 		probe_sft.model.path=runs/reproduce_s$(1)/sft probe_nocpt_sft.model.path=runs/reproduce_s$(1)/nocpt_sft \
 		--output runs/validation/cpt_replay_s$(1)
 endef
+define cpt_margin_validation
+	.venv/bin/medreasoner run recipes/tiny/cpt_margin_validation.yaml seed=$(1) \
+		probe_base.model.path=runs/reproduce_s$(1)/base probe_cpt.model.path=runs/reproduce_s$(1)/cpt \
+		--output runs/validation/cpt_margin_s$(1)
+endef
 validation: $(STAMP)
 	$(call sft_sampler_validation,0)
 	$(call sft_sampler_validation,1)
@@ -217,11 +222,14 @@ validation: $(STAMP)
 	$(call cpt_replay_validation,0)
 	$(call cpt_replay_validation,1)
 	$(call cpt_replay_validation,2)
+	$(call cpt_margin_validation,0)
+	$(call cpt_margin_validation,1)
+	$(call cpt_margin_validation,2)
 
 # Each validation recipe's report over its three seeds (runs/validation/<check>_s0..2, with
 # configs/findings/<check>_validation.yaml), quoted in docs/results.md#<check>.
 VALIDATION_REPORTS := grpo_budget rpo_variants sft_sampler grpo_lr grpo_temperature rl_pool rl_hard rpo_iter \
-	rpo_temperature cpt_replay
+	rpo_temperature cpt_replay cpt_margin
 define validation_report
 	.venv/bin/medreasoner report $(foreach seed,0 1 2,runs/validation/$(1)_s$(seed)) \
 		--findings configs/findings/$(1)_validation.yaml --output runs/validation/$(1)_report \
