@@ -68,7 +68,8 @@ PROBE_NOTE = ("Multiple-choice accuracy by option log-likelihood in the probe st
               "subset (MOVER 95 % CI): 0 for a model that picks each name as often where it is wrong as where it "
               "is right. – where the row is not a subset or the probe predates lures.")
 NET_OF_LURES_NOTE = (" A net-of-lures row (knowledge probe) compares margins: its control and treatment columns "
-                     "are margins (Knowledge probe table), n is subset items + items offering a lure, and the effect "
+                     "are margins (Knowledge probe table), n is subset items + lure offers (an item offering two of "
+                     "the names counts twice), and the effect "
                      "is the margin's change, with a percentile bootstrap resampling items within each seed, name "
                      "and item set (no McNemar p: –).")
 FINDINGS_NOTE = ("Effect = treatment − control accuracy on the same items, per run (seed) with its paired "
