@@ -209,3 +209,11 @@ def test_a_lure_counts_only_when_the_model_picks_that_name_and_unoffered_names_a
     assert (got["n"], got["rate"]) == (3, pytest.approx(2 / 3))
     assert list(got["names"]) == ["migraine"] and got["names"]["migraine"]["picks"] == 1
     assert got["margin"] == pytest.approx(1 / 2 - 1 / 3)
+
+
+def test_an_item_offering_two_of_the_names_counts_for_each_and_a_pick_only_for_the_picked_one():
+    rows = [_member("migraine", True), _member("gout", False), _offering({"B": "gout", "C": "migraine"}, "C")]
+    got = lure_summary(rows, "rare", "calibrated")
+    assert (got["names"]["migraine"]["picks"], got["names"]["gout"]["picks"]) == (1, 0)
+    assert (got["names"]["migraine"]["n_lures"], got["names"]["gout"]["n_lures"], got["n"]) == (1, 1, 1)
+    assert got["margin"] == pytest.approx(0.5 * (1 - 1) + 0.5 * (0 - 0))

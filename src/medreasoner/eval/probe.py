@@ -17,8 +17,9 @@ add to each option. A model that only learned how often each name appears scores
 
 Calibration removes a name's prior given the premise, not a pull towards a name the findings of many
 cases raise. A subset's **lures** measure that pull: on the items outside the subset, each wrong
-option whose text is one of the subset's gold names. The **lure rate** is the share of the items that
-offer a lure where the model picks one. The **margin** compares like with like, name by name: for each
+option whose text is one of the subset's gold names (whatever the item's complaint: a name offered on a
+case it rarely fits counts as well). The **lure rate** is the share of the items that offer a lure where
+the model picks one. The **margin** compares each name with its own pull: for each
 gold name ``n`` of the subset, accuracy on the subset's items of that name minus the rate at which the
 model picks ``n`` where it is offered as a lure, averaged with weights ``w_n`` = the name's share of
 the subset (names no item offers as a lure are left out and the weights renormalised). Names differ in
