@@ -97,3 +97,30 @@ def test_net_of_lures_weighs_each_name_by_its_share_of_the_subset(tmp_path):
     (net,) = json.loads((tmp_path / "report" / "findings.json").read_text())
     # migraine: 0.75 x (2/3 - 0); gout: 0.25 x (1 - 1) -> 0.5
     assert net["per_seed"][0]["effect"] == pytest.approx(0.5) and net["per_seed"][0]["treatment"] == pytest.approx(0.5)
+
+
+def test_net_of_lures_pairs_the_names_and_items_both_probes_hold(tmp_path):
+    runs = seed_runs(tmp_path, 1)
+
+    def stage(name, rows):
+        (runs[0] / name).mkdir(parents=True)
+        (runs[0] / name / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        write_json_atomic(runs[0] / name / "probe.json", {"subsets": {"all": {}, "rare": {}, "not_rare": {}}})
+
+    def member(i, gold, ok):
+        return {"id": f"s{i}", "gold": "A", "gold_name": gold, "subsets": ["rare"], "lures": {},
+                "calibrated_choice": "A" if ok else "C", "calibrated_correct": ok}
+
+    def lure(i, name, hit):
+        return {"id": f"l{i}", "gold": "A", "gold_name": "asthma", "subsets": [], "lures": {"rare": {"B": name}},
+                "calibrated_choice": "B" if hit else "A", "calibrated_correct": not hit}
+
+    # The treatment lacks item s1 and never saw gout's lure item: gout drops out (no paired lure item), and
+    # migraine is paired on s0 and l0 only.
+    stage("probe_base", [member(0, "migraine", False), member(1, "migraine", True), member(2, "gout", False),
+                         lure(0, "migraine", False), lure(1, "gout", True)])
+    stage("probe_cpt", [member(0, "migraine", True), member(2, "gout", True), lure(0, "migraine", False)])
+    assert _report(tmp_path, runs, CONTRAST) == 0
+    (net,) = json.loads((tmp_path / "report" / "findings.json").read_text())
+    seed = net["per_seed"][0]
+    assert (seed["n"], seed["n_lures"], seed["control"], seed["treatment"], seed["effect"]) == (1, 1, 0.0, 1.0, 1.0)
