@@ -15,22 +15,34 @@ CONTRAST = ("findings:\n  - name: net\n    benchmark: rare\n    control: {stage:
             "    treatment: {stage: probe_cpt, scoring: calibrated}\n    target: t\n    net_of_lures: true\n")
 
 
+def _member(i: int, gold: str, right: bool) -> dict:
+    """Subset item ``s<i>`` whose gold (A) is the name ``gold``."""
+    return {"id": f"s{i}", "gold": "A", "gold_name": gold, "subsets": ["rare"], "lures": {},
+            "calibrated_choice": "A" if right else "C", "calibrated_correct": right}
+
+
+def _lure(i: int, name: str, picked: bool) -> dict:
+    """Item ``l<i>`` outside the subset that offers ``name`` as lure B."""
+    return {"id": f"l{i}", "gold": "A", "gold_name": "asthma", "subsets": [], "lures": {"rare": {"B": name}},
+            "calibrated_choice": "B" if picked else "A", "calibrated_correct": not picked}
+
+
+def _write_stage(run, name: str, rows: list[dict]) -> None:
+    (run / name).mkdir(parents=True)
+    (run / name / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_json_atomic(run / name / "probe.json", {"subsets": {"all": {}, "rare": {}, "not_rare": {}}})
+
+
 def _probe_stage(run, name: str, subset_right: list[bool], lure_picked: list[bool], lures: bool = True) -> None:
     """A finished probe stage: items s0.. in subset ``rare`` (gold A, "migraine"), then items offering
     "migraine" as lure B, then one item offering none."""
-    rows = [{"id": f"s{i}", "gold": "A", "gold_name": "migraine", "subsets": ["rare"], "lures": {},
-             "calibrated_choice": "A" if right else "C", "calibrated_correct": right}
-            for i, right in enumerate(subset_right)]
-    rows += [{"id": f"l{i}", "gold": "A", "gold_name": "gout", "subsets": [], "lures": {"rare": {"B": "migraine"}},
-              "calibrated_choice": "B" if picked else "A", "calibrated_correct": not picked}
-             for i, picked in enumerate(lure_picked)]
+    rows = [_member(i, "migraine", right) for i, right in enumerate(subset_right)]
+    rows += [_lure(i, "migraine", picked) for i, picked in enumerate(lure_picked)]
     rows.append({"id": "x", "gold": "A", "gold_name": "gout", "subsets": [], "lures": {}, "calibrated_choice": "C",
                  "calibrated_correct": False})
     if not lures:
         rows = [{k: v for k, v in row.items() if k != "lures"} for row in rows]
-    (run / name).mkdir(parents=True)
-    (run / name / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    write_json_atomic(run / name / "probe.json", {"subsets": {"all": {}, "rare": {}, "not_rare": {}}})
+    _write_stage(run, name, rows)
 
 
 def _report(tmp_path, runs, text: str) -> int:
@@ -82,15 +94,11 @@ def test_net_of_lures_weighs_each_name_by_its_share_of_the_subset(tmp_path):
     # migraine: 3 subset items, gout: 1; the treatment gains on both names' items and picks gout as a lure
     # on 2 of its 2 lure items, migraine on none of its 2.
     def stage(name, right, picked):
-        rows = [{"id": f"s{i}", "gold": "A", "gold_name": gold, "subsets": ["rare"], "lures": {},
-                 "calibrated_choice": "A" if ok else "C", "calibrated_correct": ok}
-                for i, (gold, ok) in enumerate(zip(["migraine"] * 3 + ["gout"], right))]
-        rows += [{"id": f"l{i}", "gold": "A", "gold_name": "asthma", "subsets": [], "lures": {"rare": {"B": lure}},
-                  "calibrated_choice": "B" if hit else "A", "calibrated_correct": not hit}
-                 for i, (lure, hit) in enumerate(zip(["migraine", "migraine", "gout", "gout"], picked))]
-        (runs[0] / name).mkdir(parents=True)
-        (runs[0] / name / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        write_json_atomic(runs[0] / name / "probe.json", {"subsets": {"all": {}, "rare": {}, "not_rare": {}}})
+        rows = [_member(i, gold, ok) for i, (gold, ok) in enumerate(zip(["migraine"] * 3 + ["gout"], right))]
+        lures = ["migraine", "migraine", "gout", "gout"]
+        rows += [_lure(i, lure, hit) for i, (lure, hit) in enumerate(zip(lures, picked))]
+        _write_stage(runs[0], name, rows)
+
     stage("probe_base", [False] * 4, [False] * 4)
     stage("probe_cpt", [True, True, False, True], [False, False, True, True])
     assert _report(tmp_path, runs, CONTRAST) == 0
@@ -101,25 +109,13 @@ def test_net_of_lures_weighs_each_name_by_its_share_of_the_subset(tmp_path):
 
 def test_net_of_lures_pairs_the_names_and_items_both_probes_hold(tmp_path):
     runs = seed_runs(tmp_path, 1)
-
-    def stage(name, rows):
-        (runs[0] / name).mkdir(parents=True)
-        (runs[0] / name / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        write_json_atomic(runs[0] / name / "probe.json", {"subsets": {"all": {}, "rare": {}, "not_rare": {}}})
-
-    def member(i, gold, ok):
-        return {"id": f"s{i}", "gold": "A", "gold_name": gold, "subsets": ["rare"], "lures": {},
-                "calibrated_choice": "A" if ok else "C", "calibrated_correct": ok}
-
-    def lure(i, name, hit):
-        return {"id": f"l{i}", "gold": "A", "gold_name": "asthma", "subsets": [], "lures": {"rare": {"B": name}},
-                "calibrated_choice": "B" if hit else "A", "calibrated_correct": not hit}
-
     # The treatment lacks item s1 and never saw gout's lure item: gout drops out (no paired lure item), and
     # migraine is paired on s0 and l0 only.
-    stage("probe_base", [member(0, "migraine", False), member(1, "migraine", True), member(2, "gout", False),
-                         lure(0, "migraine", False), lure(1, "gout", True)])
-    stage("probe_cpt", [member(0, "migraine", True), member(2, "gout", True), lure(0, "migraine", False)])
+    _write_stage(runs[0], "probe_base", [_member(0, "migraine", False), _member(1, "migraine", True),
+                                         _member(2, "gout", False), _lure(0, "migraine", False),
+                                         _lure(1, "gout", True)])
+    _write_stage(runs[0], "probe_cpt", [_member(0, "migraine", True), _member(2, "gout", True),
+                                        _lure(0, "migraine", False)])
     assert _report(tmp_path, runs, CONTRAST) == 0
     (net,) = json.loads((tmp_path / "report" / "findings.json").read_text())
     seed = net["per_seed"][0]

@@ -5,8 +5,8 @@ Items -> per-option scores -> accuracy, raw and calibrated, over all items and o
 world's multiple-choice items in the CPT corpus's case-report form, to tell whether CPT taught the
 CPT-only conditions (finding 3) and whether that knowledge survives SFT. Writes
 ``<out_dir>/predictions.jsonl`` (per item: gold letter and name, subsets, lure letters and names, both
-scores per option, both choices) and ``<out_dir>/probe.json`` (accuracy with Wilson 95 % intervals per subset and scoring, and
-each subset's lure rate and margin, :func:`medreasoner.eval.probe.lure_summary`), which
+scores per option, both choices) and ``<out_dir>/probe.json`` (accuracy with Wilson 95 % intervals per
+subset and scoring, and each subset's lure rate and margin, :func:`medreasoner.eval.probe.lure_summary`), which
 ``medreasoner report`` shows as the "Knowledge probe" table.
 
 Example recipe section::
