@@ -104,7 +104,7 @@ s4: $(STAMP)
 	$(foreach check,$(S4_CHECKS),$(call s4_check_run,$(check)))
 
 # The validation checks behind the reproduce run's SFT batch sampler, GRPO budget, learning rate and temperature,
-# RPO settings, iteration and pairs' sampling, RL pool and RL cap, CPT replay in SFT and the CPT margin check
+# RPO settings, iteration, pairs' sampling and evidence check, RL pool and RL cap, CPT replay in SFT and the CPT margin check
 # (docs/results.md, "How the settings were chosen"), from each reproduce seed's models, on the validation items
 # (the pairs' sampling, CPT replay and the CPT margin on further held-out cases): run after `reproduce`.
 define sft_sampler_validation
@@ -179,6 +179,14 @@ define rpo_temperature_validation
 		eval_sft.model=runs/reproduce_s$(1)/sft eval_rpo.model=runs/reproduce_s$(1)/rpo \
 		--output runs/validation/rpo_temperature_s$(1)
 endef
+define rpo_grounded_validation
+	.venv/bin/medreasoner run recipes/tiny/rpo_grounded_validation.yaml seed=$(1) \
+		preferences_grounded.input=runs/reproduce_s$(1)/explanations/data.jsonl \
+		preferences_grounded_chosen.input=runs/reproduce_s$(1)/explanations/data.jsonl \
+		rpo_grounded.model.path=runs/reproduce_s$(1)/sft rpo_grounded_chosen.model.path=runs/reproduce_s$(1)/sft \
+		eval_sft.model=runs/reproduce_s$(1)/sft eval_rpo.model=runs/reproduce_s$(1)/rpo \
+		--output runs/validation/rpo_grounded_s$(1)
+endef
 define cpt_replay_validation
 	.venv/bin/medreasoner run recipes/tiny/cpt_replay_validation.yaml seed=$(1) \
 		sft_replay.model.path=runs/reproduce_s$(1)/cpt eval_sft.model=runs/reproduce_s$(1)/sft \
@@ -225,11 +233,14 @@ validation: $(STAMP)
 	$(call cpt_margin_validation,0)
 	$(call cpt_margin_validation,1)
 	$(call cpt_margin_validation,2)
+	$(call rpo_grounded_validation,0)
+	$(call rpo_grounded_validation,1)
+	$(call rpo_grounded_validation,2)
 
 # Each validation recipe's report over its three seeds (runs/validation/<check>_s0..2, with
 # configs/findings/<check>_validation.yaml), quoted in docs/results.md#<check>.
 VALIDATION_REPORTS := grpo_budget rpo_variants sft_sampler grpo_lr grpo_temperature rl_pool rl_hard rpo_iter \
-	rpo_temperature cpt_replay cpt_margin
+	rpo_temperature cpt_replay cpt_margin rpo_grounded
 define validation_report
 	.venv/bin/medreasoner report $(foreach seed,0 1 2,runs/validation/$(1)_s$(seed)) \
 		--findings configs/findings/$(1)_validation.yaml --output runs/validation/$(1)_report \

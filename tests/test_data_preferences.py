@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Every setting a preferences config must spell out (the values of Preferred-MedLLM's recipe but a cap of 4).
 SETTINGS = {"mode": "normalized", "pairs": ["reference>correct", "reference>wrong", "correct>wrong"],
             "max_pairs_per_item": 4, "margins": {"reference>correct": 1.0, "reference>wrong": 2.0, "correct>wrong": 1.0},
-            "prompt_field": "prompt", "seed": None}
+            "prompt_field": "prompt", "seed": None, "grounding_world": None}
 CLI_SETTINGS = override_args(SETTINGS)
 
 

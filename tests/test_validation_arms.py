@@ -354,6 +354,35 @@ def test_rpo_temperature_arms_are_the_shipped_explanations_preferences_and_rpo_w
     assert spans == [(0, 2000), (2000, 4000), (4000, 6000)]
 
 
+def test_rpo_grounded_arms_are_the_shipped_preferences_and_rpo_with_the_evidence_check():
+    shipped = {s.name: s.config.model_dump() for s in load_recipe(RECIPES / "reproduce.yaml").stages}
+    arms = {s.name: s.config.model_dump() for s in load_recipe(RECIPES / "rpo_grounded_validation.yaml").stages}
+    moved = ("input", "grounding_world", "pairs", "margins")
+    for name in ("preferences_grounded", "preferences_grounded_chosen"):
+        arm = arms[name]
+        assert {k: v for k, v in arm.items() if k not in moved} == \
+            {k: v for k, v in shipped["preferences"].items() if k not in moved}, name
+        assert shipped["preferences"]["grounding_world"] is None and str(arm["grounding_world"]).endswith("/world")
+        assert str(arm["input"]).endswith("/explanations/data.jsonl")  # the shipped RPO's own samples
+        assert {k: v for k, v in arm["margins"].items() if k in shipped["preferences"]["pairs"]} == \
+            shipped["preferences"]["margins"]
+    assert arms["preferences_grounded_chosen"]["pairs"] == shipped["preferences"]["pairs"]
+    assert arms["preferences_grounded"]["pairs"] == [*shipped["preferences"]["pairs"], "reference>ungrounded",
+                                                     "correct>ungrounded"]
+    for name in ("rpo_grounded", "rpo_grounded_chosen"):
+        rpo = arms[name]
+        assert {k: v for k, v in rpo.items() if k not in ("model", "data", "optim")} == \
+            {k: v for k, v in shipped["rpo"].items() if k not in ("model", "data", "optim")}
+        assert without(rpo["optim"]) == without(shipped["rpo"]["optim"])
+        assert {**rpo["model"], "path": None} == {**shipped["rpo"]["model"], "path": None}
+        assert str(rpo["model"]["path"]).endswith("/sft")
+        assert str(rpo["data"]["train"]).endswith(f"/preferences_{name[4:]}/data.jsonl")
+        assert rpo["data"]["max_length"] == shipped["rpo"]["data"]["max_length"]
+    # chosen on the selection block the earlier RPO rounds used, never on the final one
+    selection = load_recipe(RECIPES / "rpo_temperature_validation.yaml").stages[0].config.model_dump()
+    assert arms["selection"] == selection
+
+
 def test_cpt_replay_arm_is_the_shipped_sft_on_the_replay_mix_from_the_cpt_model():
     shipped = {s.name: s.config.model_dump() for s in load_recipe(RECIPES / "reproduce.yaml").stages}
     arms = {s.name: s.config for s in load_recipe(RECIPES / "cpt_replay_validation.yaml").stages}

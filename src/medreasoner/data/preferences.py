@@ -8,6 +8,14 @@ explanations over the model's other reasoning paths, with correctness checked ag
     1  correct      a sample the verifier grades correct
     0  wrong        a sample the verifier grades wrong (or without an answer)
 
+With ``grounding_world`` (our extension, not the paper's: WiNGPT-3.0's Think-Tracing idea of keeping only
+reasoning that checks out against the case, applied to the chosen side) a correct sample whose reasoning
+cites a finding its question does not state, or cites no evidence, is level ``ungrounded`` instead of
+``correct`` (:mod:`medreasoner.sim.grounding` checks each citation against the world's case). It is never
+chosen: the NLL term of RPO would otherwise train right answers reached through evidence the case does not
+give. Pairs ``reference>ungrounded`` and ``correct>ungrounded`` rank grounded reasoning above it; the
+reference must pass the same check (``reference_ungrounded`` drops the item).
+
 ``pairs`` picks which (higher, lower) combinations become rows; ``max_pairs_per_item`` caps each
 type per item, the pairs chosen at random with a seed (per item, so adding items never changes the
 pairs of the others); ``margins`` weights each type (the recipes: the level difference). Grades come
@@ -38,12 +46,14 @@ from medreasoner.data.generate import split_reasoning
 from medreasoner.data.pool import pool_item
 from medreasoner.data.select_rl import ITEM_COLUMNS, group_samples, read_checked_samples
 from medreasoner.recipe_inputs import InputPath
+from medreasoner.sim.grounding import WorldGrounding
 from medreasoner.stages.context import StageContext
 from medreasoner.think import join_reasoning
 from medreasoner.verify import grade
 
 STEP = "preferences"
-PairType = Literal["reference>correct", "reference>wrong", "correct>wrong"]
+PairType = Literal["reference>correct", "reference>wrong", "correct>wrong", "reference>ungrounded",
+                   "correct>ungrounded"]
 
 
 class Config(BaseModel):
@@ -59,6 +69,9 @@ class Config(BaseModel):
         prompt_field: the sample column used as the pair's prompt: ``prompt`` (the explain-mode
             prompt the samples answered) or ``train_prompt`` (the answer-mode question).
         seed: seed of the pair choice; null: the recipe's (or ``--seed``'s) seed.
+        grounding_world: the ``kind: world`` stage whose cases the samples' questions show: correct samples
+            citing evidence the case does not state become level ``ungrounded`` (the module docstring);
+            null: every correct sample is ``correct`` (the paper's hierarchy).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -69,6 +82,7 @@ class Config(BaseModel):
     margins: dict[PairType, PositiveFloat]
     prompt_field: Literal["prompt", "train_prompt"]
     seed: int | None
+    grounding_world: InputPath | None
 
     @model_validator(mode="after")
     def _check(self) -> "Config":
@@ -77,6 +91,8 @@ class Config(BaseModel):
         missing = [pair for pair in self.pairs if pair not in self.margins]
         if missing:
             raise ValueError(f"margins has no value for {missing}")
+        if self.grounding_world is None and any(pair.endswith("ungrounded") for pair in self.pairs):
+            raise ValueError("pairs with an ungrounded side need grounding_world (the check that finds them)")
         return self
 
 
@@ -107,9 +123,10 @@ def message_text(message: dict) -> str:
     return message["content"]
 
 
-def _levels(item: Item, group: list[tuple[int, dict]], mode: str, counts: Counter) -> dict[str, list[dict]]:
+def _levels(item: Item, group: list[tuple[int, dict]], mode: str, grounding: WorldGrounding | None,
+            counts: Counter) -> dict[str, list[dict]]:
     """Distinct sample messages per level, in sample order."""
-    levels: dict[str, list[dict]] = {"correct": [], "wrong": []}
+    levels: dict[str, list[dict]] = {"correct": [], "ungrounded": [], "wrong": []}
     seen: set[str] = set()
     for _, row in group:
         message = assistant_message(row["content"], row.get("reasoning_content"))
@@ -119,6 +136,8 @@ def _levels(item: Item, group: list[tuple[int, dict]], mode: str, counts: Counte
             continue
         seen.add(text)
         level = "correct" if grade(text, item, mode).correct else "wrong"
+        if level == "correct" and grounding is not None and grounding.ungrounded(text, row) != []:
+            level = "ungrounded"  # None (no evidence cited) counts too: nothing of it checks out
         counts[f"samples_{level}"] += 1
         levels[level].append(message)
     return levels
@@ -136,7 +155,7 @@ def item_pairs(config: Config, item: Item, prompt: list[dict], reference: dict, 
     """The pairs of one item whose reference already passed the verifier (see the module docstring).
 
     Args:
-        levels: the item's distinct sample messages, ``{"correct": [...], "wrong": [...]}``.
+        levels: the item's distinct sample messages, ``{"correct": [...], "ungrounded": [...], "wrong": [...]}``.
         rng: this item's random source (which pairs, when there are more than the cap).
         counts: per-type pair counts, updated.
     """
@@ -170,6 +189,7 @@ def run(config: Config, ctx: StageContext) -> dict:
     # One prompt per item: a pair's two answers must answer the same messages.
     groups = group_samples(path, samples, same=(*ITEM_COLUMNS, config.prompt_field))
     seed = ctx.seed if config.seed is None else config.seed
+    grounding = None if config.grounding_world is None else WorldGrounding.load(config.grounding_world)
     kept, dropped, counts = [], [], Counter()
     for item_id, group in groups.items():
         first = group[0][1]
@@ -186,17 +206,24 @@ def run(config: Config, ctx: StageContext) -> dict:
             dropped.append({"id": item_id, "reason": "reference_fails_verifier",
                             "detail": f"extracted {verdict.extracted!r}"})
             continue
-        levels = _levels(item, group, config.mode, counts)
+        unstated = [] if grounding is None else grounding.ungrounded(message_text(reference), first)
+        if unstated != []:
+            dropped.append({"id": item_id, "reason": "reference_ungrounded",
+                            "detail": "cites no evidence" if unstated is None else f"cites {unstated}, not in the case"})
+            continue
+        levels = _levels(item, group, config.mode, grounding, counts)
         # Seeded per item: the pairs of one item do not depend on which other items are in the file.
         rows = item_pairs(config, item, first[config.prompt_field], reference, levels,
                           random.Random(f"{seed}:{item_id}"), counts)
         if not rows:
             dropped.append({"id": item_id, "reason": "no_pairs", "detail": f"{len(levels['correct'])} correct, "
-                            f"{len(levels['wrong'])} wrong distinct samples; pairs {config.pairs}"})
+                            f"{len(levels['ungrounded'])} ungrounded, {len(levels['wrong'])} wrong distinct samples; "
+                            f"pairs {config.pairs}"})
             continue
         kept.extend(rows)
     details = {"pairs": {pair: counts[pair] for pair in config.pairs},
-               "samples": {key: counts[key] for key in ("samples_correct", "samples_wrong", "duplicate_samples")},
+               "samples": {key: counts[key] for key in ("samples_correct", "samples_ungrounded", "samples_wrong",
+                                                          "duplicate_samples")},
                "chosen_regrade_failed": counts["chosen_regrade_failed"]}
     return write_step(ctx.out_dir, STEP, rows_in=len(groups), kept=kept, dropped=dropped, input_path=path,
                       details=details)
