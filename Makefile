@@ -184,6 +184,7 @@ define rpo_grounded_validation
 		preferences_grounded.input=runs/reproduce_s$(1)/explanations/data.jsonl \
 		preferences_grounded_chosen.input=runs/reproduce_s$(1)/explanations/data.jsonl \
 		rpo_grounded.model.path=runs/reproduce_s$(1)/sft rpo_grounded_chosen.model.path=runs/reproduce_s$(1)/sft \
+		rpo_grounded_beta1.model.path=runs/reproduce_s$(1)/sft rpo_grounded_lr5e-5.model.path=runs/reproduce_s$(1)/sft \
 		eval_sft.model=runs/reproduce_s$(1)/sft eval_rpo.model=runs/reproduce_s$(1)/rpo \
 		--output runs/validation/rpo_grounded_s$(1)
 endef

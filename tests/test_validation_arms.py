@@ -378,6 +378,10 @@ def test_rpo_grounded_arms_are_the_shipped_preferences_and_rpo_with_the_evidence
         assert str(rpo["model"]["path"]).endswith("/sft")
         assert str(rpo["data"]["train"]).endswith(f"/preferences_{name[4:]}/data.jsonl")
         assert rpo["data"]["max_length"] == shipped["rpo"]["data"]["max_length"]
+    # the second round: rpo_grounded with one setting moved each
+    grounded = arms["rpo_grounded"]
+    assert arms["rpo_grounded_beta1"] == {**grounded, "preference": {**grounded["preference"], "beta": 1.0}}
+    assert arms["rpo_grounded_lr5e-5"] == {**grounded, "optim": {**grounded["optim"], "learning_rate": 5e-5}}
     # chosen on the selection block the earlier RPO rounds used, never on the final one
     selection = load_recipe(RECIPES / "rpo_temperature_validation.yaml").stages[0].config.model_dump()
     assert arms["selection"] == selection
