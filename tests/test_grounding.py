@@ -51,6 +51,11 @@ def test_phrases_split_whole_across_commas_and_names_that_begin_with_no():
     assert cited_phrases(text, kb) == ["vegan diet, metformin use or gastric surgery",
                                        "no intrauterine pregnancy with an adnexal mass", "no nausea", "made-up sign"]
     assert cited_phrases("\\boxed{X}", kb) is None
+    assert cited_phrases("Key evidence: . Most likely: X.", kb) is None  # a block that names nothing
+    # every block counts, and one cut off before its conclusion ends with the reasoning, not in the answer
+    assert cited_phrases("Key evidence: fever. Most likely: X. Key evidence: made-up. Most likely: X.", kb) == \
+        ["fever", "made-up"]
+    assert cited_phrases("<think>\nKey evidence: fever, no nausea\n</think>\n\n\\boxed{X}", kb) == ["fever", "no nausea"]
 
 
 def test_every_chain_the_world_writes_is_grounded(world):
@@ -86,8 +91,11 @@ def test_citations_the_case_does_not_state_are_caught(world):
 def test_rows_of_another_world_and_full_chains_are_refused(world, tmp_path):
     grounding = WorldGrounding.load(world)
     row = _pool(world)[0]
-    with pytest.raises(InputError, match="shows no case of this world"):
+    with pytest.raises(InputError, match="shows no train, validation or test case of this world"):
         grounding.ungrounded(row["reference"], {**row, "meta": {**row["meta"], "case": "0" * 16}})
+    without_exams = {key: value for key, value in row["meta"].items() if key != "exams_revealed"}
+    with pytest.raises(InputError, match="no meta.exams_revealed"):
+        grounding.ungrounded(row["reference"], {**row, "meta": without_exams})
     full = tmp_path / "full"
     build_world(WorldConfig(**{**WORLD, "chain_verbosity": "full", "num_cases": {**WORLD["num_cases"], "train": 4}}),
                 full)
@@ -108,7 +116,8 @@ def test_preferences_never_choose_a_correct_answer_with_unstated_evidence(world,
 
     rows = samples(pool, [sample([present], gold),                    # correct, grounded
                           sample([f"no {present}"], gold),            # correct answer, evidence the case denies
-                          sample([present], wrong)])                  # wrong
+                          sample([present], wrong),                   # wrong
+                          ("I just know.", f"\\boxed{{{gold}}}")])       # correct answer, no evidence cited
     grounded, ungrounded = rows[0]["reasoning_content"], rows[1]["reasoning_content"]
     pairs = ["reference>correct", "reference>ungrounded", "correct>ungrounded", "correct>wrong", "reference>wrong"]
     margins = {pair: 1.0 for pair in pairs}
@@ -116,12 +125,21 @@ def test_preferences_never_choose_a_correct_answer_with_unstated_evidence(world,
     assert dropped == []
     chosen_reasoning = {row["chosen"][0].get("reasoning_content") for row in kept}
     assert ungrounded not in chosen_reasoning and grounded in chosen_reasoning
-    by_type = {row["pair_type"]: row["rejected"][0].get("reasoning_content") for row in kept}
-    assert by_type["reference>ungrounded"] == by_type["correct>ungrounded"] == ungrounded
-    assert funnel["details"]["samples"]["samples_ungrounded"] == 1
-    # Without the check it is an ordinary correct sample, chosen over the wrong one.
+    for pair_type in ("reference>ungrounded", "correct>ungrounded"):
+        assert {row["rejected"][0].get("reasoning_content") for row in kept if row["pair_type"] == pair_type} == \
+            {ungrounded, "I just know."}, pair_type
+    assert funnel["details"]["samples"]["samples_ungrounded"] == 2
+    assert "I just know." not in chosen_reasoning
+    # A reference that fails the same check drops its item.
+    bad_reference = {**pool, "reference": f"<think>\n{sample([f'no {present}'], gold)[0]}\n</think>\n\n\\boxed{{{gold}}}"}
+    with pytest.raises(InputError, match=r"all 1 rows were dropped \(reference_ungrounded: 1\)"):
+        run_step(tmp_path / "bad", samples(bad_reference, [sample([present], wrong)]), pairs=pairs, margins=margins,
+                 grounding_world=str(world))
+    (dropped,) = [json.loads(line) for line in (tmp_path / "bad" / "out" / "dropped.jsonl").read_text().splitlines()]
+    assert dropped["reason"] == "reference_ungrounded" and f"no {present}" in dropped["detail"]
+    # Without the check both are ordinary correct samples, chosen over the wrong one.
     off = run_step(tmp_path / "off", rows, pairs=["correct>wrong"], margins={"correct>wrong": 1.0})[0]
-    assert {row["chosen"][0]["reasoning_content"] for row in off} == {grounded, ungrounded}
+    assert {row["chosen"][0]["reasoning_content"] for row in off} == {grounded, ungrounded, "I just know."}
 
 
 def test_ungrounded_pairs_need_the_check():

@@ -11,7 +11,9 @@ check on each cited finding (a deployment on real data would ask a judge model i
 A citation is grounded when it names a finding the question shows (a summary finding: always shown; an
 exam finding: when its exam is among the question's ``exams_revealed``) with the polarity the case has.
 ``the pre-test probability`` (what a chain cites when no finding supports its conclusion) cites nothing
-and is grounded. A text without ``Key evidence:`` has no checkable evidence and counts as ungrounded.
+and is grounded. Every ``Key evidence:`` block of a text is checked, each ending at ``Most likely:``, at
+``</think>`` or at the end of the text. A text without such a block, or whose blocks name nothing, cites no
+evidence and counts as ungrounded.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from medreasoner.sim.kb import KnowledgeBase
 from medreasoner.sim.world_cases import WorldCases, load_world_cases, world_config
 
 NO_FINDING = "the pre-test probability"
-_EVIDENCE = re.compile(r"Key evidence:(.*?)(?:Most likely:|$)", re.S)
+# A block ends at its conclusion, at the end of the reasoning, or at the end of the text: a chain cut off
+# before "Most likely:" must not pass its answer off as a cited phrase.
+_EVIDENCE = re.compile(r"Key evidence:(.*?)(?:Most likely:|</think>|$)", re.S)
 
 
 def cited_phrases(text: str, kb: KnowledgeBase) -> list[str] | None:
-    """The evidence phrases a short chain cites, in order; None when ``text`` has no ``Key evidence:``.
+    """The evidence phrases a short chain cites, in order, over every ``Key evidence:`` block of ``text``;
+    None when it has no such block or its blocks name nothing (a chain that cites no evidence).
 
     Phrases are split at ``", "`` except inside a finding's own name (some names hold commas), so each
     known name, with or without ``no``, comes back whole.
@@ -38,23 +43,32 @@ def cited_phrases(text: str, kb: KnowledgeBase) -> list[str] | None:
     >>> cited_phrases("Key evidence: fever, no nausea. Most likely: Migraine.", load_knowledge_base())
     ['fever', 'no nausea']
     """
-    match = _EVIDENCE.search(text)
-    if match is None:
-        return None
-    rest = match.group(1).strip().rstrip(".").strip()
     names = _names_longest_first(kb)
     phrases = []
-    while rest:
-        lowered = rest.lower()
-        # A name may itself begin with "no " (a finding named by its absence): the whole phrase first.
-        end = next((len(prefix) + len(n) for prefix in ("", "no ") if lowered.startswith(prefix) for n in names
-                    if lowered[len(prefix):].startswith(n) and lowered[len(prefix) + len(n):][:2] in ("", ", ")), None)
-        if end is None:
-            phrase, _, rest = rest.partition(", ")
-        else:
-            phrase, rest = rest[:end], rest[end + 2:]
-        phrases.append(phrase.strip())
-    return phrases
+    for block in _EVIDENCE.findall(text):
+        rest = block.strip().rstrip(".").strip()
+        while rest:
+            end = _name_end(rest.lower(), names)
+            if end is None:
+                phrase, _, rest = rest.partition(", ")
+            else:
+                phrase, rest = rest[:end], rest[end + 2:]
+            phrases.append(phrase.strip())
+    return phrases or None
+
+
+def _name_end(lowered: str, names: list[str]) -> int | None:
+    """Length of the known finding name (or ``no`` + name) that ``lowered`` starts with, up to ``", "`` or its
+    end; None when it starts with none. A name may itself begin with "no " (a finding named by its absence),
+    so the bare name is tried first."""
+    for prefix in ("", "no "):
+        if not lowered.startswith(prefix):
+            continue
+        for name in names:
+            end = len(prefix) + len(name)
+            if lowered[len(prefix):].startswith(name) and lowered[end:end + 2] in ("", ", "):
+                return end
+    return None
 
 
 def _names_longest_first(kb: KnowledgeBase) -> list[str]:
@@ -103,11 +117,14 @@ class WorldGrounding:
         kb = self.cases.model.kb
         case_id = row["id"].rsplit("-", 1)[0]
         case = self.cases.cases.get(case_id)
-        meta = row.get("meta") or {}
+        meta = row["meta"] if isinstance(row.get("meta"), dict) else {}
         if case is None or case.signature() != meta.get("case"):
-            raise InputError(self.cases.path / "manifest.json", f"row {row['id']!r} shows no case of this world "
-                             "(its id or meta.case signature does not match)", field="grounding_world")
+            raise InputError(self.cases.path / "manifest.json", f"row {row['id']!r} shows no train, validation or "
+                             "test case of this world (its id or meta.case signature does not match)", field="grounding_world")
+        if not isinstance(meta.get("exams_revealed"), list):  # without it every exam finding would look unshown
+            raise InputError(self.cases.path / "manifest.json", f"row {row['id']!r} has no meta.exams_revealed list, "
+                             "so which exam results its question shows is unknown", field="meta.exams_revealed")
         phrases = cited_phrases(text, kb)
         if phrases is None:
             return None
-        return ungrounded_phrases(phrases, case.observed(kb, list(meta.get("exams_revealed") or [])), kb)
+        return ungrounded_phrases(phrases, case.observed(kb, meta["exams_revealed"]), kb)
