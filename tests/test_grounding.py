@@ -55,7 +55,8 @@ def test_phrases_split_whole_across_commas_and_names_that_begin_with_no():
     # every block counts, and one cut off before its conclusion ends with the reasoning, not in the answer
     assert cited_phrases("Key evidence: fever. Most likely: X. Key evidence: made-up. Most likely: X.", kb) == \
         ["fever", "made-up"]
-    assert cited_phrases("<think>\nKey evidence: fever, no nausea\n</think>\n\n\\boxed{X}", kb) == ["fever", "no nausea"]
+    cut_off = "<think>\nKey evidence: fever, no nausea\n</think>\n\n\\boxed{X}"
+    assert cited_phrases(cut_off, kb) == ["fever", "no nausea"]
 
 
 def test_every_chain_the_world_writes_is_grounded(world):
@@ -80,7 +81,8 @@ def test_citations_the_case_does_not_state_are_caught(world):
         checked["flipped"] += 1
         unshown = [f for f in kb.presentation_findings(row["meta"]["presentation"]) if f not in shown]
         if unshown:  # an exam the question did not reveal
-            assert grounding.ungrounded(_chain([kb.findings[unshown[0]].en], answer), row) == [kb.findings[unshown[0]].en]
+            name = kb.findings[unshown[0]].en
+            assert grounding.ungrounded(_chain([name], answer), row) == [name]
             checked["unshown"] += 1
         assert grounding.ungrounded(_chain(["made-up sign"], answer), row) == ["made-up sign"]
         assert grounding.ungrounded(_chain(["the pre-test probability"], answer), row) == []
@@ -131,7 +133,8 @@ def test_preferences_never_choose_a_correct_answer_with_unstated_evidence(world,
     assert funnel["details"]["samples"]["samples_ungrounded"] == 2
     assert "I just know." not in chosen_reasoning
     # A reference that fails the same check drops its item.
-    bad_reference = {**pool, "reference": f"<think>\n{sample([f'no {present}'], gold)[0]}\n</think>\n\n\\boxed{{{gold}}}"}
+    denied = sample([f"no {present}"], gold)[0]
+    bad_reference = {**pool, "reference": f"<think>\n{denied}\n</think>\n\n\\boxed{{{gold}}}"}
     with pytest.raises(InputError, match=r"all 1 rows were dropped \(reference_ungrounded: 1\)"):
         run_step(tmp_path / "bad", samples(bad_reference, [sample([present], wrong)]), pairs=pairs, margins=margins,
                  grounding_world=str(world))

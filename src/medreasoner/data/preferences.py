@@ -208,8 +208,8 @@ def run(config: Config, ctx: StageContext) -> dict:
             continue
         unstated = [] if grounding is None else grounding.ungrounded(message_text(reference), first)
         if unstated != []:
-            dropped.append({"id": item_id, "reason": "reference_ungrounded",
-                            "detail": "cites no evidence" if unstated is None else f"cites {unstated}, not in the case"})
+            detail = "cites no evidence" if unstated is None else f"cites {unstated}, not in the case"
+            dropped.append({"id": item_id, "reason": "reference_ungrounded", "detail": detail})
             continue
         levels = _levels(item, group, config.mode, grounding, counts)
         # Seeded per item: the pairs of one item do not depend on which other items are in the file.

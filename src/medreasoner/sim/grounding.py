@@ -85,9 +85,9 @@ def ungrounded_phrases(phrases: list[str], shown: dict[str, bool], kb: Knowledge
     by_name = {finding.en.lower(): finding_id for finding_id, finding in kb.findings.items()}
     bad = []
     for phrase in phrases:
-        if phrase.lower() == NO_FINDING:
-            continue
         lowered = phrase.lower()
+        if lowered == NO_FINDING:
+            continue
         absent = lowered not in by_name and lowered.startswith("no ")  # a name may begin with "no "
         finding_id = by_name.get(lowered[3:] if absent else lowered)
         if finding_id is None or finding_id not in shown or shown[finding_id] == absent:
@@ -120,7 +120,8 @@ class WorldGrounding:
         meta = row["meta"] if isinstance(row.get("meta"), dict) else {}
         if case is None or case.signature() != meta.get("case"):
             raise InputError(self.cases.path / "manifest.json", f"row {row['id']!r} shows no train, validation or "
-                             "test case of this world (its id or meta.case signature does not match)", field="grounding_world")
+                             "test case of this world (its id or meta.case signature does not match)",
+                             field="grounding_world")
         if not isinstance(meta.get("exams_revealed"), list):  # without it every exam finding would look unshown
             raise InputError(self.cases.path / "manifest.json", f"row {row['id']!r} has no meta.exams_revealed list, "
                              "so which exam results its question shows is unknown", field="meta.exams_revealed")
