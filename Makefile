@@ -200,6 +200,11 @@ define cpt_margin_validation
 		probe_base.model.path=runs/reproduce_s$(1)/base probe_cpt.model.path=runs/reproduce_s$(1)/cpt \
 		--output runs/validation/cpt_margin_s$(1)
 endef
+define cpt_japanese_validation
+	.venv/bin/medreasoner run recipes/tiny/cpt_japanese_validation.yaml seed=$(1) \
+		eval_sft.model=runs/reproduce_s$(1)/sft eval_nocpt_sft.model=runs/reproduce_s$(1)/nocpt_sft \
+		--output runs/validation/cpt_japanese_s$(1)
+endef
 validation: $(STAMP)
 	$(call sft_sampler_validation,0)
 	$(call sft_sampler_validation,1)
@@ -237,11 +242,14 @@ validation: $(STAMP)
 	$(call rpo_grounded_validation,0)
 	$(call rpo_grounded_validation,1)
 	$(call rpo_grounded_validation,2)
+	$(call cpt_japanese_validation,0)
+	$(call cpt_japanese_validation,1)
+	$(call cpt_japanese_validation,2)
 
 # Each validation recipe's report over its three seeds (runs/validation/<check>_s0..2, with
 # configs/findings/<check>_validation.yaml), quoted in docs/results.md#<check>.
 VALIDATION_REPORTS := grpo_budget rpo_variants sft_sampler grpo_lr grpo_temperature rl_pool rl_hard rpo_iter \
-	rpo_temperature cpt_replay cpt_margin rpo_grounded
+	rpo_temperature cpt_replay cpt_margin rpo_grounded cpt_japanese
 define validation_report
 	.venv/bin/medreasoner report $(foreach seed,0 1 2,runs/validation/$(1)_s$(seed)) \
 		--findings configs/findings/$(1)_validation.yaml --output runs/validation/$(1)_report \

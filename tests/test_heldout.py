@@ -6,6 +6,7 @@ Run: .venv/bin/python -m pytest tests/test_heldout.py -q
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -13,12 +14,18 @@ import pytest
 import yaml
 from sim_testing import small_world, tree_digest
 
+from medreasoner.benchmarks.item import item_from_dict
 from medreasoner.cli import main
 from medreasoner.eval.report_pipeline import baseline_rows
 from medreasoner.recipe import load_recipe
 from medreasoner.sim import world as world_module
+from medreasoner.sim.chain import probability_model
+from medreasoner.sim.japanese import render_exam_ja
+from medreasoner.sim.kb import load_knowledge_base
+from medreasoner.sim.sampler import render_exam, render_summary, sample_case
 from medreasoner.sim.world import heldout_files
 from medreasoner.sim.world_cases import world_config
+from medreasoner.verify import grade
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "tiny"
 WORLD = {**small_world(seed=6, train=40, validation=10, test=10), "num_cases": {"train": 40, "validation": 10,
@@ -33,7 +40,7 @@ def _recipe(path, stages: list[dict]) -> str:
 def _heldout_only(root, world) -> str:
     """A recipe of one heldout stage reading the world at ``world`` (another run's, as reproduce_heldout does)."""
     return _recipe(root / "recipe.yaml", [{"name": "heldout", "kind": "heldout",
-                                           "config": {"world": str(world), "num_cases": 30, "skip": 0}}])
+                                           "config": {"world": str(world), "num_cases": 30, "skip": 0, "japanese": False}}])
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +48,7 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("heldout")
     out = root / "run"
     stages = [{"name": "world", "kind": "world", "config": WORLD},
-              {"name": "heldout", "kind": "heldout", "config": {"world": "${world}", "num_cases": 30, "skip": 0}}]
+              {"name": "heldout", "kind": "heldout", "config": {"world": "${world}", "num_cases": 30, "skip": 0, "japanese": True}}]
     assert main(["run", _recipe(root / "recipe.yaml", stages), "--output", str(out)]) == 0
     return out
 
@@ -66,7 +73,7 @@ def test_heldout_cases_are_new_rendered_like_test_items_and_leave_the_world_as_b
     figures = manifest["accuracy"]["heldout"]
     assert figures["num_cases"] == 30 and 0 < figures["chance_accuracy"] < figures["bayes_optimal_accuracy"] <= 1
     # drawn from the world's manifest alone: the same cases again
-    rows, again = heldout_files(world_config(world), 30, skip=0)
+    rows, again = heldout_files(world_config(world), 30, skip=0, japanese=False)
     assert rows["eval/heldout_diagnosis.jsonl"] == items and again["accuracy"] == manifest["accuracy"]
     copy = tmp_path / "world"
     shutil.copytree(world, copy)
@@ -80,14 +87,73 @@ def test_heldout_cases_are_new_rendered_like_test_items_and_leave_the_world_as_b
     assert [row[:2] for row in rows] == [["validation", "10"], ["test", "10"], ["heldout", "30"]]
 
 
+def test_japanese_items_are_the_english_items_of_the_same_cases_asked_in_japanese(run):
+    kb = load_knowledge_base(None)
+    english = [json.loads(line) for line in (run / "heldout/eval/heldout_diagnosis.jsonl").read_text().splitlines()]
+    japanese = [json.loads(line) for line in
+                (run / "heldout/eval/heldout_ja_diagnosis.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [item["id"] for item in japanese] == [item["id"] for item in english]
+    by_en = {condition.en: condition for condition in kb.conditions}
+    for en, ja in zip(english, japanese):
+        # the same case, exams, label and gold: only the question's language differs
+        assert ja["gold"] == en["gold"] and ja["verifier"] == "diagnosis" and ja["meta"]["language"] == "ja"
+        assert {k: v for k, v in ja["meta"].items() if k != "language"} == en["meta"]
+        presentation = kb.presentations[en["meta"]["presentation"]]
+        assert f"主訴: {presentation.ja}。" in ja["question"] and presentation.en not in ja["question"]
+        assert ja["question"].endswith("最も可能性の高い診断は何か。")
+        for exam in en["meta"]["exams_revealed"]:  # every shown exam, by its Japanese name
+            assert f"{kb.exams[exam].ja}: " in ja["question"]
+            assert kb.exams[exam].en == kb.exams[exam].ja or kb.exams[exam].en not in ja["question"]
+        # the verifier takes the Japanese name of the label as the answer
+        item = item_from_dict(ja)
+        assert grade(f"\\boxed{{{by_en[en['gold']['text']].ja}}}", item).correct
+        assert not grade("\\boxed{該当なし}", item).correct
+    manifest = json.loads((run / "heldout/manifest.json").read_text())
+    assert manifest["counts"]["eval/heldout_ja_diagnosis.jsonl"] == 30
+    # with CPT-only conditions the Japanese items of their cases get a subset file of their own, as the English do
+    label = by_en[english[0]["gold"]["text"]].id
+    config = world_config(run / "world").model_copy(update={"cpt_only_conditions": [label]})
+    rows = heldout_files(config, 30, skip=0, japanese=True)[0]
+    subset = rows["eval/heldout_ja_diagnosis_cpt_only.jsonl"]
+    assert subset and [item["id"] for item in subset] == [
+        item["id"] for item in rows["eval/heldout_diagnosis_cpt_only.jsonl"]]
+    assert {item["gold"]["text"] for item in subset} == {english[0]["gold"]["text"]}
+
+
+@pytest.mark.parametrize("negatives", [False, True])
+def test_a_case_in_japanese_states_every_finding_the_english_states_and_nothing_else(negatives):
+    kb = load_knowledge_base(None)
+    model = probability_model(kb, 0.0)
+    rng = random.Random(3)
+    for _ in range(40):
+        case = sample_case(kb, model.present, rng, {"primary_care": 0.5, "emergency": 0.5})
+        summary = render_summary(kb, case, negatives, "ja")
+        assert summary.count("\n") == render_summary(kb, case, negatives, "en").count("\n")  # the same lines
+        assert f"{case.age}歳" in summary and kb.settings[case.setting].ja in summary
+        stated, denied = set(), set()  # the names listed on the present-illness and history lines
+        for line in summary.splitlines()[2:]:
+            listed, _, absent = line.split(": ", 1)[1].rstrip("。").partition("。否定: ")
+            stated.update(listed.split("、"))
+            denied.update(absent.split("、") if absent else [])
+        for finding_id, present in case.findings:
+            finding = kb.findings[finding_id]
+            if finding.exam is None:  # a summary finding: named when present, or when absent ones are listed
+                assert (finding.ja in stated) == present and (finding.ja in denied) == (negatives and not present)
+                continue
+            exam = render_exam_ja(kb, case, finding.exam)
+            assert (finding.ja if present else f"{finding.ja}なし") in exam.split("、")
+        for exam_id in kb.presentation_exams(case.presentation):  # as many results as the English exam text
+            assert len(render_exam_ja(kb, case, exam_id).split("、")) == len(render_exam(kb, case, exam_id).split("; "))
+
+
 def test_skip_cuts_the_one_draw_into_blocks_that_share_no_case_or_id(run):
     config = world_config(run / "world")
     first = [json.loads(line) for line in (run / "heldout/eval/heldout_diagnosis.jsonl").read_text().splitlines()]
-    rows, manifest = heldout_files(config, 12, skip=18)
+    rows, manifest = heldout_files(config, 12, skip=18, japanese=False)
     block = rows["eval/heldout_diagnosis.jsonl"]
     assert [item["id"] for item in block] == [f"heldout-{i:06d}-diagnosis" for i in range(18, 30)]
     assert block == first[18:]  # the same draw, read from case 18 on
-    both = heldout_files(config, 12, skip=30)[0]["eval/heldout_diagnosis.jsonl"]
+    both = heldout_files(config, 12, skip=30, japanese=False)[0]["eval/heldout_diagnosis.jsonl"]
     assert not {item["meta"]["case"] for item in both} & {item["meta"]["case"] for item in first}
     assert manifest["skip"] == 18 and manifest["accuracy"]["heldout"]["num_cases"] == 12
 
@@ -98,7 +164,8 @@ def test_a_draw_that_runs_out_before_skip_plus_num_cases_is_refused_naming_both(
     monkeypatch.setattr(world_module, "draw_extra_cases",
                         lambda *args: real(*args)[:8] if args[-1] == "heldout" else real(*args))
     recipe = _recipe(tmp_path / "recipe.yaml", [{"name": "heldout", "kind": "heldout",
-                                                 "config": {"world": str(run / "world"), "num_cases": 10, "skip": 3}}])
+                                                 "config": {"world": str(run / "world"), "num_cases": 10, "skip": 3,
+                                                                            "japanese": False}}])
     assert main(["run", recipe, "--output", str(tmp_path / "out")]) != 0
     err = capsys.readouterr().err
     assert "only 5 unique cases are left after the first 3" in err and "lower num_cases (10); a smaller skip would overlap" in err
@@ -165,7 +232,8 @@ def test_a_world_whose_episodes_its_manifest_does_not_draw_is_refused(run, tmp_p
 
 def test_a_world_without_rl_cases_gets_its_heldout_cases_and_a_heldout_output_is_no_world(tmp_path, capsys):
     stages = [{"name": "world", "kind": "world", "config": small_world(seed=2, train=20, validation=5, test=5)},
-              {"name": "heldout", "kind": "heldout", "config": {"world": "${world}", "num_cases": 8, "skip": 0}}]
+              {"name": "heldout", "kind": "heldout", "config": {"world": "${world}", "num_cases": 8, "skip": 0,
+                                                                           "japanese": False}}]
     assert main(["run", _recipe(tmp_path / "recipe.yaml", stages), "--output", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run/world/pool/rl.jsonl").stat().st_size == 0  # rl: 0 leaves the file empty
     assert len((tmp_path / "run/heldout/eval/heldout_mcq.jsonl").read_text().splitlines()) == 8

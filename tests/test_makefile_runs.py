@@ -32,7 +32,7 @@ def run_commands(target: str) -> list[list[str]]:
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-@pytest.mark.parametrize("target, count", [("demo", 1), ("reproduce", 3), ("s4", 12), ("validation", 36),
+@pytest.mark.parametrize("target, count", [("demo", 1), ("reproduce", 3), ("s4", 12), ("validation", 39),
                                            ("heldout", 3), ("rpo_temperature_final", 3)])
 def test_make_targets_run_recipes_that_validate_with_their_overrides(target, count):
     commands = run_commands(target)

@@ -121,6 +121,7 @@ def test_embed_writes_the_tables_between_the_markers_only(tmp_path, capsys):
     ("grpo_budget_validation.yaml", "grpo_budget_validation.yaml"),
     ("rpo_variants_validation.yaml", "rpo_variants_validation.yaml"),
     ("rpo_grounded_validation.yaml", "rpo_grounded_validation.yaml"),
+    ("cpt_japanese_validation.yaml", "cpt_japanese_validation.yaml"),
     ("sft_sampler_validation.yaml", "sft_sampler_validation.yaml"),
     ("grpo_lr_validation.yaml", "grpo_lr_validation.yaml"),
     ("grpo_temperature_validation.yaml", "grpo_temperature_validation.yaml"),

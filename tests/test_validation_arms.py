@@ -402,3 +402,24 @@ def test_cpt_replay_arm_is_the_shipped_sft_on_the_replay_mix_from_the_cpt_model(
     # weighed on the same selection block as the RPO pairs' sampling, never on the final one
     selection = load_recipe(RECIPES / "rpo_temperature_validation.yaml").stages[0].config
     assert arms["selection"] == selection
+
+
+def test_cpt_japanese_evaluates_as_reproduce_does_on_a_block_no_other_recipe_reads():
+    shipped = {s.name: s.config.model_dump() for s in load_recipe(RECIPES / "reproduce.yaml").stages}
+    recipe = load_recipe(RECIPES / "cpt_japanese_validation.yaml")
+    stages = {s.name: s.config.model_dump() for s in recipe.stages if s.kind == "eval"}
+    assert set(stages) == {"eval_sft", "eval_nocpt_sft"}
+    for name, config in stages.items():  # reproduce's greedy eval, answer-only, with the same model stage
+        same = ("model", "benchmarks", "mode")
+        assert {k: v for k, v in config.items() if k not in same} == {k: v for k, v in shipped[name].items() if k not in same}
+        assert config["mode"] == "answer" and Path(config["model"]).name == Path(shipped[name]["model"]).name
+        assert {b["name"]: Path(b["data"]).name for b in config["benchmarks"]} == {
+            "items_ja": "heldout_ja_diagnosis.jsonl", "items": "heldout_diagnosis.jsonl",
+            "cpt_only_ja": "heldout_ja_diagnosis_cpt_only.jsonl", "cpt_only": "heldout_diagnosis_cpt_only.jsonl"}
+    # its cases: a block of the held-out draw that no other recipe's heldout stage reads
+    block = next(s.config for s in recipe.stages if s.kind == "heldout")
+    assert block.japanese and (block.skip, block.num_cases) == (8000, 2000)
+    others = [s.config for path in RECIPES.glob("*.yaml") if path.name != "cpt_japanese_validation.yaml"
+              for s in load_recipe(path).stages if s.kind == "heldout"]
+    assert len(others) >= 6 and all(not o.japanese for o in others)
+    assert all(o.skip + o.num_cases <= block.skip or o.skip >= block.skip + block.num_cases for o in others)

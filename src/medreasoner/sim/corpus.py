@@ -115,6 +115,6 @@ def case_report(model: ProbabilityModel, case: Case) -> str:
     post = posterior(model, case.setting, case.presentation, case.observed(kb, None))
     discussion = chain_text(kb, post, case.setting, case.presentation, "full")
     return (
-        f"Case report.\n{render_summary(kb, case, True)}\nResults: {results}\n"
+        f"Case report.\n{render_summary(kb, case, True, 'en')}\nResults: {results}\n"
         f"Final diagnosis: {kb.condition(post.best).en}.\nDiscussion:\n{discussion}"
     )

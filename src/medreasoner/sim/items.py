@@ -56,14 +56,16 @@ def present(
     menu = kb.presentation_exams(case.presentation)
     chosen = set(rng.sample(menu, min(num_exams_revealed, len(menu))))
     exams = tuple(exam for exam in menu if exam in chosen)
-    lines = [render_summary(kb, case, enable_pertinent_negatives)]
+    lines = [render_summary(kb, case, enable_pertinent_negatives, "en")]
     if exams:
         lines.append("Results: " + " ".join(f"{kb.exams[e].en}: {render_exam(kb, case, e)}." for e in exams))
     post = posterior(model, case.setting, case.presentation, case.observed(kb, list(exams)))
     return Presented(case, exams, post, "\n".join(lines))
 
 
-def _meta(kb: KnowledgeBase, shown: Presented, task: str) -> dict:
+def item_meta(kb: KnowledgeBase, shown: Presented, task: str) -> dict:
+    """An item's ``meta``: its task, the case's signature, setting and complaint, true and label condition
+    (English names), whether they agree, the label's posterior and the exams the question shows."""
     return {
         "task": task,
         "case": shown.case.signature(),
@@ -85,7 +87,7 @@ def synonyms(kb: KnowledgeBase, condition_id: str) -> list[str]:
 
 def diagnosis_item(kb: KnowledgeBase, shown: Presented, item_id: str) -> Item:
     """Open-ended diagnosis item (verifier ``diagnosis``)."""
-    meta = {**_meta(kb, shown, "diagnosis"), "synonyms": synonyms(kb, shown.label)}
+    meta = {**item_meta(kb, shown, "diagnosis"), "synonyms": synonyms(kb, shown.label)}
     question = f"{shown.text}\nWhat is the most likely diagnosis?"
     return Item(item_id, question, {}, kb.condition(shown.label).en, "diagnosis", meta)
 
@@ -110,7 +112,7 @@ def mcq_item(kb: KnowledgeBase, shown: Presented, rng: random.Random, num_option
     options = _letters([kb.condition(c).en for c in choices])
     gold = string.ascii_uppercase[choices.index(shown.label)]
     question = f"{shown.text}\nWhich is the most likely diagnosis?"
-    return Item(item_id, question, options, frozenset(gold), "mcq", _meta(kb, shown, "mcq"))
+    return Item(item_id, question, options, frozenset(gold), "mcq", item_meta(kb, shown, "mcq"))
 
 
 def key_exams(kb: KnowledgeBase, presentation: str, condition_ids: list[str]) -> list[str]:
@@ -146,7 +148,7 @@ def exams_multiselect_item(
         f"{shown.text}\nWhich of the following examinations would give evidence for or against the "
         "leading diagnoses? Select all that apply."
     )
-    return Item(item_id, question, options, gold, "multiselect", _meta(kb, shown, "multiselect_exams"))
+    return Item(item_id, question, options, gold, "multiselect", item_meta(kb, shown, "multiselect_exams"))
 
 
 def plausible_multiselect_item(
@@ -171,7 +173,7 @@ def plausible_multiselect_item(
         f"{shown.text}\nWhich of the following diagnoses remain plausible (post-test probability of "
         f"at least {threshold:.0%})? Select all that apply."
     )
-    meta = {**_meta(kb, shown, "multiselect_plausible"), "threshold": threshold}
+    meta = {**item_meta(kb, shown, "multiselect_plausible"), "threshold": threshold}
     return Item(item_id, question, options, gold, "multiselect", meta)
 
 

@@ -22,8 +22,11 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass
+from typing import Literal
 
 from medreasoner.sim.kb import SUMMARY_KINDS, KnowledgeBase
+
+Language = Literal["en", "ja"]
 
 
 @dataclass(frozen=True)
@@ -87,26 +90,42 @@ def sample_case(
     return Case(setting, condition.presentation, age, sex, condition.id, findings)
 
 
-def render_summary(kb: KnowledgeBase, case: Case, enable_pertinent_negatives: bool) -> str:
+# The words of a rendered summary per language, for the knowledge base's names in that language ("ja": the
+# Japanese held-out items of sim/japanese.py; both languages give the same lines with the same findings).
+_WORDS = {
+    "en": {"patient": "Setting: {setting}. Patient: {age}-year-old {person}.", "complaint": "Chief complaint: {name}.",
+           "person": {"female": "woman", "male": "man"}, "title": {"symptom": "Present illness", "history": "History"},
+           "line": "{title}: {names}.", "join": "; ", "nothing": "nothing further reported", "denies": " Denies: {names}."},
+    "ja": {"patient": "受診の場: {setting}。患者: {age}歳{person}。", "complaint": "主訴: {name}。",
+           "person": {"female": "女性", "male": "男性"}, "title": {"symptom": "現病歴", "history": "既往歴"},
+           "line": "{title}: {names}。", "join": "、", "nothing": "特記事項なし", "denies": "否定: {names}。"},
+}
+
+
+def render_summary(kb: KnowledgeBase, case: Case, enable_pertinent_negatives: bool, language: Language) -> str:
     """The initial consultation summary: setting, patient, chief complaint, present illness, history.
 
     With ``enable_pertinent_negatives`` the absent symptoms and history are listed ("Denies: ...");
     without, the summary is shorter and, as every summary finding is always recorded, anything not
-    mentioned is absent: the information, hence the posterior, is the same.
+    mentioned is absent: the information, hence the posterior, is the same. ``language`` picks the
+    knowledge base's names (``en`` or ``ja``) and the words around them.
     """
-    person = "woman" if case.sex == "female" else "man"
+    words = _WORDS[language]
     lines = [
-        f"Setting: {kb.settings[case.setting].en}. Patient: {case.age}-year-old {person}.",
-        f"Chief complaint: {kb.presentations[case.presentation].en}.",
+        words["patient"].format(setting=getattr(kb.settings[case.setting], language), age=case.age,
+                                person=words["person"][case.sex]),
+        words["complaint"].format(name=getattr(kb.presentations[case.presentation], language)),
     ]
-    for kind, title in (("symptom", "Present illness"), ("history", "History")):
-        present = [kb.findings[f].en for f, value in case.findings if kb.findings[f].kind == kind and value]
-        absent = [kb.findings[f].en for f, value in case.findings if kb.findings[f].kind == kind and not value]
+    for kind in ("symptom", "history"):
+        present = [getattr(kb.findings[f], language) for f, value in case.findings if kb.findings[f].kind == kind and value]
+        absent = [getattr(kb.findings[f], language) for f, value in case.findings
+                  if kb.findings[f].kind == kind and not value]
         if not present and not (absent and enable_pertinent_negatives):
             continue
-        line = f"{title}: {'; '.join(present) if present else 'nothing further reported'}."
+        line = words["line"].format(title=words["title"][kind],
+                                    names=words["join"].join(present) if present else words["nothing"])
         if absent and enable_pertinent_negatives:
-            line += f" Denies: {'; '.join(absent)}."
+            line += words["denies"].format(names=words["join"].join(absent))
         lines.append(line)
     return "\n".join(lines)
 

@@ -52,6 +52,7 @@ from medreasoner.sim.chain import ProbabilityModel, posterior, probability_model
 from medreasoner.sim.config import WorldConfig
 from medreasoner.sim.corpus import case_report, corpus_texts
 from medreasoner.sim.expert import expert_diagnosis, expert_exams
+from medreasoner.sim.japanese import japanese_files
 from medreasoner.sim.items import (
     Presented,
     chain_preference_pair,
@@ -154,7 +155,7 @@ def env_case(model: ProbabilityModel, case: Case, case_id: str, enable_pertinent
     module = exam_module(kb, case)
     return {
         "id": case_id,
-        "summary": render_summary(kb, case, enable_pertinent_negatives),
+        "summary": render_summary(kb, case, enable_pertinent_negatives, "en"),
         "menu": {e: {"name": kb.exams[e].en, "cost": kb.exams[e].cost, "result": text} for e, text in module.items()},
         "label": {"name": kb.condition(full.best).en, "synonyms": synonyms(kb, full.best)},
         "truth": kb.condition(case.truth).en,
@@ -390,7 +391,7 @@ def build_world(config: WorldConfig, out_dir: str | Path) -> dict:
     return manifest
 
 
-def heldout_files(config: WorldConfig, size: int, *, skip: int) -> tuple[dict[str, list[dict]], dict]:
+def heldout_files(config: WorldConfig, size: int, *, skip: int, japanese: bool) -> tuple[dict[str, list[dict]], dict]:
     """Up to ``size`` more test cases for the world that ``config`` builds (fewer when the knowledge base runs
     out of unique cases), after the first ``skip`` cases of the same draw, as files to write with
     :func:`write_files`: ``(rows, manifest)``, where ``rows`` maps each file to its records::
@@ -398,6 +399,7 @@ def heldout_files(config: WorldConfig, size: int, *, skip: int) -> tuple[dict[st
         eval/heldout_{diagnosis,mcq,multiselect}.jsonl   canonical items
         eval/heldout_diagnosis_cpt_only.jsonl            those labelled with a CPT-only condition (if the world has any)
         env/heldout.jsonl                                S4 episodes of the same cases
+        eval/heldout_ja_diagnosis{,_cpt_only}.jsonl      with ``japanese``: the diagnosis items asked in Japanese
 
     and ``manifest`` holds the counts, the cases' chance, prior-only and Bayes-optimal accuracy, and the config.
     The cases share no signature with any split of the world, rl included (:func:`draw_extra_cases`, seeded
@@ -414,6 +416,10 @@ def heldout_files(config: WorldConfig, size: int, *, skip: int) -> tuple[dict[st
     rows = {**_eval_files(config, "heldout"), "env/heldout.jsonl": []}
     built = [_case_rows(model, config, "heldout", skip + index, case, rows)
              for index, case in enumerate(tqdm(extra, desc="world heldout", unit="case", leave=False))]
+    if japanese:
+        rows.update(japanese_files(model.kb, [shown for shown, _ in built],
+                                   [item["id"] for item in rows["eval/heldout_diagnosis.jsonl"]],
+                                   config.cpt_only_conditions, config.enable_pertinent_negatives, "heldout"))
     manifest = {
         "generator": "medreasoner.sim.world.heldout_files",
         "seed": config.seed,

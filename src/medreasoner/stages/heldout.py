@@ -7,7 +7,9 @@ model. This stage instead redraws the world from its manifest and draws ``num_ca
 of its splits, sharing no signature with any of them (:func:`medreasoner.sim.world.heldout_files`).
 It writes ``eval/heldout_{diagnosis,mcq,multiselect}.jsonl``, ``eval/heldout_diagnosis_cpt_only.jsonl`` (when
 the world has CPT-only conditions), ``env/heldout.jsonl`` and a ``manifest.json`` with the cases' chance,
-prior-only and Bayes-optimal accuracy (``medreasoner report`` shows them beside the world's splits).
+prior-only and Bayes-optimal accuracy (``medreasoner report`` shows them beside the world's splits). With
+``japanese: true`` it also writes ``eval/heldout_ja_diagnosis{,_cpt_only}.jsonl``: the same diagnosis items, ids and
+labels, with the case written in Japanese (:mod:`medreasoner.sim.japanese`).
 
 Before writing anything, it checks that the redrawn cases are the world's own (each episode of
 ``env/{train,validation,test}.jsonl`` names its redrawn case's label), and that no held-out case (by
@@ -19,7 +21,7 @@ in a legitimate world too; the stage refuses it rather than thin the set unasked
 
     - name: heldout
       kind: heldout
-      config: {world: runs/reproduce_s0/world, num_cases: 2000, skip: 0}
+      config: {world: runs/reproduce_s0/world, num_cases: 2000, skip: 0, japanese: false}
 
 ``skip`` cuts the one draw into blocks: ``skip: 2000`` gives the next cases after a first set of 2,000, none
 of them in it, so a set already read (for a choice or a report) stays apart from a fresh one.
@@ -50,12 +52,14 @@ class Config(BaseModel):
         world: a ``kind: world`` stage's output directory (its ``manifest.json`` gives the config to redraw).
         num_cases: how many new cases to draw.
         skip: how many cases of the draw to pass over first (earlier blocks of it; 0 for the first block).
+        japanese: also write the diagnosis items asked in Japanese (``eval/heldout_ja_diagnosis*.jsonl``).
     """
 
     model_config = ConfigDict(extra="forbid")
     world: InputPath
     num_cases: int = Field(ge=1)
     skip: int = Field(ge=0)
+    japanese: bool
 
 
 def run(config: Config, ctx: StageContext) -> dict:
@@ -66,7 +70,8 @@ def run(config: Config, ctx: StageContext) -> dict:
         for _, row in read_jsonl(world / f"env/{split}.jsonl"):
             hidden = json.loads(row["case"])
             cases.case(hidden["id"], hidden["label"]["name"])  # raises on a case the manifest does not draw
-    rows, manifest = heldout_files(world_config(world), config.num_cases, skip=config.skip)
+    rows, manifest = heldout_files(world_config(world), config.num_cases, skip=config.skip,
+                                   japanese=config.japanese)
     items = rows["eval/heldout_diagnosis.jsonl"]
     if len(items) < config.num_cases:
         raise InputError(ctx.recipe or world, f"only {len(items)} unique cases are left after the first {config.skip} "
