@@ -397,7 +397,8 @@ def evaluate_contrast(run_dirs: list[Path], contrast: Contrast) -> dict:
     """Per-seed and pooled effect of one contrast (fractions, not points)."""
     if contrast.net_of_lures:
         per_seed, (effect, low, high) = _evaluate_net_of_lures(run_dirs, contrast)
-        return _result(contrast, per_seed, effect, low, high, len(run_dirs))
+        # the pooled row counts the seeds it pools: one without paired items is left out of it
+        return _result(contrast, per_seed, effect, low, high, sum(1 for seed in per_seed if seed["n"]))
     per_seed, differences = [], []
     for run_dir in run_dirs:
         control = cell_correct(run_dir, contrast.benchmark, contrast.control)
@@ -413,7 +414,7 @@ def evaluate_contrast(run_dirs: list[Path], contrast: Contrast) -> dict:
                          "treatment": s["explain_accuracy"], "effect": s["delta"], "ci_low": s["ci_low"],
                          "ci_high": s["ci_high"], "mcnemar_p": s["mcnemar_p"]})
     effect, low, high = _pooled(differences, BOOTSTRAP.n_resamples, BOOTSTRAP.seed)
-    return _result(contrast, per_seed, effect, low, high, len(run_dirs))
+    return _result(contrast, per_seed, effect, low, high, sum(1 for d in differences if d.size))
 
 
 def _result(contrast: Contrast, per_seed: list[dict], effect: float, low: float, high: float, seeds: int) -> dict:
@@ -451,6 +452,7 @@ def findings_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
                          f"[{100 * seed['ci_low']:+.1f}, {100 * seed['ci_high']:+.1f}]",
                          "–" if seed["mcnemar_p"] is None else f"{seed['mcnemar_p']:.3g}", ""])
         pooled = result["pooled"]
-        rows.append([result["name"], f"pooled ({pooled['seeds']} seeds)", "", "", "", f"{100 * pooled['effect']:+.1f}",
+        seeds = f"{pooled['seeds']} seed{'' if pooled['seeds'] == 1 else 's'}"
+        rows.append([result["name"], f"pooled ({seeds})", "", "", "", f"{100 * pooled['effect']:+.1f}",
                      f"[{100 * pooled['ci_low']:+.1f}, {100 * pooled['ci_high']:+.1f}]", "", verdict(result)])
     return header, rows
