@@ -134,6 +134,12 @@ def test_the_pooled_row_counts_only_the_seeds_it_pools(tmp_path):
     assert [s["n"] for s in net["per_seed"]] == [2, 0]
     assert net["pooled"]["seeds"] == 1 and net["pooled"]["effect"] == net["per_seed"][0]["effect"] == 0.5
     assert "| net | pooled (1 seed) |" in (tmp_path / "report" / "report.md").read_text()
+    # the plain contrast of the same cells (items paired one by one) pools the same single seed
+    plain = CONTRAST.replace("name: net", "name: plain").replace("    net_of_lures: true\n", "")
+    assert _report(tmp_path, runs, plain) == 0
+    (row,) = json.loads((tmp_path / "report" / "findings.json").read_text())
+    assert [s["n"] for s in row["per_seed"]] == [2, 0] and row["pooled"]["seeds"] == 1
+    assert row["pooled"]["effect"] == row["per_seed"][0]["effect"] == 0.5
 
 
 def test_the_interval_resamples_items_within_each_name(tmp_path):

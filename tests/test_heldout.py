@@ -22,7 +22,7 @@ from medreasoner.sim import world as world_module
 from medreasoner.sim.chain import probability_model
 from medreasoner.sim.japanese import render_exam_ja
 from medreasoner.sim.kb import load_knowledge_base
-from medreasoner.sim.sampler import render_exam, render_summary, sample_case
+from medreasoner.sim.sampler import Case, render_exam, render_summary, sample_case
 from medreasoner.sim.world import heldout_files
 from medreasoner.sim.world_cases import world_config
 from medreasoner.verify import grade
@@ -120,6 +120,16 @@ def test_japanese_items_are_the_english_items_of_the_same_cases_asked_in_japanes
     assert {item["gold"]["text"] for item in subset} == {english[0]["gold"]["text"]}
 
 
+def _listed(summary: str, first_line: int) -> tuple[list[str], list[str]]:
+    """The names on a Japanese summary's present-illness and history lines: (stated, denied)."""
+    stated, denied = [], []
+    for line in summary.splitlines()[first_line:]:
+        listed, _, absent = line.split(": ", 1)[1].rstrip("。").partition("。否定: ")
+        stated += [] if listed == "特記事項なし" else listed.split("、")
+        denied += absent.split("、") if absent else []
+    return stated, denied
+
+
 @pytest.mark.parametrize("negatives", [False, True])
 def test_a_case_in_japanese_states_every_finding_the_english_states_and_nothing_else(negatives):
     kb = load_knowledge_base(None)
@@ -129,21 +139,31 @@ def test_a_case_in_japanese_states_every_finding_the_english_states_and_nothing_
         case = sample_case(kb, model.present, rng, {"primary_care": 0.5, "emergency": 0.5})
         summary = render_summary(kb, case, negatives, "ja")
         assert summary.count("\n") == render_summary(kb, case, negatives, "en").count("\n")  # the same lines
-        assert f"{case.age}歳" in summary and kb.settings[case.setting].ja in summary
-        stated, denied = set(), set()  # the names listed on the present-illness and history lines
-        for line in summary.splitlines()[2:]:
-            listed, _, absent = line.split(": ", 1)[1].rstrip("。").partition("。否定: ")
-            stated.update(listed.split("、"))
-            denied.update(absent.split("、") if absent else [])
-        for finding_id, present in case.findings:
-            finding = kb.findings[finding_id]
-            if finding.exam is None:  # a summary finding: named when present, or when absent ones are listed
-                assert (finding.ja in stated) == present and (finding.ja in denied) == (negatives and not present)
-                continue
-            exam = render_exam_ja(kb, case, finding.exam)
-            assert (finding.ja if present else f"{finding.ja}なし") in exam.split("、")
-        for exam_id in kb.presentation_exams(case.presentation):  # as many results as the English exam text
-            assert len(render_exam_ja(kb, case, exam_id).split("、")) == len(render_exam(kb, case, exam_id).split("; "))
+        assert summary.startswith(f"受診の場: {kb.settings[case.setting].ja}。患者: {case.age}歳")
+        assert summary.splitlines()[1] == f"主訴: {kb.presentations[case.presentation].ja}。"
+        summary_findings = [(kb.findings[f], present) for f, present in case.findings if kb.findings[f].exam is None]
+        stated, denied = _listed(summary, 2)
+        assert stated == [f.ja for f, present in sorted(summary_findings, key=lambda x: x[0].kind == "history")
+                          if present]
+        assert denied == ([f.ja for f, present in sorted(summary_findings, key=lambda x: x[0].kind == "history")
+                           if not present] if negatives else [])
+        for exam_id in kb.presentation_exams(case.presentation):  # every finding the exam reveals, in order
+            revealed = [(kb.findings[f], present) for f, present in case.findings if kb.findings[f].exam == exam_id]
+            assert render_exam_ja(kb, case, exam_id).split("、") == [
+                f.ja if present else f"{f.ja}なし" for f, present in revealed]
+            assert len(revealed) == len(render_exam(kb, case, exam_id).split("; "))
+
+
+def test_the_english_summary_reads_as_it_always_has():
+    kb = load_knowledge_base(None)
+    case = Case("emergency", "headache", 71, "female", "subarachnoid_hemorrhage",
+                tuple((f, f in ("thunderclap_onset", "hypertension_history"))
+                      for f in ("thunderclap_onset", "diaphoresis", "hypertension_history")))
+    assert render_summary(kb, case, True, "en") == (
+        "Setting: emergency department. Patient: 71-year-old woman.\nChief complaint: headache.\n"
+        f"Present illness: {kb.findings['thunderclap_onset'].en}. Denies: {kb.findings['diaphoresis'].en}.\n"
+        f"History: {kb.findings['hypertension_history'].en}.")
+    assert render_summary(kb, case, False, "en").splitlines()[2] == f"Present illness: {kb.findings['thunderclap_onset'].en}."
 
 
 def test_skip_cuts_the_one_draw_into_blocks_that_share_no_case_or_id(run):

@@ -43,9 +43,10 @@ def japanese_files(kb: KnowledgeBase, shown: list[Presented], ids: list[str], cp
                    enable_pertinent_negatives: bool, split: str) -> dict[str, list[dict]]:
     """``eval/<split>_ja_diagnosis.jsonl`` (one item per presented case, ``ids`` in order) and, when the world has
     CPT-only conditions, ``eval/<split>_ja_diagnosis_cpt_only.jsonl`` (the items labelled with one of them)."""
-    items = [diagnosis_item_ja(kb, case, item_id, enable_pertinent_negatives) for case, item_id in zip(shown, ids)]
+    items = [diagnosis_item_ja(kb, case, item_id, enable_pertinent_negatives)
+             for case, item_id in zip(shown, ids, strict=True)]
     files = {f"eval/{split}_ja_diagnosis.jsonl": [item_to_dict(item) for item in items]}
     if cpt_only_conditions:
         files[f"eval/{split}_ja_diagnosis_cpt_only.jsonl"] = [
-            item_to_dict(item) for item, case in zip(items, shown) if case.label in cpt_only_conditions]
+            item_to_dict(item) for item, case in zip(items, shown, strict=True) if case.label in cpt_only_conditions]
     return files

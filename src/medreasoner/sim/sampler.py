@@ -93,9 +93,10 @@ def sample_case(
 # The words of a rendered summary per language, for the knowledge base's names in that language ("ja": the
 # Japanese held-out items of sim/japanese.py; both languages give the same lines with the same findings).
 _WORDS = {
-    "en": {"patient": "Setting: {setting}. Patient: {age}-year-old {person}.", "complaint": "Chief complaint: {name}.",
-           "person": {"female": "woman", "male": "man"}, "title": {"symptom": "Present illness", "history": "History"},
-           "line": "{title}: {names}.", "join": "; ", "nothing": "nothing further reported", "denies": " Denies: {names}."},
+    "en": {"patient": "Setting: {setting}. Patient: {age}-year-old {person}.",
+           "complaint": "Chief complaint: {name}.", "person": {"female": "woman", "male": "man"},
+           "title": {"symptom": "Present illness", "history": "History"}, "line": "{title}: {names}.", "join": "; ",
+           "nothing": "nothing further reported", "denies": " Denies: {names}."},
     "ja": {"patient": "受診の場: {setting}。患者: {age}歳{person}。", "complaint": "主訴: {name}。",
            "person": {"female": "女性", "male": "男性"}, "title": {"symptom": "現病歴", "history": "既往歴"},
            "line": "{title}: {names}。", "join": "、", "nothing": "特記事項なし", "denies": "否定: {names}。"},
@@ -117,7 +118,8 @@ def render_summary(kb: KnowledgeBase, case: Case, enable_pertinent_negatives: bo
         words["complaint"].format(name=getattr(kb.presentations[case.presentation], language)),
     ]
     for kind in ("symptom", "history"):
-        present = [getattr(kb.findings[f], language) for f, value in case.findings if kb.findings[f].kind == kind and value]
+        present = [getattr(kb.findings[f], language) for f, value in case.findings
+                   if kb.findings[f].kind == kind and value]
         absent = [getattr(kb.findings[f], language) for f, value in case.findings
                   if kb.findings[f].kind == kind and not value]
         if not present and not (absent and enable_pertinent_negatives):

@@ -52,7 +52,6 @@ from medreasoner.sim.chain import ProbabilityModel, posterior, probability_model
 from medreasoner.sim.config import WorldConfig
 from medreasoner.sim.corpus import case_report, corpus_texts
 from medreasoner.sim.expert import expert_diagnosis, expert_exams
-from medreasoner.sim.japanese import japanese_files
 from medreasoner.sim.items import (
     Presented,
     chain_preference_pair,
@@ -66,6 +65,7 @@ from medreasoner.sim.items import (
     sft_example,
     synonyms,
 )
+from medreasoner.sim.japanese import japanese_files
 from medreasoner.sim.kb import DEFAULT_KB_PATH, KnowledgeBase, load_knowledge_base
 from medreasoner.sim.sampler import Case, exam_module, render_summary, sample_case
 from medreasoner.think import join_reasoning
@@ -417,6 +417,7 @@ def heldout_files(config: WorldConfig, size: int, *, skip: int, japanese: bool) 
     built = [_case_rows(model, config, "heldout", skip + index, case, rows)
              for index, case in enumerate(tqdm(extra, desc="world heldout", unit="case", leave=False))]
     if japanese:
+        # one diagnosis item per case, in the order of the cases: the English ids name the same cases
         rows.update(japanese_files(model.kb, [shown for shown, _ in built],
                                    [item["id"] for item in rows["eval/heldout_diagnosis.jsonl"]],
                                    config.cpt_only_conditions, config.enable_pertinent_negatives, "heldout"))
