@@ -3,7 +3,8 @@ r"""``boxed``: the last ``\boxed{...}`` compared with a short gold string (or sy
 Used for free-text items whose prompt asks for a boxed answer, and by the generative verifier
 judge, whose verdict is ``\boxed{1}`` (consistent) or ``\boxed{0}``: read it with
 :func:`last_boxed`. No box -> no answer. As for ``diagnosis``, boxes joined only by punctuation
-or hedge words (``\boxed{A} or \boxed{B}``) that differ are a hedge (no answer), and a boxed
+or hedge words (``\boxed{A} or \boxed{B}``) that differ are a hedge (no answer), so is a box followed by a
+hedge word and more text (``\boxed{A} or B``), and a boxed
 answer negated after its box (``\boxed{Influenza} Not influenza.``) is retracted (no answer).
 ``official`` = ``normalized``.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from medreasoner.benchmarks.item import Item
 from medreasoner.verify import names
 from medreasoner.verify.result import Grade, all_or_nothing
-from medreasoner.verify.text import answer_region, last_boxed, trailing_boxes, unwrap_latex
+from medreasoner.verify.text import answer_region, hedge_follows, last_boxed, trailing_boxes, unwrap_latex
 
 MODES = ("normalized", "official")
 
@@ -34,7 +35,7 @@ def extract(text: str, item: Item, mode: str) -> str | None:
         return None
     contents = {box.content for box in boxes}  # 100k repeated boxes normalise once
     keys = {names.normalize_name(unwrap_latex(content[:names.MAX_ANSWER_CHARS + 1])) for content in contents}
-    if len(keys) > 1:
+    if len(keys) > 1 or hedge_follows(region[boxes[-1].end:]):  # "\boxed{A} or B" hedges as "\boxed{A} or \boxed{B}"
         return None
     answer = unwrap_latex(boxes[-1].content)
     if names.retracted(answer, region[boxes[0].start:], item):

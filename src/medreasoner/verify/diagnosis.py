@@ -7,7 +7,8 @@ line-level statement ``Diagnosis: X`` / ``Final diagnosis: X`` / ``Answer: X`` /
 
 * a hedge is no answer: commitments joined only by punctuation or hedge words
   (``\boxed{Pneumonia} or \boxed{Influenza}``, ``Diagnosis: Pneumonia\nDiagnosis: Influenza``)
-  that name different diagnoses;
+  that name different diagnoses, or a commitment followed by a hedge word and more text
+  (``\boxed{Pneumonia} or influenza``, :func:`medreasoner.verify.text.hedge_follows`);
 * a retracted name is no answer: the committed name (or, when it matches the gold, any accepted
   name) negated at or after the commitment (``\boxed{Pneumonia}\nPneumonia is ruled out``;
   see :func:`medreasoner.verify.names.negates`).
@@ -27,7 +28,7 @@ from typing import NamedTuple
 from medreasoner.benchmarks.item import Item
 from medreasoner.verify import names
 from medreasoner.verify.result import Grade, all_or_nothing
-from medreasoner.verify.text import answer_region, is_connective, trailing_boxes, unwrap_latex
+from medreasoner.verify.text import answer_region, hedge_follows, is_connective, trailing_boxes, unwrap_latex
 
 MODES = ("normalized", "official")
 # Only the last statements can be the last commitment or joined to it.
@@ -65,22 +66,22 @@ def _commitments(region: str) -> list[_Named]:
     return sorted(found, key=lambda entry: entry.start)
 
 
-def commitment(region: str) -> tuple[int, list[str]] | None:
-    r"""Start of the last commitment and the names it commits to (several = a hedge), or None.
+def commitment(region: str) -> tuple[int, int, list[str]] | None:
+    r"""Start and end of the last commitment and the names it commits to (several = a hedge), or None.
 
     >>> commitment(r"Diagnosis: flu. On reflection: \boxed{Measles}")
-    (31, ['Measles'])
+    (31, 46, ['Measles'])
     """
     found = _commitments(region)
     if not found:
         return None
-    start, committed = found[-1].start, list(found[-1].names)
+    start, end, committed = found[-1].start, found[-1].end, list(found[-1].names)
     for previous in reversed(found[:-1]):
         if previous.end > start or not is_connective(region[previous.end:start]):
             break
         start = previous.start
         committed[:0] = previous.names
-    return start, committed
+    return start, end, committed
 
 
 def extract(text: str, item: Item, mode: str) -> str | None:
@@ -97,8 +98,10 @@ def extract(text: str, item: Item, mode: str) -> str | None:
     found = commitment(region)
     if found is None:
         return None
-    start, committed = found
+    start, end, committed = found
     if len({names.normalize_name(name[:names.MAX_ANSWER_CHARS + 1]) for name in set(committed)}) > 1:
+        return None
+    if hedge_follows(region[end:]):  # "\boxed{Pneumonia} or influenza": a second name outside the box
         return None
     answer = committed[-1]
     if names.retracted(answer, region[start:], item):

@@ -18,8 +18,9 @@ negated at or after it (``答えはeではない``, ``eは誤り``, ``e以外``:
 commitment, the last non-empty line (minus its negated letters), else the first line if it is a
 clean list (the baseline prompt ends with ``答え:``, so a bare answer may open the completion).
 Numeric items: the later of the last box and the last statement line, else the last non-empty
-line; a number followed by ではない/以外/... is no answer. ``、`` becomes ``,`` and spaces around
-commas go. Then the official check.
+line; a number followed by ではない/以外/..., one joined to another (``26〜27``, ``26 または 27``,
+``\\boxed{26} or 27``), bounded (``26以上``, ``>26``) or after "not" is no answer, and ``-26`` is read
+whole. ``、`` becomes ``,`` and spaces around commas go. Then the official check.
 
 Kinki (禁忌肢, prohibited choices): :func:`chosen_letters` / :func:`selects_kinki` decide whether an
 answer picked a letter listed in ``meta["kinki"]`` (pass criterion: at most 3 such questions).
@@ -33,7 +34,7 @@ from collections import deque
 from medreasoner.benchmarks.item import Item
 from medreasoner.verify.letters import last_commitment, negated_letters, parse_letter_set
 from medreasoner.verify.result import Grade, all_or_nothing
-from medreasoner.verify.text import answer_region, bound, last_box, last_nonempty_line, unwrap_latex
+from medreasoner.verify.text import answer_region, bound, hedge_follows, last_box, last_nonempty_line, unwrap_latex
 
 MODES = ("normalized", "official")
 
@@ -44,7 +45,7 @@ ALWAYS_CORRECT_IDS = frozenset({"116A71"})
 
 # Matched on lower-cased text; the lookahead set lets the engine skip ahead on long texts.
 _STATEMENT = re.compile(r"(?=[答正解回a])(?:(?:答え|答|正解|解答|回答)\s*(?:は|:|=)|\banswer\s*(?:is|:))")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")  # "-26" is read whole, so it never matches a gold "26"
 _ALTERNATIVES = re.compile(r"\s*([a-z])\s+or\s+([a-z])\s*")
 
 
@@ -52,7 +53,15 @@ def _letters(item: Item) -> frozenset[str]:
     return frozenset(key.lower() for key in item.options if isinstance(key, str) and len(key) == 1)
 
 
-_NUMBER_NEGATED = re.compile(r"\s*(?:ではない|ではなく|でない|じゃない|は誤|は不正解|は正しくない|は間違|以外|を除|は違|\s*is\s+(?:not|incorrect|wrong))")
+_NUMBER_NEGATED = re.compile(r"\s*(?:ではない|ではなく|でない|じゃない|ではありません|は誤|は不正解|は正しくない|は間違|以外|を除"
+                             r"|は違|\s*is\s+(?:not|incorrect|wrong))")
+# A numeric entry is one exact number: one that opens a range, list or hedge with another ("26〜27", "26 または 27",
+# "26, 27"), is bounded ("26以上", ">26") or negated ("not 26") is no answer.
+_NUMBER_NOT_ONE = re.compile(
+    r"\s*(?:(?:-|–|—|~|～|〜|,|/|または|あるいは|もしくは|ないし|か|\bor\b|\bto\b|\band\b|\bvs\b)\s*-?\.?\d"
+    r"|以上|以下|未満|超|より)"
+)
+_NUMBER_BOUNDED_BEFORE = re.compile(r"(?:\bnot|\bnever|≠|>|<|≥|≤|≧|≦)\s*$")
 
 
 def _numeric_candidate(region: str) -> str:
@@ -62,7 +71,8 @@ def _numeric_candidate(region: str) -> str:
     if last is not None and (box is None or last.start() > box.start):
         return region[last.end():last.end() + CANDIDATE_CHARS].split("\n", 1)[0]
     if box is not None:
-        return unwrap_latex(box.content[:CANDIDATE_CHARS])
+        # "\boxed{26} or 27" hedges as "26 or 27" does
+        return "" if hedge_follows(region[box.end:]) else unwrap_latex(box.content[:CANDIDATE_CHARS])
     return last_nonempty_line(region)[-CANDIDATE_CHARS:]
 
 
@@ -75,7 +85,9 @@ def _clean(candidate: str) -> str:
 def _number(candidate: str) -> tuple[str, ...] | None:
     candidate = _clean(candidate)
     number = _NUMBER.search(candidate)
-    if number is None or _NUMBER_NEGATED.match(candidate, number.end()):
+    if number is None or any(p.match(candidate, number.end()) for p in (_NUMBER_NEGATED, _NUMBER_NOT_ONE)):
+        return None
+    if _NUMBER_BOUNDED_BEFORE.search(candidate, max(0, number.start() - 12), number.start()):
         return None
     return (number.group(),)
 

@@ -5,7 +5,8 @@ last ``\boxed{...}``, the official JSON ``"answer": ...`` field, the rest of the
 last ``answer is`` / ``Answer:`` / ``答え:`` (whichever starts last wins, so a later statement
 corrects a box); with none of them, the last non-empty line (after its last ``:`` or `` is ``).
 Boxes joined only by punctuation or hedge words (``\boxed{23.9} or \boxed{75.7}``) with different
-contents are a hedge: no answer. Then, by the calculator's kind:
+contents are a hedge: no answer; so is a box or statement line followed by a hedge word and more text
+(``\boxed{23.9} or 75.7``). Then, by the calculator's kind:
 
 * number: a ``str(<expression>)`` is evaluated as in ``official``; else after the last ``=`` if
   any, the FIRST number (``-`` and U+2212 minus, thousands
@@ -15,8 +16,10 @@ contents are a hedge: no answer. Then, by the calculator's kind:
   range or list (``23.9 to 75.7``, ``between 23.9 and 75.7``, ``23.9-75.7``, ``25 ± 2``,
   ``23.9 or 75.7``, ``1, 0, 1``; units may sit between) or is negated (``not 25.2``,
   ``25.2 is incorrect``, also anywhere after the commitment: :func:`retracted`);
-* date: first ``M/D/YYYY`` or ``YYYY-MM-DD``;
-* gestational age: ``14 weeks and 1 day`` / ``(14, 1)`` / the official tuple regex; ``14 weeks`` -> (14, 0).
+* date: first ``M/D/YYYY`` or ``YYYY-MM-DD``; no answer when negated or joined to another date by a range or
+  hedge word (``not 9/3/2014``, ``9/3/2014 or 9/10/2014``);
+* gestational age: ``14 weeks and 1 day`` / ``(14, 1)`` / the official tuple regex (its two numbers apart:
+  ``141 days`` is no age); ``14 weeks`` -> (14, 0); negated or hedged ages are no answer, as for dates.
 
 The same tolerance rules as ``official`` then apply (see :mod:`medreasoner.verify.medcalc`).
 """
@@ -29,7 +32,7 @@ from collections import deque
 
 from medreasoner.benchmarks.item import GestationalAge
 from medreasoner.verify import medcalc_official
-from medreasoner.verify.text import last_nonempty_line, trailing_boxes, unwrap_latex
+from medreasoner.verify.text import hedge_follows, last_nonempty_line, trailing_boxes, unwrap_latex
 
 _STATEMENT = re.compile(r"(?=[Aa答])(?:(?i:\banswer\b\s*(?:is|:|=))|答え\s*(?:は|:))")
 # A candidate longer than this is cut (head kept; tail for the last-line fallback): an answer
@@ -56,6 +59,12 @@ _NEGATED_AFTER = re.compile(
     r"|ではない|でない|じゃない|は誤|は不正解|は間違|以外)"
 )
 _NUMBER_TEXT = re.compile(r"[-−]?(?<![\d.])(?:\d+(?:[.,]\d+)*|\.\d+)")
+# A range or hedge word after a date or gestational age, before another one ("9/3/2014 or 9/10/2014").
+_JOINED = re.compile(
+    r"\s*\)?\s*(?:-|–|—|~|～|〜|,|;|/|(?i:to|and|or|through|until|vs\.?|versus|otherwise)\b|から|または|か|と)\s*\(?\s*"
+)
+_ANY_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{1,2}-\d{1,2}")
+_AN_AGE = re.compile(r"\d{1,3}\s*(?:weeks?|wks?|w)\b|\d")
 
 
 def commitment(region: str) -> tuple[str, int] | None:
@@ -80,12 +89,15 @@ def commitment(region: str) -> tuple[str, int] | None:
         lead = _LINE_LEAD.match(line)
         return (line[lead.end():].strip() if lead else line), len(region) - len(line)
     if latest == box_start:
-        if len({box.content.strip() for box in boxes}) > 1:
+        if len({box.content.strip() for box in boxes}) > 1 or hedge_follows(region[boxes[-1].end:]):
             return None
         return unwrap_latex(boxes[-1].content[:CANDIDATE_CHARS]), boxes[0].start
     if latest == field_start:
         return field[:CANDIDATE_CHARS].strip().strip('"'), field_start
-    return region[statement.end():statement.end() + CANDIDATE_CHARS].split("\n", 1)[0].strip(), statement_start
+    line = region[statement.end():statement.end() + CANDIDATE_CHARS].split("\n", 1)[0]
+    if hedge_follows(region[statement.end() + len(line):]):  # "The answer is 25.2\nor 30"
+        return None
+    return line.strip(), statement_start
 
 
 def candidate(region: str) -> str | None:
@@ -153,15 +165,29 @@ def number(text: str) -> float | None:
         return None
 
 
-def date(text: str) -> dt.date | None:
-    """First ``M/D/YYYY`` or ``YYYY-MM-DD`` date, or None (also for impossible dates).
+def _committed_at(text: str, match: re.Match[str], pattern: re.Pattern[str]) -> bool:
+    """False when the value ``match`` read is negated ("not 9/3/2014", "9/3/2014 is wrong") or opens a range or
+    hedge with another value of ``pattern`` ("between 9/3/2014 and 9/10/2014", "14 weeks or 15 weeks")."""
+    if _NEGATED_BEFORE.search(text, max(0, match.start() - 40), match.start()):
+        return False
+    if _NEGATED_AFTER.match(text, match.end()):
+        return False
+    joined = _JOINED.match(text, match.end())
+    return joined is None or pattern.match(text, joined.end()) is None
 
-    >>> date("due 9/3/2014"), date("2014-02-30")
-    (datetime.date(2014, 9, 3), None)
+
+def date(text: str) -> dt.date | None:
+    """First ``M/D/YYYY`` or ``YYYY-MM-DD`` date, or None (also for impossible dates, and for a date that is
+    negated or joined to another by a range or hedge word: :func:`_committed_at`).
+
+    >>> date("due 9/3/2014"), date("2014-02-30"), date("not 9/3/2014"), date("9/3/2014 or 9/10/2014")
+    (datetime.date(2014, 9, 3), None, None, None)
     """
     for pattern, order in ((_DATE_US, (3, 1, 2)), (_DATE_ISO, (1, 2, 3))):
         match = pattern.search(text)
         if match is not None:
+            if not _committed_at(text, match, _ANY_DATE):
+                return None
             try:
                 return dt.date(*(int(match.group(i)) for i in order))
             except ValueError:
@@ -170,16 +196,25 @@ def date(text: str) -> dt.date | None:
 
 
 def gestational_age(text: str) -> GestationalAge | None:
-    """(weeks, days) from "14 weeks and 1 day", "(14, 1)", or "14 weeks"; None otherwise.
+    """(weeks, days) from "14 weeks and 1 day", "(14, 1)", or "14 weeks"; None otherwise, and for an age that is
+    negated or joined to another by a range or hedge word (:func:`_committed_at`).
 
     >>> gestational_age("14 weeks and 1 day"), gestational_age("('3 weeks', '4 days')")
     (GestationalAge(weeks=14, days=1), GestationalAge(weeks=3, days=4))
+    >>> gestational_age("141 days") is None, gestational_age("not 14 weeks and 1 day") is None
+    (True, True)
     """
     match = _WEEKS_DAYS.search(text)
-    if match is None:
-        match = medcalc_official.search_gestational_age(text.replace("'", "").replace('"', ""))
-        if match is not None and len(match.group(1)) <= 3 and len(match.group(3)) <= 3:
-            return GestationalAge(int(match.group(1)), int(match.group(3)))
-        weeks = _WEEKS.search(text)
-        return GestationalAge(int(weeks.group(1)), 0) if weeks else None
-    return GestationalAge(int(match.group(1)), int(match.group(2)))
+    if match is not None:
+        return GestationalAge(int(match.group(1)), int(match.group(2))) if _committed_at(text, match, _AN_AGE) else None
+    unquoted = text.replace("'", "").replace('"', "")
+    match = medcalc_official.search_gestational_age(unquoted)
+    # The official pattern also splits one run of digits ("141" -> 14, 1); here the two must stand apart.
+    if match is not None and len(match.group(1)) <= 3 and len(match.group(3)) <= 3 and match.end(1) < match.start(3):
+        if not _committed_at(unquoted, match, _AN_AGE):
+            return None
+        return GestationalAge(int(match.group(1)), int(match.group(3)))
+    weeks = _WEEKS.search(text)
+    if weeks is None or not _committed_at(text, weeks, _AN_AGE):
+        return None
+    return GestationalAge(int(weeks.group(1)), 0)

@@ -25,7 +25,8 @@ _NEGATION_AFTER = (
     r"|not (?:likely|correct|right|the answer|the diagnosis|the cause))(?![a-z0-9])"
     r"|\? no(?![a-z0-9])"
 )
-_NEGATION_AFTER_JA = r" ?(?:ではない|ではなく|でない|じゃない|は否定|は除外|は考えにく|以外|は誤|は違|の可能性は低)"
+_NEGATION_AFTER_JA = (r" ?(?:ではない|ではなく|でない|じゃない|ではありません|じゃありません|でもない|は否定|は除外|は考えにく"
+                      r"|以外|は誤|は違|の可能性は低)")
 _NOT_WORD = re.compile(r"[^\w?]+")
 
 
@@ -36,7 +37,8 @@ def _fold(text: str) -> str:
 
 
 def normalize_name(text: str) -> str:
-    """Comparison key of a name: NFKC, accents dropped, casefold, punctuation -> space, articles dropped.
+    """Comparison key of a name: NFKC, accents dropped (kana voicing kept), casefold, punctuation -> space,
+    articles dropped.
 
     >>> normalize_name("  The Guillain–Barré syndrome. ")
     'guillain barre syndrome'
@@ -45,11 +47,8 @@ def normalize_name(text: str) -> str:
     """
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", cap_nonstarters(text)))
     kept = []
-    for char in decomposed:
-        category = unicodedata.category(char)
-        if category == "Mn":
-            continue
-        kept.append(" " if category[0] in "PSZ" else char)
+    for char in drop_combining(decomposed):
+        kept.append(" " if unicodedata.category(char)[0] in "PSZ" else char)
     words = "".join(kept).casefold().split()
     return " ".join(word for word in words if word not in _ARTICLES)
 
@@ -86,7 +85,8 @@ def negates(text: str, keys: frozenset[str]) -> bool:
     rule(d) out, unlikely (to be), other than, rather than, instead of, against, no evidence of,
     negative for. After it: (is/was/can be/...) ruled out, excluded, eliminated, unlikely,
     improbable, incorrect, wrong, less likely, not likely/correct/the diagnosis; "? No";
-    ではない, でない, は否定的, は除外, は考えにくい, 以外, は誤り, は違う, の可能性は低い.
+    ではない, でない, じゃない, ではありません, じゃありません, でもない, は否定的, は除外, は考えにくい, 以外,
+    は誤り, は違う, の可能性は低い.
 
     >>> negates("Pneumonia is ruled out.", frozenset({"pneumonia"})), negates("Not a pneumonia", frozenset({"pneumonia"}))
     (True, True)

@@ -99,20 +99,27 @@ def _nonstarter_runs() -> re.Pattern[str]:
     return re.compile(f"({char_class}{{{MAX_NONSTARTERS}}}){char_class}+")
 
 
+# The kana voicing marks (U+3099, U+309A) are combining marks that make another letter (て/で, は/ば/ぱ), not
+# accents: dropping them would make "ではない" (is not) read "てはない" and パ, バ and ハ compare equal.
+KANA_VOICING = "\u3099\u309a"
+
+
 @functools.cache
-def _nonstarters() -> re.Pattern[str]:
-    return re.compile(_nonstarter_class() + "+")
+def _accents() -> re.Pattern[str]:
+    return re.compile(f"(?:(?![{KANA_VOICING}]){_nonstarter_class()})+")
 
 
 def drop_combining(text: str) -> str:
-    """``text`` without combining marks (accents of a decomposed text), in one regex pass.
+    """``text`` without accents (the combining marks of a decomposed text), in one regex pass, recomposed (NFC).
 
-    >>> drop_combining("Barre\u0301")
-    'Barre'
+    Kana voicing marks stay (:data:`KANA_VOICING`) and are composed back with their kana.
+
+    >>> drop_combining("Barre\u0301"), drop_combining("\u3066\u3099\u306f\u306a\u3044")
+    ('Barre', 'ではない')
     """
     if text.isascii():
         return text
-    return _nonstarters().sub("", text)
+    return unicodedata.normalize("NFC", _accents().sub("", text))
 
 
 def cap_nonstarters(text: str) -> str:
@@ -228,18 +235,30 @@ def _last_closed_box(text: str) -> Box | None:
 # "\boxed{A} or \boxed{B}"); any other text between two boxes ("On reflection, ...") makes the
 # later one a correction. Also used between answer statements.
 MAX_GAP_CHARS = 40
+# Between hedged answers: punctuation, LaTeX math delimiters ("$\\boxed{A}$ or $\\boxed{B}$"), and words
+# that weigh one answer against another ("A vs B", "A, otherwise B", "A (if not, B)").
+_HEDGE_WORDS = (r"or|and|either|maybe|possibly|perhaps|probably|alternatively|also|the|vs|versus|otherwise|else"
+                r"|if|not|even|then")
+_HEDGE_WORDS_JA = r"または|あるいは|もしくは|ないし|および|及び|か|と|も"
 CONNECTIVE_GAP = re.compile(
-    r"(?:[\s,.;:!?/|&+()\[\]\-–—、。・]"
-    r"|(?i:\b(?:or|and|either|maybe|possibly|perhaps|probably|alternatively|also|the)\b)"
-    r"|または|あるいは|もしくは|および|及び|か|と|も)*"
+    rf"(?:[\s,.;:!?/|&+()\[\]\-–—、。・$\\]|(?i:\b(?:{_HEDGE_WORDS})\b)|{_HEDGE_WORDS_JA})*"
 )
-# A box with at most one level of nested braces (``\\boxed{\\text{B}}``); the boxes before the last one
-# are found with this pattern, which runs in C and cannot backtrack (braces are excluded from [^{}]).
-_SIMPLE_BOX = re.compile(r"\\boxed\s*\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
+# After the last commitment, a word that opens another answer ("\\boxed{A} or B", "Diagnosis: A\nvs B")
+# commits to two answers as "\\boxed{A} or \\boxed{B}" does. "and" and "also" are left out: "\\boxed{A} and
+# it fits the findings" goes on about the same answer.
+_HEDGE_AFTER = re.compile(
+    r"[\s,.;:!?()\[\]$\\\-–—、。]*"
+    r"(?:(?i:\b(?:or|either|maybe|possibly|perhaps|probably|alternatively|vs|versus|otherwise|else)\b)"
+    r"|または|あるいは|もしくは|ないし|か)"
+    r"[\s,.;:()\[\]$\\\-–—、。]*[^\s,.;:!?()\[\]$\\\-–—、。]"
+)
+# A box with at most two levels of nested braces (``\\boxed{\\text{\\textbf{B}}}``); the boxes before the last
+# one are found with this pattern, which runs in C and cannot backtrack (braces are excluded from [^{}]).
+_SIMPLE_BOX = re.compile(r"\\boxed\s*\{([^{}]*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}[^{}]*)*)\}")
 
 
 def is_connective(gap: str) -> bool:
-    """True when ``gap`` is short and holds only punctuation, spaces and hedge words ("or", "and", "または").
+    """True when ``gap`` is short and holds only punctuation, spaces and hedge words ("or", "vs", "または").
 
     >>> is_connective(" or "), is_connective("\\nOn reflection, ")
     (True, False)
@@ -247,6 +266,15 @@ def is_connective(gap: str) -> bool:
     if not gap or gap.isspace():
         return len(gap) <= MAX_GAP_CHARS  # fast path for boxes that follow each other directly
     return len(gap) <= MAX_GAP_CHARS and CONNECTIVE_GAP.fullmatch(gap) is not None
+
+
+def hedge_follows(rest: str) -> bool:
+    r"""True when ``rest``, the text right after a commitment, opens another answer with a hedge word.
+
+    >>> hedge_follows(" or Takayasu arteritis"), hedge_follows(". It fits the findings."), hedge_follows(" or")
+    (True, False, False)
+    """
+    return _HEDGE_AFTER.match(rest[:MAX_GAP_CHARS]) is not None
 
 
 def trailing_boxes(text: str) -> list[Box]:
