@@ -27,6 +27,8 @@ ITEMS = {
     "dx": Item("d", "Diagnosis?", {}, "Pneumonia", "diagnosis", {"synonyms": ["肺炎"]}),
     "boxed": Item("b", "Which virus?", {}, "Influenza", "boxed"),
     "igakunum": Item("112A3", "数値を答えよ。", {}, "26", "igakuqa"),
+    "verdict": Item("v", "Consistent?", {}, "1", "boxed"),
+    "int": Item("i", "Score?", {}, 3.0, "medcalc", {"calculator_id": 4, "ground_truth": "3"}),
     "dx_ja": Item("d2", "Diagnosis?", {}, "Giant cell arteritis", "diagnosis", {"synonyms": ["巨細胞性動脈炎", "パ病"]}),
     "calc": Item("c", "CrCl?", {}, 25.238, "medcalc",
                  {"calculator_id": 2, "lower_limit": "23.9761", "upper_limit": "26.4999"}),
@@ -201,6 +203,23 @@ ROWS = [
     ("multi", N, "Answer: A, C, and D", 2 / 3),  # D is read: a wrong extra option costs precision
     ("multi", N, "Answer: A, C plus D", 2 / 3),
     ("igaku2", N, "答え: b, e, and c", 0.0),
+    ("calc", N, "\\boxed{25.2 \\pm 5}", 0.0),
+    ("calc", N, "\\boxed{>24}", 0.0),
+    ("calc", N, "The answer is at least 24", 0.0),
+    ("calc", N, "The answer is under 26", 0.0),
+    ("calc", N, "The answer is 24..26", 0.0),
+    ("calc", N, "The answer is 24 → 26", 0.0),
+    ("calc", N, "The answer is 25.2, possibly 30", 0.0),
+    ("calc", N, "The answer is 25.2 / 30", 0.0),
+    ("calc", N, "The answer is 25.2e10", 0.0),
+    ("calc", N, "The answer is 25.2 \\times 10^3", 0.0),
+    ("calc", N, "The answer is 25.2 mL/min/1.73 m²", 1.0),
+    ("int", N, "The answer is 3 (maybe 4)", 0.0),
+    ("int", N, "Answer: 3 points", 1.0),
+    ("verdict", N, "\\boxed{1}", 1.0),
+    ("verdict", N, "\\boxed{-1}", 0.0),
+    ("verdict", N, "\\boxed{1/2}", 0.0),
+    ("verdict", N, "\\boxed{1?}", 0.0),
 ]
 
 

@@ -11,12 +11,15 @@ answer negated after its box (``\boxed{Influenza} Not influenza.``) is retracted
 
 from __future__ import annotations
 
+import re
+
 from medreasoner.benchmarks.item import Item
 from medreasoner.verify import names
 from medreasoner.verify.result import Grade, all_or_nothing
 from medreasoner.verify.text import answer_region, hedge_follows, last_boxed, trailing_boxes, unwrap_latex
 
 MODES = ("normalized", "official")
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
 
 __all__ = ["MODES", "check", "extract", "grade", "last_boxed"]
 
@@ -44,7 +47,16 @@ def extract(text: str, item: Item, mode: str) -> str | None:
 
 
 def check(answer: str | None, item: Item) -> bool:
-    """Normalised match of the boxed text with the gold string or ``meta["synonyms"]``."""
+    """Normalised match of the boxed text with the gold string or ``meta["synonyms"]``; a numeric gold (``"1"``, a
+    judge's verdict) is matched as a number, since name folding turns ``-1``, ``1/2`` and ``1?`` into ``1``-like keys.
+
+    >>> item = Item("1", "Q", {}, "1", "boxed")
+    >>> check("1", item), check("1.0", item), check("-1", item), check("1?", item)
+    (True, True, False, False)
+    """
+    if answer is not None and isinstance(item.gold, str) and _NUMBER.fullmatch(item.gold.strip()):
+        value = answer.strip().replace("\u2212", "-")
+        return _NUMBER.fullmatch(value) is not None and float(value) == float(item.gold)
     return names.matches(answer, item)
 
 

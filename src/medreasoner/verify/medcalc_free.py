@@ -13,8 +13,10 @@ contents are a hedge: no answer; so is a box or statement line followed by a hed
   commas dropped), so units never matter: ``25.2 mL/min/1.73 m²`` -> 25.2,
   ``22.9 kg/m^2`` -> 22.9 (the official rule takes the last number, 2), ``1 + 0 + 1 = 2`` -> 2;
   ``12%`` -> 12 (no division by 100: the value as written). No answer when that number opens a
-  range or list (``23.9 to 75.7``, ``between 23.9 and 75.7``, ``23.9-75.7``, ``25 ± 2``,
-  ``23.9 or 75.7``, ``1, 0, 1``; units may sit between) or is negated (``not 25.2``,
+  range, list or hedge (``23.9 to 75.7``, ``between 23.9 and 75.7``, ``23.9-75.7``, ``25 ± 2``, ``25 \\pm 2``,
+  ``23.9 or 75.7``, ``24..26``, ``24 → 26``, ``25.2, possibly 30``, ``1, 0, 1``; units may sit between), is a
+  bound (``>24``, ``\\geq 24``, ``at least 24``, ``under 26``), has an exponent (``25.2e10``,
+  ``25.2 \\times 10^3``) or is negated (``not 25.2``,
   ``25.2 is incorrect``, also anywhere after the commitment: :func:`retracted`);
 * date: first ``M/D/YYYY`` or ``YYYY-MM-DD``; no answer when negated or joined to another date by a range or
   hedge word (``not 9/3/2014``, ``9/3/2014 or 9/10/2014``);
@@ -48,10 +50,19 @@ _WEEKS = re.compile(r"(?<!\d)(\d{1,3})\s*weeks?\b", re.IGNORECASE)
 # After the read number: an optional unit, then a range/list connector and another number.
 _RANGE_AFTER = re.compile(
     r"\s*(?:%|[^\W\d_]{1,12}(?:/[^\W\d_]{1,12}){0,3})?\s*\(?\s*"
-    r"(?:-|–|—|~|～|〜|±|\+/-|\+-|,|;|(?i:to|and|or|through|until)\b|から|または|か|と)\s*[-−]?\.?\d"
+    r"(?:-|–|—|~|～|〜|±|\\pm|\+/-|\+-|,|;|\.{2,3}|…|→|->|[,;]?\s*(?i:possibly|maybe|perhaps|probably|alternatively)\b"
+    r"|(?i:to|and|or|through|until|vs|versus)\b|から|または|か|と)\s*[-−]?\.?\d"
+    r"|\s*/\s*[-−]?\.?\d"  # "25.2 / 30"; after a unit a slash continues it ("mL/min/1.73 m²")
 )
+# A number written with an exponent or a power of ten ("25.2e10", "25.2 \times 10^3") is not the number read.
+_EXPONENT_AFTER = re.compile(r"[eE][-+]?\d|\s*(?:\\times|\\cdot|×|x|\*)\s*10\s*\^")
 _NEGATED_BEFORE = re.compile(
     r"(?i:\b(?:not|never|cannot|rather\s+than|instead\s+of|except|excluding)|n't)\s+(?i:be\s+)?(?i:equal\s+to\s+)?$"
+)
+# A bound is not a value: ">24", "\geq 24", "at least 24", "under 26".
+_BOUND_BEFORE = re.compile(
+    r"(?:[<>≤≥≦≧]=?|\\[lg]eq?|\\[lg]t|(?i:\b(?:at\s+(?:least|most)|more\s+than|less\s+than|greater\s+than"
+    r"|fewer\s+than|over|under|above|below|up\s+to))\b)\s*$"
 )
 _NEGATED_AFTER = re.compile(
     r"\s*(?:%|[^\W\d_]{1,12}(?:/[^\W\d_]{1,12}){0,3})?\s*"
@@ -154,10 +165,10 @@ def number(text: str) -> float | None:
     match = _NUMBER.search(text)
     if match is None:
         return None
-    # A range, a list or a negated number is not one committed value.
-    if _RANGE_AFTER.match(text, match.end()) or _NEGATED_AFTER.match(text, match.end()):
+    # A range, a list, a bound, a negated number or one with an exponent is not one committed value.
+    if any(pattern.match(text, match.end()) for pattern in (_RANGE_AFTER, _NEGATED_AFTER, _EXPONENT_AFTER)):
         return None
-    if _NEGATED_BEFORE.search(text, max(0, match.start() - 40), match.start()):
+    if any(pattern.search(text, max(0, match.start() - 40), match.start()) for pattern in (_NEGATED_BEFORE, _BOUND_BEFORE)):
         return None
     try:
         return float(match.group())
