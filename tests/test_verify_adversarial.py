@@ -220,6 +220,16 @@ ROWS = [
     ("verdict", N, "\\boxed{-1}", 0.0),
     ("verdict", N, "\\boxed{1/2}", 0.0),
     ("verdict", N, "\\boxed{1?}", 0.0),
+    ("dx", N, "\\boxed{Pneumonia}\nPneumonia is not the answer.", 0.0),  # read with articles dropped
+    ("dx", N, "\\boxed{Pneumonia}\nPneumonia was never the diagnosis.", 0.0),
+    ("dx", N, "\\boxed{Pneumonia}\nAnything but pneumonia.", 0.0),
+    ("dx", N, "\\boxed{Pneumonia}. I doubt it is pneumonia.", 0.0),
+    ("dx", N, "\\boxed{¬Pneumonia}", 0.0),
+    ("dx", N, "\\boxed{≠ Pneumonia}", 0.0),
+    ("dx", N, "\\boxed{Pneumonia}. I doubt any other diagnosis fits.", 1.0),
+    ("mcq", N, "The answer is B. B isn't right.", 0.0),
+    ("mcq", N, "The answer is B. B is the wrong answer.", 0.0),
+    ("mcq", N, "The answer is B, and A isn't right.", 1.0),
 ]
 
 

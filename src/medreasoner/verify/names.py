@@ -15,14 +15,17 @@ MAX_ANSWER_CHARS = 1000
 # (but with "?" kept, for "Pneumonia? No"), so the phrases below are lowercase and space-separated.
 _NEGATION_BEFORE = (
     r"(?:not|never|isn t|cannot|can t|nor|neither|except|excluding|exclude[sd]?|rul(?:e|es|ed|ing) out"
-    r"|unlikely(?: to be)?|other than|rather than|instead of|against|no evidence of|negative for)"
+    r"|unlikely(?: to be)?|other than|rather than|instead of|against|no evidence of|negative for|anything but"
+    r"|doubt(?: (?:it|this) is| that(?: (?:it|this) is)?)?)"
     r"(?: be| to be)? "
 )
 _NEGATION_AFTER = (
     r"\?? (?:(?:is|was|are|seems|appears|has been|can be|would be|must be|should be|been|therefore|thus"
     r"|also|definitely|clearly) ){0,4}"
     r"(?:ruled out|excluded|eliminated|unlikely|improbable|incorrect|wrong|less likely|not supported"
-    r"|not (?:likely|correct|right|the answer|the diagnosis|the cause))(?![a-z0-9])"
+    # articles are dropped before matching, so "is not the answer" is read as "is not answer"
+    r"|not (?:likely|correct|right|answer|diagnosis|cause)|never (?:answer|diagnosis|correct|right))"
+    r"(?![a-z0-9])"
     r"|\? no(?![a-z0-9])"
 )
 _NEGATION_AFTER_JA = (r" ?(?:ではない|ではなく|でない|じゃない|ではありません|じゃありません|でもない|は否定|は除外|は考えにく"
@@ -66,13 +69,19 @@ def accepted_names(item: Item) -> frozenset[str]:
     return frozenset(key for key in map(normalize_name, names) if key)
 
 
-def matches(answer: str | None, item: Item) -> bool:
-    """True when ``answer`` normalises to the gold string or one of its synonyms.
+# Signs that negate what they mark; folding would turn them into spaces and "¬Pneumonia" into "pneumonia".
+_NEGATION_SIGNS = re.compile(r"[¬≠✗✘❌]|^\s*[!~]")
 
-    >>> matches("myocardial infarction.", Item("1", "Q", {}, "Myocardial infarction", "diagnosis"))
-    True
+
+def matches(answer: str | None, item: Item) -> bool:
+    """True when ``answer`` normalises to the gold string or one of its synonyms (never when a negation sign
+    marks it: ``¬X``, ``≠X``, ``✗ X``, ``!X``).
+
+    >>> item = Item("1", "Q", {}, "Myocardial infarction", "diagnosis")
+    >>> matches("myocardial infarction.", item), matches("¬Myocardial infarction", item)
+    (True, False)
     """
-    if answer is None or len(answer) > MAX_ANSWER_CHARS:
+    if answer is None or len(answer) > MAX_ANSWER_CHARS or _NEGATION_SIGNS.search(answer):
         return False
     key = normalize_name(answer)
     return bool(key) and key in accepted_names(item)
