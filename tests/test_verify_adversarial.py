@@ -230,6 +230,13 @@ ROWS = [
     ("mcq", N, "The answer is B. B isn't right.", 0.0),
     ("mcq", N, "The answer is B. B is the wrong answer.", 0.0),
     ("mcq", N, "The answer is B, and A isn't right.", 1.0),
+    # --- plain answers the audit found graded wrong: a synonym in parentheses, a reason after the name
+    ("dx_ja", N, "Diagnosis: Giant cell arteritis (巨細胞性動脈炎)", 1.0),
+    ("dx_ja", N, "Diagnosis: Takayasu arteritis (巨細胞性動脈炎)", 0.0),
+    ("dx", N, "The most likely diagnosis is **pneumonia**, given the fever and crackles.", 1.0),
+    ("dx", N, "The most likely diagnosis is pneumonia because of the consolidation.", 1.0),
+    ("dx", N, "診断は肺炎です。", 1.0),
+    ("dx", N, "Diagnosis: Influenza, given the season, or pneumonia", 0.0),  # the reason does not hide the hedge
 ]
 
 

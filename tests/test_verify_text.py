@@ -71,7 +71,7 @@ DIAGNOSIS_CASES = [
     # boxed name, case-insensitive
     ("\\boxed{influenza a}", FLU, "influenza a", True),
     # a synonym
-    ("Final diagnosis: Flu.", FLU, "Flu.", True),
+    ("Final diagnosis: Flu.", FLU, "Flu", True),  # the name ends at its sentence
     # "most likely diagnosis is"
     ("The most likely diagnosis is influenza A virus infection", FLU, "influenza A virus infection", True),
     # accents, hyphen and article do not matter

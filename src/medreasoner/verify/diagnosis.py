@@ -42,6 +42,23 @@ _STATEMENT = re.compile(
 )
 
 
+# A stated name ends at its sentence or at a clause that gives reasons ("Diagnosis: giant cell arteritis, given the
+# jaw claudication."; "診断は巨細胞性動脈炎です。"); a hedge word in the rest of the line keeps the whole line, which
+# then names two diagnoses ("Diagnosis: pneumonia, given the fever, or influenza" is no answer).
+_STATED_END = re.compile(
+    r"\.(?:\s|$)|[。．]|(?i:,?\s+(?:given|because|since|due\s+to|based\s+on|consistent\s+with|as\s+evidenced|which)\b)"
+    r"|です|である|と考え|が最も|の可能性が"
+)
+_HEDGE_IN_REST = re.compile(r"(?i:\b(?:or|vs|versus|otherwise|alternatively)\b)|または|あるいは|もしくは|ないし")
+
+
+def _stated_name(line: str) -> str:
+    end = _STATED_END.search(line)
+    if end is None or _HEDGE_IN_REST.search(line, end.start()):
+        return line.strip()
+    return line[:end.start()].strip()
+
+
 class _Named(NamedTuple):
     start: int
     end: int
@@ -60,7 +77,7 @@ def _commitments(region: str) -> list[_Named]:
         if named:
             found.append(_Named(boxes[0].start, boxes[-1].end, tuple(named)))
     for match in deque(_STATEMENT.finditer(region), maxlen=MAX_STATEMENTS_TRIED):
-        stated = (match.group(1) if match.group(1) is not None else match.group(2)).strip()
+        stated = _stated_name(match.group(1) if match.group(1) is not None else match.group(2))
         if stated:
             found.append(_Named(match.start(), match.end(), (stated,)))
     return sorted(found, key=lambda entry: entry.start)

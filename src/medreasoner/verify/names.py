@@ -69,6 +69,7 @@ def accepted_names(item: Item) -> frozenset[str]:
     return frozenset(key for key in map(normalize_name, names) if key)
 
 
+_WITH_SYNONYM = re.compile(r"([^()]+?)\s*[(（]([^()（）]+)[)）]")
 # Signs that negate what they mark; folding would turn them into spaces and "¬Pneumonia" into "pneumonia".
 _NEGATION_SIGNS = re.compile(r"[¬≠✗✘❌]|^\s*[!~]")
 
@@ -83,8 +84,13 @@ def matches(answer: str | None, item: Item) -> bool:
     """
     if answer is None or len(answer) > MAX_ANSWER_CHARS or _NEGATION_SIGNS.search(answer):
         return False
+    accepted = accepted_names(item)
     key = normalize_name(answer)
-    return bool(key) and key in accepted_names(item)
+    if key in accepted:
+        return bool(key)
+    # "Giant cell arteritis (GCA)": a name and its own synonym in parentheses, both accepted names of the gold
+    both = _WITH_SYNONYM.fullmatch(answer.strip().rstrip("."))
+    return both is not None and all(normalize_name(part) in accepted for part in both.groups())
 
 
 def negates(text: str, keys: frozenset[str]) -> bool:
