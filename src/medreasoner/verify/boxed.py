@@ -20,6 +20,8 @@ from medreasoner.verify.text import answer_region, hedge_follows, last_boxed, tr
 
 MODES = ("normalized", "official")
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
+# Markup around a boxed number: bold, code, braces, LaTeX spaces ("\\boxed{**1**}", "\\boxed{{4}}", "\\boxed{1\\,}").
+_NUMBER_MARKUP = re.compile(r"[*`{}\s]|\\[,;:! ]|\\(?=%)")
 
 __all__ = ["MODES", "check", "extract", "grade", "last_boxed"]
 
@@ -55,7 +57,7 @@ def check(answer: str | None, item: Item) -> bool:
     (True, True, False, False)
     """
     if answer is not None and isinstance(item.gold, str) and _NUMBER.fullmatch(item.gold.strip()):
-        value = answer.strip().replace("\u2212", "-")
+        value = _NUMBER_MARKUP.sub("", answer).replace("\u2212", "-").rstrip(".,;%")
         return _NUMBER.fullmatch(value) is not None and float(value) == float(item.gold)
     return names.matches(answer, item)
 

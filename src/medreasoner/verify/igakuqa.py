@@ -44,7 +44,7 @@ CANDIDATE_CHARS = 1000
 ALWAYS_CORRECT_IDS = frozenset({"116A71"})
 
 # Matched on lower-cased text; the lookahead set lets the engine skip ahead on long texts.
-_STATEMENT = re.compile(r"(?=[答正解回a])(?:(?:答え|答|正解|解答|回答)\s*(?:は|:|=)|\banswer\s*(?:is|:))")
+_STATEMENT = re.compile(r"(?=[答正解回a])(?:(?:答え|答|正解|解答|回答)\s*(?:は|:|=>?)|\banswer\s*(?:is|:))")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")  # "-26" is read whole, so it never matches a gold "26"
 _ALTERNATIVES = re.compile(r"\s*([a-z])\s+or\s+([a-z])\s*")
 
@@ -58,10 +58,11 @@ _NUMBER_NEGATED = re.compile(r"\s*(?:ではない|ではなく|でない|じゃ�
 # A numeric entry is one exact number: one that opens a range, list or hedge with another ("26〜27", "26 または 27",
 # "26, 27"), is bounded ("26以上", ">26") or negated ("not 26") is no answer.
 _NUMBER_NOT_ONE = re.compile(
-    r"\s*(?:(?:-|–|—|~|～|〜|,|/|または|あるいは|もしくは|ないし|か|\bor\b|\bto\b|\band\b|\bvs\b)\s*-?\.?\d"
-    r"|以上|以下|未満|超|より)"
+    r"\s*(?:(?:-|–|—|~|～|〜|,|または|あるいは|もしくは|ないし|か|\bor\b|\bto\b|\band\b|\bvs\b)\s*-?\.?\d"
+    r"(?![\d.]*\s*(?:decimal|places?\b|significant|sig\b|digits?\b|桁|を?四捨五入|rounded))"  # a rounding note
+    r"|以上|以下(?!の)|未満|超|より)"  # "26以下の計算" is "26, by the calculation below"
 )
-_NUMBER_BOUNDED_BEFORE = re.compile(r"(?:\bnot|\bnever|≠|>|<|≥|≤|≧|≦)\s*$")
+_NUMBER_BOUNDED_BEFORE = re.compile(r"(?:\bnot|\bnever|≠|(?<![-=])[><]|≥|≤|≧|≦)\s*$")  # "=> 26" is an arrow
 
 
 def _numeric_candidate(region: str) -> str:

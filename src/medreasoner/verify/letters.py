@@ -57,9 +57,10 @@ _PREFIX_WORD = re.compile(
 )
 _TOKEN = re.compile(r"[(\[]?\s*([A-Za-z])\s*[)\]]?(?![A-Za-z0-9])")
 # A list's separator may pair punctuation with a word ("A, C, and D", "A, C plus D"): every letter is read.
+# Not "with": "B, with A incorrect" comments on another option.
 _SEPARATOR = re.compile(
-    r"\s*\(?\s*(?:(?:,|、|;)\s*(?i:\b(?:and|or|plus|as\s+well\s+as|with)\b)?"
-    r"|/|&|\+|・|(?i:\b(?:and|or|plus|as\s+well\s+as|with)\b)|と|及び|および|または|か)\s*"
+    r"\s*\(?\s*(?:(?:,|、|;)\s*(?i:\b(?:and|or|plus|as\s+well\s+as)\b)?"
+    r"|/|&|\+|・|(?i:\b(?:and|or|plus|as\s+well\s+as)\b)|と|及び|および|または|か)\s*"
     r"(?i:(?:maybe|possibly|perhaps|probably|even|also|alternatively)\s+)?(?i:(?:options?|choices?)\s+)?|\s+"
 )
 _CONCAT = re.compile(r"\s*([A-Za-z]{2,26})\s*$")

@@ -14,7 +14,7 @@ contents are a hedge: no answer; so is a box or statement line followed by a hed
   ``22.9 kg/m^2`` -> 22.9 (the official rule takes the last number, 2), ``1 + 0 + 1 = 2`` -> 2;
   ``12%`` -> 12 (no division by 100: the value as written). No answer when that number opens a
   range, list or hedge (``23.9 to 75.7``, ``between 23.9 and 75.7``, ``23.9-75.7``, ``25 ± 2``, ``25 \\pm 2``,
-  ``23.9 or 75.7``, ``24..26``, ``24 → 26``, ``25.2, possibly 30``, ``1, 0, 1``; units may sit between), is a
+  ``23.9 or 75.7``, ``24..26``, ``24 → 26``, ``1, 0, 1``; units may sit between), is a
   bound (``>24``, ``\\geq 24``, ``at least 24``, ``under 26``), has an exponent (``25.2e10``,
   ``25.2 \\times 10^3``) or is negated (``not 25.2``,
   ``25.2 is incorrect``, also anywhere after the commitment: :func:`retracted`);
@@ -36,7 +36,7 @@ from medreasoner.benchmarks.item import GestationalAge
 from medreasoner.verify import medcalc_official
 from medreasoner.verify.text import hedge_follows, last_nonempty_line, trailing_boxes, unwrap_latex
 
-_STATEMENT = re.compile(r"(?=[Aa答])(?:(?i:\banswer\b\s*(?:is|:|=))|答え\s*(?:は|:))")
+_STATEMENT = re.compile(r"(?=[Aa答])(?:(?i:\banswer\b\s*(?:is|:|=>?))|答え\s*(?:は|:))")  # "=>": an arrow
 # A candidate longer than this is cut (head kept; tail for the last-line fallback): an answer
 # fits in far fewer characters, and the number/date regexes then run on a bounded string.
 CANDIDATE_CHARS = 1000
@@ -50,9 +50,8 @@ _WEEKS = re.compile(r"(?<!\d)(\d{1,3})\s*weeks?\b", re.IGNORECASE)
 # After the read number: an optional unit, then a range/list connector and another number.
 _RANGE_AFTER = re.compile(
     r"\s*(?:%|[^\W\d_]{1,12}(?:/[^\W\d_]{1,12}){0,3})?\s*\(?\s*"
-    r"(?:-|–|—|~|～|〜|±|\\pm|\+/-|\+-|,|;|\.{2,3}|…|→|->|[,;]?\s*(?i:possibly|maybe|perhaps|probably|alternatively)\b"
-    r"|(?i:to|and|or|through|until|vs|versus)\b|から|または|か|と)\s*[-−]?\.?\d"
-    r"|\s*/\s*[-−]?\.?\d"  # "25.2 / 30"; after a unit a slash continues it ("mL/min/1.73 m²")
+    r"(?:-|–|—|~|～|〜|±|\\pm|\+/-|\+-|,|;|\.{2,3}|…|→|->"
+    r"|(?i:to|and|or|through|until)\b|から|または|か|と)\s*[-−]?\.?\d"
 )
 # A number written with an exponent or a power of ten ("25.2e10", "25.2 \times 10^3") is not the number read.
 _EXPONENT_AFTER = re.compile(r"[eE][-+]?\d|\s*(?:\\times|\\cdot|×|x|\*)\s*10\s*\^")
@@ -61,7 +60,7 @@ _NEGATED_BEFORE = re.compile(
 )
 # A bound is not a value: ">24", "\geq 24", "at least 24", "under 26".
 _BOUND_BEFORE = re.compile(
-    r"(?:[<>≤≥≦≧]=?|\\[lg]eq?|\\[lg]t|(?i:\b(?:at\s+(?:least|most)|more\s+than|less\s+than|greater\s+than"
+    r"(?:(?<![-=])[<>≤≥≦≧]=?|\\[lg]eq?|\\[lg]t|(?i:\b(?:at\s+(?:least|most)|more\s+than|less\s+than|greater\s+than"
     r"|fewer\s+than|over|under|above|below|up\s+to))\b)\s*$"
 )
 _NEGATED_AFTER = re.compile(
@@ -72,10 +71,10 @@ _NEGATED_AFTER = re.compile(
 _NUMBER_TEXT = re.compile(r"[-−]?(?<![\d.])(?:\d+(?:[.,]\d+)*|\.\d+)")
 # A range or hedge word after a date or gestational age, before another one ("9/3/2014 or 9/10/2014").
 _JOINED = re.compile(
-    r"\s*\)?\s*(?:-|–|—|~|～|〜|,|;|/|(?i:to|and|or|through|until|vs\.?|versus|otherwise)\b|から|または|か|と)\s*\(?\s*"
+    r"\s*\)?\s*(?:–|—|~|～|〜|(?i:to|and|or|through|until|vs\.?|versus|otherwise)\b|から|または|か|と)\s*\(?\s*"
 )
 _ANY_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{1,2}-\d{1,2}")
-_AN_AGE = re.compile(r"\d{1,3}\s*(?:weeks?|wks?|w)\b|\d")
+_AN_AGE = re.compile(r"\d{1,3}\s*(?:weeks?|wks?|w)\b|\(\s*\d")  # "15 weeks", "(15, 2)": not "99 days in total"
 
 
 def commitment(region: str) -> tuple[str, int] | None:
@@ -160,7 +159,7 @@ def number(text: str) -> float | None:
                 return float(value)
             except OverflowError:
                 return None
-    text = text.replace("\u2212", "-")
+    text = text.replace("\u2212", "-").replace("=>", "→")  # an arrow, not an equation's last "="
     text = _THOUSANDS.sub("", text[text.rfind("=") + 1:])
     match = _NUMBER.search(text)
     if match is None:

@@ -28,8 +28,10 @@ _NEGATION_AFTER = (
     r"(?![a-z0-9])"
     r"|\? no(?![a-z0-9])"
 )
-_NEGATION_AFTER_JA = (r" ?(?:ではない|ではなく|でない|じゃない|ではありません|じゃありません|でもない|は否定|は除外|は考えにく"
-                      r"|以外|は誤|は違|の可能性は低)")
+# "ではないか(と考える)" and "ではないでしょうか" affirm ("probably is"), and "ではないとは言えない" ("cannot say it is
+# not") is no negation either. Other double negatives ("でないと説明できない") still read as negations: no answer.
+_NEGATION_AFTER_JA = (r" ?(?:ではない(?!か|でしょうか|だろうか|とは)|ではなく|でない|じゃない|ではありません(?!か)|じゃありません"
+                      r"|でもない|は否定|は除外|は考えにく|以外|は誤|は違|の可能性は低)")
 _NOT_WORD = re.compile(r"[^\w?]+")
 
 

@@ -236,21 +236,28 @@ def _last_closed_box(text: str) -> Box | None:
 # later one a correction. Also used between answer statements.
 MAX_GAP_CHARS = 40
 # Between hedged answers: punctuation, LaTeX math delimiters ("$\\boxed{A}$ or $\\boxed{B}$"), and words
-# that weigh one answer against another ("A vs B", "A, otherwise B", "A (if not, B)").
+# that weigh one answer against another ("A vs B", "A, otherwise B", "A (if not, B)", "A or even B"). A lone
+# "then" is not one: "\\boxed{50}. Then: \\boxed{25.2}" is a worked solution's next step.
 _HEDGE_WORDS = (r"or|and|either|maybe|possibly|perhaps|probably|alternatively|also|the|vs|versus|otherwise|else"
-                r"|if|not|even|then")
+                r"|if\s+not(?:\s*,?\s*then)?|or\s+even|not")
 _HEDGE_WORDS_JA = r"または|あるいは|もしくは|ないし|および|及び|か|と|も"
 CONNECTIVE_GAP = re.compile(
     rf"(?:[\s,.;:!?/|&+()\[\]\-–—、。・$\\]|(?i:\b(?:{_HEDGE_WORDS})\b)|{_HEDGE_WORDS_JA})*"
 )
 # After the last commitment, a word that opens another answer ("\\boxed{A} or B", "Diagnosis: A\nvs B")
 # commits to two answers as "\\boxed{A} or \\boxed{B}" does. "and" and "also" are left out: "\\boxed{A} and
-# it fits the findings" goes on about the same answer.
+# it fits the findings" goes on about the same answer. In a new sentence most of these words comment on the
+# answer ("\\boxed{Pneumonia}\n\nProbably pneumococcal.", "Either way, ..."), so there only a short line opened
+# by "or"/"vs" without a comma ("\nor influenza") counts (:func:`hedge_follows`).
 _HEDGE_AFTER = re.compile(
     r"[\s,.;:!?()\[\]$\\\-–—、。]*"
-    r"(?:(?i:\b(?:or|either|maybe|possibly|perhaps|probably|alternatively|vs|versus|otherwise|else)\b)"
+    r"(?P<word>(?i:\b(?:or|either(?!\s+way)|maybe|possibly|perhaps|probably|alternatively|vs|versus|otherwise|else)\b)"
     r"|または|あるいは|もしくは|ないし|か)"
     r"[\s,.;:()\[\]$\\\-–—、。]*[^\s,.;:!?()\[\]$\\\-–—、。]"
+)
+_SENTENCE_BREAK = re.compile(r"\n|[.!?。](?:\s|$)")
+_NEW_SENTENCE_HEDGE = re.compile(
+    r"(?i:or\b(?!\s*,|\s+(?:in\s+other\s+words|equivalently|i\.e\.))|vs\b|versus\b)|(?:または|あるいは|もしくは|ないし)(?![、,])"
 )
 # A box with at most two levels of nested braces (``\\boxed{\\text{\\textbf{B}}}``); the boxes before the last
 # one are found with this pattern, which runs in C and cannot backtrack (braces are excluded from [^{}]).
@@ -273,8 +280,16 @@ def hedge_follows(rest: str) -> bool:
 
     >>> hedge_follows(" or Takayasu arteritis"), hedge_follows(". It fits the findings."), hedge_follows(" or")
     (True, False, False)
+    >>> hedge_follows("\nor influenza"), hedge_follows("\n\nProbably pneumococcal."), hedge_follows("\nOr, in short, flu.")
+    (True, False, False)
     """
-    return _HEDGE_AFTER.match(rest[:MAX_GAP_CHARS]) is not None
+    found = _HEDGE_AFTER.match(rest[:MAX_GAP_CHARS])
+    if found is None:
+        return False
+    if not _SENTENCE_BREAK.search(rest, 0, found.start("word")):
+        return True
+    line = rest[found.start("word"):].split("\n", 1)[0]
+    return len(line) <= MAX_GAP_CHARS and _NEW_SENTENCE_HEDGE.match(line) is not None
 
 
 def trailing_boxes(text: str) -> list[Box]:
