@@ -36,7 +36,7 @@ _NOT_WORD = re.compile(r"[^\w?]+")
 
 
 def _fold(text: str) -> str:
-    # NFKC, accents dropped, casefold, punctuation -> space; linear (long combining runs capped).
+    # NFKC, accents dropped (kana voicing kept), casefold; linear (long combining runs capped).
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", cap_nonstarters(text)))
     return drop_combining(decomposed).casefold()
 
@@ -50,11 +50,7 @@ def normalize_name(text: str) -> str:
     >>> normalize_name("ＣＯＶＩＤ-19")
     'covid 19'
     """
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", cap_nonstarters(text)))
-    kept = []
-    for char in drop_combining(decomposed):
-        kept.append(" " if unicodedata.category(char)[0] in "PSZ" else char)
-    words = "".join(kept).casefold().split()
+    words = "".join(" " if unicodedata.category(char)[0] in "PSZ" else char for char in _fold(text)).split()
     return " ".join(word for word in words if word not in _ARTICLES)
 
 
